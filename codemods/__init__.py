@@ -1,0 +1,1 @@
+"""Built-in codemods, one module per rule (installed as ``gofix_conc.codemods``)."""

@@ -1,0 +1,441 @@
+"""Goroutines started in a loop with no limit on how many run at once.
+
+## What it does
+Finds `go` statements inside `for` loops that nothing limits: no semaphore is
+acquired before the `go` in the same iteration, the loop is not a fixed pool
+of workers (a constant bound such as `runtime.NumCPU()`), and the goroutines
+do not drain a shared channel.
+
+## Why is this bad?
+Each iteration starts one more goroutine. With a large input, or a loop fed by
+the network, thousands of goroutines run at once: memory grows with their
+stacks, downstream services get every request at the same moment, and file
+descriptors or connections run out. A semaphore acquired *inside* the
+goroutine does not help: the goroutines are still all started, and each one
+parked on the semaphore still holds its stack.
+
+## Example
+```go
+for _, u := range urls {
+        wg.Add(1)
+        go func() {
+                defer wg.Done()
+                fetch(u)
+        }()
+}
+```
+
+Use instead:
+```go
+sem := make(chan struct{}, 16)
+for _, u := range urls {
+        wg.Add(1)
+        sem <- struct{}{}
+        go func() {
+                defer func() { <-sem }()
+                defer wg.Done()
+                fetch(u)
+        }()
+}
+```
+
+## What the fix does
+Declares a semaphore channel before the outermost loop of the function (one
+limit for nested loops, reused by every goroutine of that loop nest), acquires
+it right before the `go`, and releases it in a deferred call that the goroutine
+runs first. `go f(x)` becomes `go func() { ...; f(x) }()`, with arguments that
+could change bound to fresh locals before the `go` so they are still evaluated
+there. A semaphore acquired inside the goroutine is moved before the `go`. The
+size comes from `.gofix-conc.toml`:
+
+```toml
+[rules.unbounded-goroutines]
+limit = 16           # semaphore size
+max-pool-size = 1024 # constant loop bounds up to this are treated as worker pools
+```
+
+## Fix safety
+The fix is unsafe when the goroutines talk over a channel that the function
+only serves after the loop (a send on a results channel read after the loop,
+a receive from a channel closed after it): with the loop blocked on the
+semaphore and the goroutines blocked on the channel, nothing moves. Limiting
+also slows the loop to the pace of the slowest goroutines, by design.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tree_sitter import Node
+
+from gofix_conc import goroutines, scopes
+from gofix_conc.context import FileContext
+from gofix_conc.model import Edit, Finding, FixKind, Rule, Safety
+from gofix_conc.source import captures
+
+# go statements, each checked against the loops around it:
+#   for ... { ...; go f(x) }
+GO_STATEMENTS = "(go_statement) @go"
+
+# A semaphore already declared before a loop, reused by later fixes:
+#   sem := make(chan struct{}, N)
+SEMAPHORE_DECLARATION = """
+(short_var_declaration
+  left: (expression_list . (identifier) @name .)
+  right: (expression_list . (call_expression
+    function: (identifier) @make
+    arguments: (argument_list . (channel_type value: (struct_type)) . (_)))) .)
+"""
+
+# A semaphore taken x/sync/semaphore style:
+#   sem.Acquire(ctx, 1)
+ACQUIRE_CALLS = """
+(call_expression
+  function: (selector_expression field: (field_identifier) @m (#match? @m "^(Acquire|TryAcquire)$"))) @c
+"""
+
+_CONSTANT_CALLS = ("runtime.NumCPU()", "runtime.GOMAXPROCS(0)")
+_COMMUNICATION = '[(send_statement channel: (_) @ch) (unary_expression operator: "<-" operand: (_) @ch)]'
+_RANGES = "(range_clause right: (_) @ch)"
+_CLOSES = '(call_expression function: (identifier) @fn (#eq? @fn "close") arguments: (argument_list . (_) @ch))'
+
+
+def check(ctx: FileContext) -> Iterator[Finding]:
+    for go in captures(GO_STATEMENTS, ctx.root).get("go", []):
+        loop = scopes.enclosing(go, scopes.LOOPS)
+        if loop is None:
+            continue  # not in a loop
+        if is_worker_pool(ctx, loop, go):
+            continue  # a fixed number of workers
+        inner_acquire = acquired_inside(ctx, go)
+        if inner_acquire is None and is_limited(ctx, loop, go):
+            continue  # a semaphore is taken before the go in this iteration
+        if inner_acquire is not None:
+            message = "semaphore acquired inside the goroutine: every goroutine is still started at once"
+        else:
+            message = "goroutine started in a loop with no limit on how many run at once"
+        yield ctx.finding(go, message, plan_fix(ctx, go, inner_acquire))
+
+
+def plan_fix(ctx: FileContext, go: Node, inner_acquire: Node | None):  # type: ignore[no-untyped-def]
+    outer = outermost_loop(go)
+    anchor = outer.parent if outer.parent is not None and outer.parent.type == "labeled_statement" else outer
+    if not (ctx.source.starts_line(go.start_byte) and ctx.source.starts_line(anchor.start_byte)):
+        return None
+    edits: list[Edit] = []
+    if inner_acquire is not None:
+        acquire = ctx.text(inner_acquire)
+        start = ctx.source.line_start(inner_acquire.start_byte)
+        end = ctx.source.data.index(b"\n", inner_acquire.end_byte) + 1
+        edits.append(Edit(start, end, b""))
+        release_lines: list[str] = []
+    else:
+        sem = existing_semaphore(ctx, anchor)
+        if sem is None:
+            sem = ctx.fresh_name(go, "sem")
+            limit = int(ctx.option("limit"))
+            edits.append(ctx.lines_before(anchor, [f"{sem} := make(chan struct{{}}, {limit})"], ctx.indent(outer)))
+        acquire = f"{sem} <- struct{{}}{{}}"
+        release_lines = [f"defer func() {{ <-{sem} }}()"]
+    if release_lines:
+        started = goroutines.start_goroutine_with(ctx, go, release_lines)
+        if started is None:
+            return None
+        edits += started.edits
+        before = [acquire, *started.before_go]
+    else:
+        before = [acquire]
+    edits.append(ctx.lines_before(go, before))
+    safety = Safety.UNSAFE if may_deadlock(ctx, go, outer) else Safety.SAFE
+    verb = (
+        "Move the semaphore acquire before the go statement"
+        if inner_acquire is not None
+        else "Bound the goroutines with a semaphore"
+    )
+    return ctx.fix(verb, edits, safety)
+
+
+def outermost_loop(node: Node) -> Node:
+    loop = scopes.enclosing(node, scopes.LOOPS)
+    assert loop is not None
+    while (outer := scopes.enclosing(loop, scopes.LOOPS)) is not None:
+        loop = outer
+    return loop
+
+
+def existing_semaphore(ctx: FileContext, anchor: Node) -> str | None:
+    """The name of ``sem := make(chan struct{}, N)`` right before the loop, if any."""
+    previous = anchor.prev_named_sibling
+    while previous is not None and previous.type == "comment":
+        previous = previous.prev_named_sibling
+    if previous is None or previous.type != "short_var_declaration":
+        return None
+    for match in captures(SEMAPHORE_DECLARATION, previous).get("name", []):
+        if match.parent is not None and match.parent.parent == previous:
+            return ctx.text(match)
+    return None
+
+
+def is_limited(ctx: FileContext, loop: Node, go: Node) -> bool:
+    """A semaphore acquired (send, Acquire, TryAcquire) before the go in the same iteration."""
+    body = loop.child_by_field_name("body")
+    if body is None:
+        return False
+    function = scopes.enclosing_function(go)
+
+    def same_iteration(node: Node) -> bool:
+        # Before the go, in this function, and not in an inner loop that ends before it.
+        inner = scopes.enclosing(node, scopes.LOOPS)
+        return (
+            node.end_byte <= go.start_byte
+            and scopes.enclosing_function(node) == function
+            and inner is not None
+            and scopes.contains(inner, go)
+        )
+
+    sends = captures("(send_statement) @s", body).get("s", [])
+    acquires = captures(ACQUIRE_CALLS, body).get("c", [])
+    return any(same_iteration(n) for n in [*sends, *acquires])
+
+
+def acquired_inside(ctx: FileContext, go: Node) -> Node | None:
+    """``sem <- x`` opening a goroutine's body (after its defers), with sem from outside."""
+    literal = goroutines.literal_of(go)
+    body = literal.child_by_field_name("body") if literal is not None else None
+    if body is None or body.start_point.row == body.end_point.row:
+        return None
+    for statement in goroutines.statements(body):
+        if statement.type in ("comment", "defer_statement"):
+            continue
+        if statement.type != "send_statement":
+            return None
+        channel = scopes.root_identifier(statement.child_by_field_name("channel"))  # type: ignore[arg-type]
+        decl = scopes.resolve(channel) if channel is not None else None
+        if decl is None or scopes.contains(literal, decl.node):  # type: ignore[arg-type]
+            return None
+        if statement.start_point.row != statement.end_point.row or not ctx.source.starts_line(statement.start_byte):
+            return None
+        released = _channel_decls(ctx, body, '(unary_expression operator: "<-" operand: (_) @ch)')
+        return statement if decl in released else None
+    return None
+
+
+# -- worker pools -----------------------------------------------------------
+
+
+def is_worker_pool(ctx: FileContext, loop: Node, go: Node) -> bool:
+    return has_constant_bound(ctx, loop) or drains_shared_channel(ctx, go)
+
+
+def has_constant_bound(ctx: FileContext, loop: Node) -> bool:
+    """``for i := 0; i < K; i++`` or ``for range K`` with K a small compile-time or fixed value."""
+    clause = next((c for c in loop.named_children if c.type in ("for_clause", "range_clause")), None)
+    if clause is None:
+        return False
+    if clause.type == "range_clause":
+        bound = clause.child_by_field_name("right")
+    else:
+        condition = clause.child_by_field_name("condition")
+        if condition is None or condition.type != "binary_expression":
+            return False
+        operator = condition.child_by_field_name("operator")
+        op = operator.type if operator is not None else ""
+        if op in ("<", "<="):
+            bound = condition.child_by_field_name("right")
+        elif op in (">", ">="):
+            bound = condition.child_by_field_name("left")
+        else:
+            return False
+    if bound is None:
+        return False
+    value = constant_value(ctx, bound)
+    return value is not None and value <= int(ctx.option("max-pool-size"))
+
+
+def constant_value(ctx: FileContext, expr: Node, depth: int = 0) -> int | None:
+    """The value of a constant-like integer expression, 0 when fixed but unknown (NumCPU)."""
+    if depth > 8:
+        return None
+    kind = expr.type
+    text = ctx.text(expr)
+    if kind == "int_literal":
+        try:
+            return int(text.replace("_", ""), 0)
+        except ValueError:
+            return None
+    if text.replace(" ", "") in _CONSTANT_CALLS:
+        return 0
+    if kind == "parenthesized_expression":
+        return constant_value(ctx, expr.named_children[0], depth + 1)
+    if kind == "binary_expression":
+        left = constant_value(ctx, expr.child_by_field_name("left"), depth + 1)  # type: ignore[arg-type]
+        right = constant_value(ctx, expr.child_by_field_name("right"), depth + 1)  # type: ignore[arg-type]
+        operator = expr.child_by_field_name("operator")
+        if left is None or right is None or operator is None:
+            return None
+        return {"*": left * right, "+": left + right, "-": left - right, "/": left // right if right else 0}.get(
+            operator.type
+        )
+    if kind == "identifier":
+        decl = scopes.resolve(expr)
+        if decl is None:
+            return 0  # declared in another file: a package constant in practice
+        if decl.kind == "const":
+            value = decl.construct.child_by_field_name("value")
+            return constant_value(ctx, value.named_children[0], depth + 1) if value is not None else 0
+        if decl.kind == "var" and decl.construct.type == "short_var_declaration":
+            function = scopes.enclosing_function(expr)
+            written = [w for w in scopes.writes(decl, function) if w != decl.node] if function else [None]
+            right = decl.construct.child_by_field_name("right")
+            if not written and right is not None and len(right.named_children) == 1:
+                return constant_value(ctx, right.named_children[0], depth + 1)
+    return None
+
+
+def is_channel(ctx: FileContext, expr: Node) -> bool:
+    """Whether an expression is declared with a channel type or made with make(chan ...)."""
+    if expr.type == "selector_expression":
+        field = expr.child_by_field_name("field")
+        name = ctx.text(field) if field is not None else ""
+        fields = captures("(field_declaration name: (field_identifier) @f type: (channel_type)) @d", ctx.root).get(
+            "f", []
+        )
+        return any(ctx.text(f) == name for f in fields)
+    if expr.type != "identifier":
+        return False
+    decl = scopes.resolve(expr)
+    if decl is None:
+        return False
+    construct = decl.construct
+    kind_type = construct.child_by_field_name("type")
+    if kind_type is not None and kind_type.type == "channel_type":
+        return True
+    value: Node | None = None
+    if construct.type == "short_var_declaration":
+        left = construct.child_by_field_name("left")
+        right = construct.child_by_field_name("right")
+        if left is not None and right is not None:
+            names = [c for c in left.named_children if c.type == "identifier"]
+            values = right.named_children
+            if len(names) == len(values):
+                value = values[names.index(decl.node)] if decl.node in names else None
+    elif construct.type == "var_spec":
+        right = construct.child_by_field_name("value")
+        value = right.named_children[0] if right is not None and right.named_children else None
+    return value is not None and ctx.text(value).replace(" ", "").startswith("make(chan")
+
+
+def _function_body(ctx: FileContext, go: Node) -> tuple[Node | None, dict[str, Node]]:
+    """The body the goroutine runs, and for a named function the arguments by parameter name."""
+    literal = goroutines.literal_of(go)
+    if literal is not None:
+        return literal.child_by_field_name("body"), {}
+    call = goroutines.call_of(go)
+    function = call.child_by_field_name("function") if call else None
+    if function is None:
+        return None, {}
+    name_node = function.child_by_field_name("field") if function.type == "selector_expression" else function
+    name = ctx.text(name_node) if name_node is not None else ""
+    declarations = captures(
+        "[(function_declaration name: (identifier) @n) (method_declaration name: (field_identifier) @n)] @d", ctx.root
+    )
+    for decl_name in declarations.get("n", []):
+        if ctx.text(decl_name) == name and decl_name.parent is not None:
+            decl = decl_name.parent
+            params = [
+                p.text.decode()
+                for pd in (decl.child_by_field_name("parameters") or decl).named_children
+                for p in pd.children_by_field_name("name")
+            ]
+            args = [a for a in call.child_by_field_name("arguments").named_children if a.type != "comment"]  # type: ignore[union-attr]
+            return decl.child_by_field_name("body"), dict(zip(params, args, strict=False))
+    return None, {}
+
+
+def drains_shared_channel(ctx: FileContext, go: Node) -> bool:
+    """The goroutine loops over a channel that it did not create: a worker."""
+    body, args = _function_body(ctx, go)
+    if body is None:
+        call = goroutines.call_of(go)
+        arguments = call.child_by_field_name("arguments") if call else None
+        return arguments is not None and any(is_channel(ctx, a) for a in arguments.named_children)
+    drained = list(captures(_RANGES, body).get("ch", []))
+    for loop in captures("(for_statement) @l", body).get("l", []):
+        drained += [
+            c for c in captures(_COMMUNICATION, loop).get("ch", []) if c.parent and c.parent.type == "unary_expression"
+        ]
+    for channel in drained:
+        if channel.type == "identifier" and ctx.text(channel) in args:
+            if is_channel(ctx, args[ctx.text(channel)]) or goroutines.literal_of(go) is None:
+                return True
+            continue
+        decl = scopes.resolve(channel) if channel.type == "identifier" else None
+        if decl is not None and decl.kind == "param" and goroutines.literal_of(go) is None:
+            return True
+        if decl is not None and not scopes.contains(body, decl.node) and is_channel(ctx, channel):
+            return True
+        if channel.type == "selector_expression" and is_channel(ctx, channel):
+            return True
+    return False
+
+
+# -- fix safety -------------------------------------------------------------
+
+
+def _channel_decls(ctx: FileContext, node: Node, pattern: str) -> set[scopes.Declaration]:
+    found = set()
+    for channel in captures(pattern, node).get("ch", []):
+        root = scopes.root_identifier(channel)
+        decl = scopes.resolve(root) if root is not None else None
+        if decl is not None:
+            found.add(decl)
+    return found
+
+
+def may_deadlock(ctx: FileContext, go: Node, outer: Node) -> bool:
+    """The goroutines use a channel the function only serves after the loop."""
+    body, _ = _function_body(ctx, go)
+    used = _channel_decls(ctx, body, _COMMUNICATION) if body is not None else set()
+    if goroutines.literal_of(go) is None:
+        call = goroutines.call_of(go)
+        for arg in call.child_by_field_name("arguments").named_children if call else []:  # type: ignore[union-attr]
+            root = scopes.root_identifier(arg)
+            decl = scopes.resolve(root) if root is not None and is_channel(ctx, arg) else None
+            if decl is not None:
+                used.add(decl)
+    if not used:
+        return False
+    function = scopes.enclosing_function(go)
+    if function is None:
+        return False
+    used = {d for d in used if not has_room_for_every_iteration(ctx, d, outer)}
+    later: set[scopes.Declaration] = set()
+    for pattern in (_COMMUNICATION, _RANGES, _CLOSES):
+        for channel in captures(pattern, function).get("ch", []):
+            root = scopes.root_identifier(channel)
+            if channel.start_byte >= outer.end_byte and root is not None:
+                decl = scopes.resolve(root)
+                later |= {decl} if decl is not None else set()
+    return bool(used & later)
+
+
+def has_room_for_every_iteration(ctx: FileContext, channel: scopes.Declaration, loop: Node) -> bool:
+    """``make(chan T, len(xs))`` for a loop over ``xs``: no send ever blocks."""
+    construct = channel.construct
+    right = construct.child_by_field_name("right") or construct.child_by_field_name("value")
+    clause = next((c for c in loop.named_children if c.type == "range_clause"), None)
+    ranged = clause.child_by_field_name("right") if clause is not None else None
+    if right is None or ranged is None or len(right.named_children) != 1:
+        return False
+    made = ctx.text(right.named_children[0]).replace(" ", "")
+    return made.startswith("make(chan") and made.endswith(f",len({ctx.text(ranged)}))")
+
+
+RULE = Rule(
+    id="unbounded-goroutines",
+    summary="goroutines started in a loop with no concurrency limit",
+    doc=__doc__ or "",
+    check=check,
+    fix_kind=FixKind.SOMETIMES_UNSAFE,
+    default_options={"limit": 16, "max-pool-size": 1024},
+)

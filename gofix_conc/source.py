@@ -1,0 +1,114 @@
+"""Go source text: decoding checks, parsing with tree-sitter-go, positions."""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import re
+
+import tree_sitter_go
+from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
+
+GO = Language(tree_sitter_go.language())
+BOM = b"\xef\xbb\xbf"
+_GENERATED = re.compile(rb"^// Code generated .* DO NOT EDIT\.\r?$", re.MULTILINE)
+
+
+@functools.cache
+def _parser() -> Parser:
+    return Parser(GO)
+
+
+@functools.cache
+def query(source: str) -> Query:
+    """Compile a query once per process."""
+    return Query(GO, source)
+
+
+def captures(query_source: str, node: Node) -> dict[str, list[Node]]:
+    """Captures of a query under ``node``, each list in source order."""
+    found = QueryCursor(query(query_source)).captures(node)
+    return {name: sorted(nodes, key=lambda n: n.start_byte) for name, nodes in found.items()}
+
+
+def matches(query_source: str, node: Node) -> list[dict[str, list[Node]]]:
+    return [m for _, m in QueryCursor(query(query_source)).matches(node)]
+
+
+class SourceError(Exception):
+    """The file cannot be analysed (not UTF-8, syntax errors)."""
+
+
+def parse(data: bytes) -> Tree:
+    return _parser().parse(data)
+
+
+class Source:
+    """One file's bytes (BOM split off), its tree and a line index."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.bom = raw.startswith(BOM)
+        self.data = raw[len(BOM) :] if self.bom else raw
+        self.crlf = b"\r\n" in self.data
+        self.tree = parse(self.data)
+        self._line_starts = [0] + [m.end() for m in re.finditer(rb"\n", self.data)]
+
+    @property
+    def root(self) -> Node:
+        return self.tree.root_node
+
+    def raw(self, data: bytes | None = None) -> bytes:
+        """The file's bytes for ``data`` (default: this text), BOM restored."""
+        body = self.data if data is None else data
+        return BOM + body if self.bom else body
+
+    def text(self, node: Node) -> str:
+        return self.data[node.start_byte : node.end_byte].decode()
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """1-based line and code-point column of a byte offset."""
+        line = bisect.bisect_right(self._line_starts, offset) - 1
+        start = self._line_starts[line]
+        column = len(self.data[start:offset].decode(errors="replace")) + 1
+        return line + 1, column
+
+    def line_start(self, offset: int) -> int:
+        return self._line_starts[bisect.bisect_right(self._line_starts, offset) - 1]
+
+    def indent_at(self, offset: int) -> str:
+        """The leading white space of the line holding ``offset``."""
+        start = self.line_start(offset)
+        line = self.data[start:offset]
+        return line[: len(line) - len(line.lstrip(b" \t"))].decode()
+
+    def starts_line(self, offset: int) -> bool:
+        """Whether only white space stands between the line start and ``offset``."""
+        return not self.data[self.line_start(offset) : offset].strip(b" \t")
+
+    def is_generated(self) -> bool:
+        package = self.data.find(b"package ")
+        head = self.data if package < 0 else self.data[:package]
+        return _GENERATED.search(head) is not None
+
+    def check(self) -> None:
+        """Raise SourceError when the file is not valid UTF-8 Go syntax."""
+        try:
+            self.data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            line, _ = self.position(err.start)
+            raise SourceError(f"line {line}: not valid UTF-8 (byte 0x{self.data[err.start]:02x})") from None
+        if self.root.has_error:
+            bad = first_error(self.root)
+            where = self.position(bad.start_byte) if bad else (1, 1)
+            raise SourceError(f"line {where[0]}, column {where[1]}: syntax error")
+
+
+def first_error(node: Node) -> Node | None:
+    if node.is_error or node.is_missing:
+        return node
+    for child in node.children:
+        if child.has_error or child.is_missing:
+            found = first_error(child)
+            if found is not None:
+                return found
+    return None

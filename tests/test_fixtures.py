@@ -1,0 +1,146 @@
+"""The fixtures are the spec: fixtures/<rule>/<case>.go.
+
+- every line with ``// want "regexp"`` is reported, with a matching message, and no other;
+- the fix output equals ``<case>.go.golden`` byte for byte (no golden: no change),
+  and with --unsafe-fixes ``<case>.go.unsafe.golden`` when that file exists;
+- input and golden are gofmt-clean and pass ``go vet`` in a temporary module
+  (copied with the case's go.mod), and fixing the golden again changes nothing;
+- a companion ``<case>_test.go`` passes ``go test -race`` against the golden; when
+  the case file says ``// gofix-test: fails-before``, it fails against the input.
+
+``GOFIX_UPDATE_GOLDEN=1`` rewrites the goldens for review (never in CI).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import gotool
+import pytest
+from conftest import FIXTURES
+
+from gofix_conc import registry
+from gofix_conc.engine import Settings, Status, process
+
+_WANT = re.compile(r'//\s*want\s+((?:"(?:[^"\\]|\\.)*"\s*)+)')
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_NOT_RULES = {"showcase"}
+
+
+def _cases() -> list[Path]:
+    cases = []
+    for rule_dir in sorted(p for p in FIXTURES.iterdir() if p.is_dir() and p.name not in _NOT_RULES):
+        for path in sorted(rule_dir.rglob("*.go")):
+            if path.name.endswith("_test.go") and path.with_name(path.name[: -len("_test.go")] + ".go").exists():
+                continue  # a companion test, run against its case
+            cases.append(path)
+    return cases
+
+
+def _case_id(path: Path) -> str:
+    return path.relative_to(FIXTURES).as_posix()
+
+
+def _rule_of(case: Path) -> str:
+    return case.relative_to(FIXTURES).parts[0]
+
+
+def _module_dir(case: Path) -> Path:
+    for directory in case.parents:
+        if (directory / "go.mod").exists():
+            return directory
+        if directory == FIXTURES:
+            break
+    raise AssertionError(f"{case}: no go.mod between the case and fixtures/")
+
+
+def _wants(data: bytes) -> dict[int, list[str]]:
+    wants: dict[int, list[str]] = {}
+    for number, line in enumerate(data.decode().splitlines(), start=1):
+        match = _WANT.search(line)
+        if match:
+            wants[number] = [m.encode().decode("unicode_escape") for m in _QUOTED.findall(match[1])]
+    return wants
+
+
+def _fix(path: Path, rule: str, unsafe: bool) -> bytes:
+    result = process(path, Settings(rules=(rule,), fix=True, unsafe_fixes=unsafe))
+    assert result.error is None, result.error
+    assert not result.warnings, result.warnings
+    if result.status is Status.CHANGED:
+        assert result.new is not None
+        return result.new
+    return path.read_bytes()
+
+
+def _go_check(case: Path, code: bytes, go_cache: Path, test: bool, expect_test_pass: bool = True) -> None:
+    """gofmt, vet and (with a companion test) go test -race on ``code`` as the case's package."""
+    assert gotool.gofmt_diff(code) == "", f"{case.name}: not gofmt-clean:\n{gotool.gofmt_diff(code)}"
+    module = _module_dir(case)
+    work = go_cache.parent / "modules" / _case_id(case).replace("/", "__")
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    shutil.copy(module / "go.mod", work / "go.mod")
+    (work / case.name).write_bytes(code)
+    companion = case.with_name(case.stem + "_test.go")
+    if test and companion.exists():
+        shutil.copy(companion, work / companion.name)
+    vet = gotool.run([gotool.go(), "vet", "."], work, go_cache)
+    assert vet.returncode == 0, f"{case.name}: go vet failed:\n{vet.stdout}{vet.stderr}"
+    if test and companion.exists():
+        tested = gotool.run([gotool.go(), "test", "-race", "-count=1", "."], work, go_cache)
+        passed = tested.returncode == 0
+        assert passed == expect_test_pass, (
+            f"{case.name}: go test -race {'failed' if expect_test_pass else 'passed'}:\n{tested.stdout}{tested.stderr}"
+        )
+
+
+@pytest.mark.parametrize("case", _cases(), ids=_case_id)
+def test_fixture(case: Path, go_cache: Path) -> None:
+    rule = _rule_of(case)
+    registry.get(rule)
+    data = case.read_bytes()
+
+    found = process(case, Settings(rules=(rule,)))
+    assert found.error is None, found.error
+    wants = _wants(data)
+    got: dict[int, list[str]] = {}
+    for finding in found.findings:
+        got.setdefault(finding.line, []).append(finding.message)
+    missing = sorted(set(wants) - set(got))
+    noisy = sorted(set(got) - set(wants))
+    assert not missing and not noisy, f"missing findings on lines {missing}; noisy findings on lines {noisy}: {got}"
+    for line, patterns in wants.items():
+        for pattern in patterns:
+            assert any(re.search(pattern, m) for m in got[line]), (
+                f"line {line}: no message matches {pattern!r}: {got[line]}"
+            )
+
+    golden = case.with_name(case.name + ".golden")
+    unsafe_golden = case.with_name(case.name + ".unsafe.golden")
+    for path, unsafe in ((golden, False), (unsafe_golden, True)):
+        if unsafe and not path.exists():
+            continue
+        fixed = _fix(case, rule, unsafe)
+        updating = os.environ.get("GOFIX_UPDATE_GOLDEN") == "1" and not os.environ.get("CI")
+        if updating and (fixed != data or path.exists()):
+            path.write_bytes(fixed)
+        expected = path.read_bytes() if path.exists() else data
+        assert fixed.decode() == expected.decode(), f"fix output differs from {path.name}"
+        assert fixed == expected
+        again = _fix(path if path.exists() else case, rule, unsafe) if path.exists() else fixed
+        assert again == fixed, "fixing the fixed output changed it again (not idempotent)"
+
+    crlf = b"\r\n" in data
+    if crlf:
+        return  # gofmt rewrites CRLF: such cases check bytes only
+    fails_before = b"// gofix-test: fails-before" in data
+    _go_check(case, data, go_cache, test=fails_before, expect_test_pass=False)
+    final = golden.read_bytes() if golden.exists() else data
+    _go_check(case, final, go_cache, test=True)
+    if unsafe_golden.exists():
+        _go_check(case, unsafe_golden.read_bytes(), go_cache, test=False)
