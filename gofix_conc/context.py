@@ -67,6 +67,10 @@ class FileContext:
         """The name under which ``path`` is usable, plus the edits to import it."""
         return imports.add_import(self.source, path)
 
+    def import_names(self, *paths: str) -> tuple[dict[str, str], list[Edit]]:
+        """Like :meth:`import_name` for several packages imported by one fix."""
+        return imports.add_imports(self.source, list(paths))
+
     # -- layout ------------------------------------------------------------
 
     def indent(self, node: Node) -> str:

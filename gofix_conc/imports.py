@@ -56,42 +56,54 @@ def declared_names(source: Source) -> set[str]:
     return names
 
 
-def add_import(source: Source, path: str, reserved: dict[str, str] | None = None) -> tuple[str, list[Edit]]:
-    """The name to use for package ``path`` and the edits that import it.
-
-    ``reserved`` maps paths to names already chosen by earlier calls for the
-    same fix set, so that two imports planned together do not take one name.
-    """
-    reserved = {} if reserved is None else reserved
-    if path in reserved:
-        return reserved[path], []
-    for imp in imports(source):
-        if imp.path == path and imp.name not in ("_", "."):
-            reserved[path] = imp.local_name
-            return imp.local_name, []
-    taken = declared_names(source) | set(reserved.values())
-    base = default_name(path)
-    candidates = [base, f"std{base}" if is_std(path) else f"{base}pkg"] + [f"{base}{n}" for n in range(2, 100)]
-    name = next(c for c in candidates if c not in taken)
-    alias = "" if name == base else f"{name} "
-    reserved[path] = name
-    return name, [_insertion(source, f'{alias}"{path}"', path)]
+def add_import(source: Source, path: str) -> tuple[str, list[Edit]]:
+    """The name to use for package ``path`` and the edits that import it."""
+    names, edits = add_imports(source, [path])
+    return names[path], edits
 
 
-def _insertion(source: Source, spec: str, path: str) -> Edit:
+def add_imports(source: Source, paths: list[str]) -> tuple[dict[str, str], list[Edit]]:
+    """Names for several packages and the edits importing those not yet imported."""
+    names: dict[str, str] = {}
+    existing = imports(source)
+    new_specs: list[tuple[str, str]] = []
+    taken = declared_names(source)
+    for path in sorted(dict.fromkeys(paths)):
+        found = next((i for i in existing if i.path == path and i.name not in ("_", ".")), None)
+        if found is not None:
+            names[path] = found.local_name
+            continue
+        base = default_name(path)
+        candidates = [base, f"std{base}" if is_std(path) else f"{base}pkg"] + [f"{base}{n}" for n in range(2, 100)]
+        name = next(c for c in candidates if c not in taken)
+        taken.add(name)
+        names[path] = name
+        new_specs.append((path, f'{"" if name == base else name + " "}"{path}"'))
+    return names, _insertions(source, new_specs) if new_specs else []
+
+
+def _block_text(specs: list[tuple[str, str]]) -> str:
+    std = sorted((s for s in specs if is_std(s[0])), key=lambda s: s[0])
+    other = sorted((s for s in specs if not is_std(s[0])), key=lambda s: s[0])
+    groups = ["".join(f"\t{text}\n" for _, text in group) for group in (std, other) if group]
+    return "import (\n" + "\n".join(groups) + ")"
+
+
+def _insertions(source: Source, specs: list[tuple[str, str]]) -> list[Edit]:
     declarations = captures("(import_declaration) @d", source.root).get("d", [])
     blocks = [d for d in declarations if any(c.type == "import_spec_list" for c in d.named_children)]
     if blocks:
-        return _into_block(source, blocks[0].named_children[0], spec, path)
+        block = blocks[0].named_children[0]
+        return [_into_block(source, block, text, path) for path, text in specs]
     if declarations:
         single = declarations[0]
-        old = source.text(single.named_children[0])
-        first, second = sorted([old, spec], key=lambda s: s.split('"')[1])
-        group_break = "\n" if is_std(path) != is_std(old.split('"')[1]) else ""
-        text = f"import (\n\t{first}\n{group_break}\t{second}\n)"
-        return Edit(single.start_byte, single.end_byte, text.encode())
+        old = single.named_children[0]
+        old_path = source.text(old.child_by_field_name("path")).strip('"`')  # type: ignore[arg-type]
+        text = _block_text([(old_path, source.text(old)), *specs])
+        return [Edit(single.start_byte, single.end_byte, text.encode())]
     package = captures("(package_clause) @p", source.root)["p"][0]
-    return Edit(package.end_byte, package.end_byte, f"\n\nimport {spec}".encode())
+    text = f"import {specs[0][1]}" if len(specs) == 1 else _block_text(specs)
+    return [Edit(package.end_byte, package.end_byte, f"\n\n{text}".encode())]
 
 
 def _groups(source: Source, block: Node) -> list[list[Node]]:
