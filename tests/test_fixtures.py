@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
+import gobatch
 import gotool
 import pytest
 from conftest import FIXTURES
@@ -76,31 +76,52 @@ def _fix(path: Path, rule: str, unsafe: bool) -> bytes:
     return path.read_bytes()
 
 
-def _go_check(case: Path, code: bytes, go_cache: Path, test: bool, expect_test_pass: bool = True) -> None:
-    """gofmt, vet and (with a companion test) go test -race on ``code`` as the case's package."""
-    assert gotool.gofmt_diff(code) == "", f"{case.name}: not gofmt-clean:\n{gotool.gofmt_diff(code)}"
-    module = _module_dir(case)
-    work = go_cache.parent / "modules" / _case_id(case).replace("/", "__")
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    shutil.copy(module / "go.mod", work / "go.mod")
-    (work / case.name).write_bytes(code)
-    companion = case.with_name(case.stem + "_test.go")
-    if test and companion.exists():
-        shutil.copy(companion, work / companion.name)
-    vet = gotool.run([gotool.go(), "vet", "."], work, go_cache)
-    assert vet.returncode == 0, f"{case.name}: go vet failed:\n{vet.stdout}{vet.stderr}"
-    if test and companion.exists():
-        tested = gotool.run([gotool.go(), "test", "-race", "-count=1", "."], work, go_cache)
-        passed = tested.returncode == 0
-        assert passed == expect_test_pass, (
-            f"{case.name}: go test -race {'failed' if expect_test_pass else 'passed'}:\n{tested.stdout}{tested.stderr}"
-        )
+def _variants(case: Path) -> list[tuple[str, bytes, bool]]:
+    """What the toolchain checks for a case: (kind, code, run the companion test)."""
+    data = case.read_bytes()
+    if b"\r\n" in data:
+        return []  # gofmt rewrites CRLF: such cases check bytes only
+    golden = case.with_name(case.name + ".golden")
+    unsafe_golden = case.with_name(case.name + ".unsafe.golden")
+    variants = [("input", data, b"// gofix-test: fails-before" in data)]
+    variants.append(("golden", golden.read_bytes() if golden.exists() else data, True))
+    if unsafe_golden.exists():
+        variants.append(("unsafe golden", unsafe_golden.read_bytes(), False))
+    return variants
+
+
+@pytest.fixture(scope="session")
+def toolchain(request: pytest.FixtureRequest, go_cache: Path) -> dict[tuple[str, str], gobatch.Outcome]:
+    """go vet (and go test -race with companions) for every selected case, a few calls in all."""
+    batch = gobatch.Batch()
+    names: dict[tuple[str, str], str] = {}
+    selected = [item.callspec.params["case"] for item in request.session.items if item.originalname == "test_fixture"]
+    for case in selected:
+        companion = case.with_name(case.stem + "_test.go")
+        for kind, code, test in _variants(case):
+            files = {case.name: code}
+            if test and companion.exists():
+                files[companion.name] = companion.read_bytes()
+            names[_case_id(case), kind] = batch.add(_module_dir(case) / "go.mod", files, test and companion.exists())
+    outcomes = batch.run(go_cache.parent / "modules", go_cache)
+    return {key: outcomes[name] for key, name in names.items()}
+
+
+def _check_toolchain(case: Path, toolchain: dict[tuple[str, str], gobatch.Outcome]) -> None:
+    for kind, code, _ in _variants(case):
+        diff = gotool.gofmt_diff(code)
+        assert diff == "", f"{kind} of {case.name} is not gofmt-clean:\n{diff}"
+        outcome = toolchain[_case_id(case), kind]
+        assert outcome.vet_ok, f"go vet fails on the {kind} of {case.name}:\n{outcome.vet_output}"
+        if outcome.test_ok is not None:
+            expected = kind != "input"  # the input's companion test runs only to prove it fails
+            verdict = "fails" if expected else "passes"
+            output = outcome.test_output
+            assert outcome.test_ok == expected, f"go test -race {verdict} on {kind} of {case.name}:\n{output}"
 
 
 @pytest.mark.parametrize("case", _cases(), ids=_case_id)
-def test_fixture(case: Path, go_cache: Path) -> None:
+def test_fixture(case: Path, toolchain: dict[tuple[str, str], gobatch.Outcome]) -> None:
     rule = _rule_of(case)
     registry.get(rule)
     data = case.read_bytes()
@@ -135,12 +156,4 @@ def test_fixture(case: Path, go_cache: Path) -> None:
         again = _fix(path if path.exists() else case, rule, unsafe) if path.exists() else fixed
         assert again == fixed, "fixing the fixed output changed it again (not idempotent)"
 
-    crlf = b"\r\n" in data
-    if crlf:
-        return  # gofmt rewrites CRLF: such cases check bytes only
-    fails_before = b"// gofix-test: fails-before" in data
-    _go_check(case, data, go_cache, test=fails_before, expect_test_pass=False)
-    final = golden.read_bytes() if golden.exists() else data
-    _go_check(case, final, go_cache, test=True)
-    if unsafe_golden.exists():
-        _go_check(case, unsafe_golden.read_bytes(), go_cache, test=False)
+    _check_toolchain(case, toolchain)
