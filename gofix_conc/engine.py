@@ -137,6 +137,11 @@ def process(path: Path, settings: Settings) -> FileResult:
         raw = path.read_bytes()
     except OSError as err:
         return FileResult(path, Status.FAILED, error=f"cannot read: {err.strerror or err}")
+    return process_data(path, raw, settings)
+
+
+def process_data(path: Path, raw: bytes, settings: Settings) -> FileResult:
+    """Like :func:`process` on ``raw`` in place of the file's bytes (text not yet written)."""
     source = Source(raw)
     try:
         source.check()
