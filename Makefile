@@ -24,7 +24,7 @@ lint: $(BIN)/gofix-conc
 	$(BIN)/ruff format --check .
 
 test: lint
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n auto -q
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n auto --dist loadfile -q
 
 format: $(BIN)/gofix-conc
 	$(BIN)/ruff format .

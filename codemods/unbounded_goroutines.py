@@ -195,7 +195,13 @@ def is_limited(ctx: FileContext, loop: Node, go: Node) -> bool:
 
     sends = captures("(send_statement) @s", body).get("s", [])
     acquires = captures(ACQUIRE_CALLS, body).get("c", [])
-    return any(same_iteration(n) for n in [*sends, *acquires])
+    taken = [n for n in [*sends, *acquires] if same_iteration(n)]
+    if not taken:
+        return False
+    # The acquire nearest before the go is this goroutine's, unless another go took it.
+    last = max(n.end_byte for n in taken)
+    others = captures(GO_STATEMENTS, body).get("go", [])
+    return not any(last <= g.start_byte and g.end_byte <= go.start_byte for g in others)
 
 
 def acquired_inside(ctx: FileContext, go: Node) -> Node | None:

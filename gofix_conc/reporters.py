@@ -19,7 +19,7 @@ def display_path(path: Path, base: Path | None = None) -> str:
     """``path`` relative to ``base`` (default: the current directory) when below it."""
     base = base or Path.cwd()
     try:
-        return Path(os.path.relpath(path.resolve(), base.resolve())).as_posix()
+        return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(base))).as_posix()
     except ValueError:
         return path.as_posix()
 

@@ -1,0 +1,3 @@
+from gofix_conc.cli import main
+
+main()
