@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -134,8 +135,9 @@ def to_sarif(findings: Sequence[Finding], rules: Iterable[Rule], base: Path | No
 
 def unified_diff(old: bytes, new: bytes, a_path: str, b_path: str) -> str:
     """A diff that ``git apply`` and ``patch -p1`` accept, final newlines included."""
-    a = old.decode().splitlines(keepends=True)
-    b = new.decode().splitlines(keepends=True)
+    # Lines end at "\n" only: str.splitlines would also split at form feeds and U+2028.
+    a = re.findall(r"[^\n]*\n|[^\n]+$", old.decode())
+    b = re.findall(r"[^\n]*\n|[^\n]+$", new.decode())
     out = []
     for line in difflib.unified_diff(a, b, a_path, b_path, n=3):
         if line.startswith(("---", "+++")):
