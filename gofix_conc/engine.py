@@ -43,6 +43,18 @@ class Settings:
     fix: bool = False
     unsafe_fixes: bool = False
     report_unused_ignores: bool = False
+    # Fixes not to apply, as (rule, line, column) of their finding in the file as
+    # read (see FixKey); --verify re-runs the fix loop without fixes that broke the build.
+    skip: frozenset[tuple[str, int, int]] = frozenset()
+
+
+# A finding's identity across the passes of the fix loop: its rule and where its
+# node starts in the file as read. A later pass finds the node again at another
+# offset (earlier fixes inserted text); mapped back through those fixes' edits it
+# lands on the same line and column, as long as no edit rewrote the node's first
+# byte. So a fix keeps its key whether it is applied in the first pass or, once
+# a fix overlapping it is skipped, in another one.
+FixKey = tuple[str, int, int]
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,7 @@ class FileResult:
     new: bytes | None = None
     error: str | None = None
     warnings: tuple[str, ...] = ()
+    fixed_keys: tuple[FixKey, ...] = ()  # the FixKey of each of ``fixed``
 
 
 @dataclass
@@ -131,6 +144,20 @@ def _applicable(finding: Finding, settings: Settings) -> Fix | None:
     return fix
 
 
+def _offset_before(offset: int, fixes: Sequence[Fix], crlf: bool) -> int:
+    """Where ``offset`` of the text after ``fixes`` was before them (start of the edit for inserted text)."""
+    shift = 0
+    for edit in sorted((e for f in fixes for e in f.edits), key=lambda e: (e.start, e.end)):
+        start = edit.start + shift
+        if offset < start:
+            break
+        size = len(edit.text.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") if crlf else edit.text)  # as written
+        if offset < start + size:
+            return edit.start
+        shift += size - (edit.end - edit.start)
+    return offset - shift
+
+
 def process(path: Path, settings: Settings) -> FileResult:
     """Scan one file, and fix it to a fixed point when ``settings.fix``."""
     try:
@@ -154,10 +181,24 @@ def process_data(path: Path, raw: bytes, settings: Settings) -> FileResult:
     if not settings.fix:
         return FileResult(path, Status.UNCHANGED, tuple(findings), error="\n".join(errors) or None)
     fixed: list[Finding] = []
+    fixed_keys: list[FixKey] = []
     warnings: list[str] = []
     data = source.data
+    original = source
+    passes: list[Sequence[Fix]] = []  # the fixes applied by each pass, to map offsets back
+
+    def key(finding: Finding) -> FixKey:
+        offset = finding.start
+        for applied in reversed(passes):
+            offset = _offset_before(offset, applied, original.crlf)
+        return (finding.rule, *original.position(offset))
+
     for _ in range(MAX_PASSES):
-        candidates = [(f, fix) for f in findings if (fix := _applicable(f, settings)) is not None]
+        candidates = [
+            (f, fix)
+            for f in findings
+            if (fix := _applicable(f, settings)) is not None and not (settings.skip and key(f) in settings.skip)
+        ]
         chosen_fixes = edits.compatible(fix for _, fix in candidates)
         if not chosen_fixes:
             break
@@ -176,6 +217,8 @@ def process_data(path: Path, raw: bytes, settings: Settings) -> FileResult:
             chosen = good[:1]
             new_source = Source(source.raw(edits.apply(data, [chosen[0].fix], crlf=source.crlf)))  # type: ignore[list-item]
         fixed += chosen
+        fixed_keys += [key(f) for f in chosen]
+        passes.append([f.fix for f in chosen])  # type: ignore[misc]
         data, source = new_source.data, new_source
         findings, pass_errors = _check(path, source, settings, go_version)
         errors += pass_errors
@@ -185,7 +228,17 @@ def process_data(path: Path, raw: bytes, settings: Settings) -> FileResult:
     error = "\n".join(dict.fromkeys(errors)) or None
     if not fixed:
         return FileResult(path, Status.UNCHANGED, remaining, error=error, warnings=tuple(warnings))
-    return FileResult(path, Status.CHANGED, remaining, tuple(fixed), raw, source.raw(data), error, tuple(warnings))
+    return FileResult(
+        path,
+        Status.CHANGED,
+        remaining,
+        tuple(fixed),
+        raw,
+        source.raw(data),
+        error,
+        tuple(warnings),
+        fixed_keys=tuple(fixed_keys),
+    )
 
 
 def _process_many(paths: Sequence[Path], settings: Settings) -> list[FileResult]:
