@@ -7,6 +7,7 @@ Exit codes: 0 nothing to report, 1 findings (or, with ``fix --diff``, a diff),
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from gofix_conc import __version__, config, discovery, registry, reporters
+from gofix_conc import __version__, config, discovery, gitops, interactive, patches, registry, reporters
 from gofix_conc.engine import FileResult, Settings, Status, run
 from gofix_conc.model import Finding
 from gofix_conc.writer import WriteError, write_atomic
@@ -142,6 +143,171 @@ def scan(
     raise typer.Exit(2 if errors else 1 if findings else 0)
 
 
+# -- fix -i / --commit / --patch / --format-patch ------------------------------------
+
+
+class CommitPer(str, Enum):
+    rule = "rule"
+    file = "file"
+
+
+Interactive = Annotated[
+    bool,
+    typer.Option(
+        "--interactive", "-i", help="Review each fix: y apply, n skip, a all of its rule, d skip file, q quit, ? help."
+    ),
+]
+Commit = Annotated[
+    bool, typer.Option("--commit", help="Apply the fixes and commit them with git (one commit per rule).")
+]
+CommitPerOpt = Annotated[
+    Optional[CommitPer], typer.Option("--commit-per", help="One commit (or mbox patch) per rule or per file.")
+]
+BranchOpt = Annotated[Optional[str], typer.Option("--branch", metavar="NAME", help="With --commit: on a new branch.")]
+PatchOpt = Annotated[
+    Optional[str],
+    typer.Option("--patch", metavar="FILE", help="Write one patch for git apply / patch -p1 ('-': stdout)."),
+]
+FormatPatchOpt = Annotated[
+    Optional[str],
+    typer.Option("--format-patch", metavar="DIR", help="Write one mbox patch per rule for git am ('-': stdout)."),
+]
+
+
+def _check_fix_modes(
+    diff: bool,
+    write: bool,
+    interactive_: bool,
+    commit: bool,
+    commit_per: CommitPer | None,
+    branch: str | None,
+    patch: str | None,
+    format_patch: str | None,
+) -> None:
+    modes = [diff, write, interactive_, commit, patch is not None, format_patch is not None]
+    if sum(modes) > 1:
+        raise _fail("choose one of --diff, --write, --interactive, --commit, --patch and --format-patch")
+    if branch is not None and not commit:
+        raise _fail("--branch goes with --commit")
+    if commit_per is not None and not (commit or format_patch is not None):
+        raise _fail("--commit-per goes with --commit or --format-patch")
+
+
+def _fix_interactive(job: _Job, jobs: int | None) -> int:
+    try:
+        summary = interactive.review(job.files, job.settings, jobs, on_problem=_report_problems)
+    except interactive.Interrupted:
+        return 130
+    return 2 if summary.errors else 1 if summary.remaining else 0
+
+
+def _repository_or_cwd(start: Path) -> tuple[object, Path]:
+    repo = gitops.open_repository(start)
+    return repo, gitops.root_of(repo) if repo is not None else Path.cwd().resolve()
+
+
+def _plan(job: _Job, jobs: int | None, per: CommitPer) -> gitops.Plan:
+    plan = (gitops.plan_by_rule if per is CommitPer.rule else gitops.plan_by_file)(job.files, job.settings, jobs)
+    for result in plan.problems:
+        _report_problems(result)
+    return plan
+
+
+def _plan_errors(plan: gitops.Plan) -> bool:
+    return any(r.error for r in plan.problems)
+
+
+def _fix_commit(job: _Job, start: Path, jobs: int | None, quiet: bool, per: CommitPer, branch: str | None) -> int:
+    repo = gitops.open_repository(start)
+    if repo is None:
+        raise _fail(f"--commit needs a git repository; {start} is not in one")
+    plan = _plan(job, jobs, per)
+    errors = _plan_errors(plan)
+    try:
+        gitops.preflight(repo, plan.changed_paths, branch if plan.steps else None)
+    except gitops.Refusal as err:
+        raise _fail(f"not committing: {err}") from None
+    commits = 0
+    try:
+        for done in gitops.commit_plan(repo, plan, branch if plan.steps else None):
+            if done.sha is not None:
+                commits += 1
+                files = len(done.step.changes)
+                label = f"[{gitops.head_label(repo)} {done.sha[:7]}]"
+                typer.echo(f"{label} {gitops.subject_of(done.message)} ({files} file{'s' * (files != 1)})")
+    except (WriteError, gitops.git.GitCommandError) as err:
+        typer.echo(f"gofix-conc: error: stopped after {commits} commit(s): {err}", err=True)
+        return 2
+    if not quiet and not commits:
+        typer.echo("Nothing to commit.")
+    _print_findings(plan.remaining, job.rules, Format.text, quiet, plan.fixed)
+    return 2 if errors else 1 if plan.remaining else 0
+
+
+def _output(target: str, text: str) -> None:
+    if target == "-":
+        sys.stdout.write(text)
+        return
+    try:
+        Path(target).write_text(text, encoding="utf-8", newline="")
+    except OSError as err:
+        raise _fail(f"cannot write {target}: {err.strerror or err}") from None
+
+
+def _file_patches(changes: dict[Path, tuple[bytes, bytes]], base: Path) -> list[patches.FilePatch]:
+    try:
+        return [
+            patches.FilePatch(gitops.relative(path, base), old, new, patches.git_mode(path))
+            for path, (old, new) in changes.items()
+        ]
+    except gitops.Refusal as err:
+        raise _fail(f"cannot make a patch: {err}") from None
+
+
+def _fix_patch(job: _Job, start: Path, jobs: int | None, quiet: bool, target: str) -> int:
+    _, base = _repository_or_cwd(start)
+    plan = _plan(job, jobs, CommitPer.file)
+    _output(target, patches.unified(_file_patches(plan.final(), base)))
+    if not quiet:
+        changed = len(plan.changed_paths)
+        typer.echo(
+            f"{plan.fixed} fix{'es' * (plan.fixed != 1)} in {changed} file{'s' * (changed != 1)}; "
+            f"{len(plan.remaining)} finding(s) left.",
+            err=True,
+        )
+    return 2 if _plan_errors(plan) else 1 if plan.steps else 0
+
+
+def _fix_format_patch(job: _Job, start: Path, jobs: int | None, quiet: bool, target: str, per: CommitPer) -> int:
+    repo, base = _repository_or_cwd(start)
+    plan = _plan(job, jobs, per)
+    author = gitops.author(repo)  # type: ignore[arg-type]
+    now = time.time()
+    mails = []
+    for number, step in enumerate(plan.steps, 1):
+        message = gitops.message(step, base)
+        files = _file_patches({c.path: (c.old, c.new) for c in step.changes}, base)
+        mails.append(
+            (
+                patches.mbox_name(number, gitops.subject_of(message)),
+                patches.mbox(message, files, author, number, len(plan.steps), now),
+            )
+        )
+    if target == "-":
+        sys.stdout.write("".join(text for _, text in mails))
+    else:
+        directory = Path(target)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise _fail(f"cannot create {target}: {err.strerror or err}") from None
+        for name, text in mails:
+            _output(str(directory / name), text)
+            if not quiet:
+                typer.echo(reporters.display_path(directory / name))
+    return 2 if _plan_errors(plan) else 1 if plan.steps else 0
+
+
 @app.command()
 def fix(
     paths: Paths,
@@ -154,11 +320,26 @@ def fix(
     jobs: Jobs = None,
     quiet: Quiet = False,
     go_version: GoVersion = None,
+    interactive_: Interactive = False,
+    commit: Commit = False,
+    commit_per: CommitPerOpt = None,
+    branch: BranchOpt = None,
+    patch: PatchOpt = None,
+    format_patch: FormatPatchOpt = None,
 ) -> None:
-    """Fix findings: show a diff (default) or write the files."""
+    """Fix findings: show a diff (default), write the files, review each fix, commit them or export patches."""
     if diff and write:
         raise _fail("choose one of --diff and --write")
+    _check_fix_modes(diff, write, interactive_, commit, commit_per, branch, patch, format_patch)
     job = _prepare(paths, select, ignore, config_path, go_version, fix=True, unsafe_fixes=unsafe_fixes)
+    if interactive_:
+        raise typer.Exit(_fix_interactive(job, jobs))
+    if commit:
+        raise typer.Exit(_fix_commit(job, paths[0], jobs, quiet, commit_per or CommitPer.rule, branch))
+    if patch is not None:
+        raise typer.Exit(_fix_patch(job, paths[0], jobs, quiet, patch))
+    if format_patch is not None:
+        raise typer.Exit(_fix_format_patch(job, paths[0], jobs, quiet, format_patch, commit_per or CommitPer.rule))
     errors = False
     remaining: list[Finding] = []
     fixed = 0
