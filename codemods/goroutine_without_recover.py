@@ -266,30 +266,28 @@ def hands_over_outside_defer(body: Node) -> bool:
 
 
 def handler_lines(ctx: FileContext, go: Node) -> tuple[list[str], list[Edit]] | None:
-    """The deferred recover's lines and the import edits it needs; None when a package name is shadowed."""
+    """The deferred recover's lines and the import edits it needs; None when a package it needs is shadowed."""
     template = textwrap.dedent(str(ctx.option("handler"))).strip()
     paths = [str(p) for p in ctx.option("handler-imports") or []]
     names, edits = ctx.import_names(*paths) if paths else ({}, [])
-    if any(declared_in_function(ctx, name, go) for name in names.values()):
-        return None  # an existing import hidden by a local of the same name where the handler goes
     renames = {default_name(p): names[p] for p in paths}
     prefix = b"package p\nfunc _() {\n"
     tree = parse(prefix + template.encode() + b"\n}\n")
     if tree.root_node.has_error:
         raise ValueError(f"[rules.goroutine-without-recover] handler is not Go statements: {template!r}")
+    if any(declared_in_function(ctx, name, go) for name in names.values()):
+        return None  # an imported package hidden by a local of the goroutine's function
     identifiers = captures("[(identifier) (package_identifier)] @id", tree.root_node).get("id", [])
-    # r is scoped to the if, so it can only hide what the handler itself names.
-    others = {renames.get(n.text.decode(), n.text.decode()) for n in identifiers if n.text != b"r"}
-    value = scopes.fresh_name("r", others)
-    renames["r"] = value
     text = template.encode()
     for ident in sorted(identifiers, key=lambda n: n.start_byte, reverse=True):
-        new = renames.get(ident.text.decode())
+        new = renames.get(ident.text.decode()) if scopes.resolve(ident) is None else None
         if new is not None:
             start, end = ident.start_byte - len(prefix), ident.end_byte - len(prefix)
             text = text[:start] + new.encode() + text[end:]
     body = [f"\t\t{line}" for line in text.decode().splitlines() if line.strip()]
-    lines = ["defer func() {", f"\tif {value} := recover(); {value} != nil {{", *body, "\t}", "}()"]
+    # r is the handler's own name for the value and lives only in the if: an outer r (an
+    # *http.Request, say) is hidden from nothing that could still name it, so r is always free.
+    lines = ["defer func() {", "\tif r := recover(); r != nil {", *body, "\t}", "}()"]
     return lines, edits
 
 
