@@ -8,7 +8,9 @@ function or method of this file whose body calls `recover()`, or a name listed
 in `helpers`). Where the recover stands among the defers does not matter. A
 `go f(x)` whose `f` is declared in the same file and recovers is protected, and
 so is a func literal that only defers calls and then calls such a function.
-`_test.go` files are not checked unless `include-tests = true`.
+`_test.go` files are not checked unless `include-tests = true`. Functions declared
+in other files or packages are not looked into: `go f()` of such a function is
+flagged, and a deferred call of one counts only when it is listed in `helpers`.
 
 ## Why is this bad?
 A panic that no deferred function of its own goroutine recovers ends the whole
@@ -46,8 +48,12 @@ last and also catches panics in the other deferred calls. `go f(x)` becomes
 change before the goroutine starts is bound to a fresh local before the `go`,
 so it is still evaluated there. Missing imports are added, aliased when their
 name is taken (`stdlog "log"`). The handler is Go code in which `r` is the
-recovered value and packages go by their default names; the fix renames both
-when needed:
+recovered value and packages go by their default names (renamed when the
+import gets an alias). `r` is scoped to the `if`, so it hides no outer `r` the
+handler could name. Helpers match a deferred call by its text (`recoverPanic`,
+for one declared in another file of the package), by package name and function
+(`safe.Recover`, whatever the import's alias) or by import path and function
+(`example.com/lib/safe.Recover`):
 
 ```toml
 [rules.goroutine-without-recover]
@@ -161,6 +167,9 @@ def callee_bodies(ctx: FileContext, function: Node) -> list[Node] | None:
         if operand is None or name is None or is_package(ctx, operand):
             return None  # another package
         found = [d for d in declarations(ctx, ctx.text(name)) if d.type == "method_declaration"]
+        receiver = type_name(ctx, operand)
+        if receiver is not None:
+            found = [d for d in found if receiver_type(ctx, d) == receiver]
     bodies = [b for d in found if (b := d.child_by_field_name("body")) is not None]
     return bodies or None
 
@@ -183,6 +192,34 @@ def bound_literal(decl: scopes.Declaration) -> Node | None:
 
 def declarations(ctx: FileContext, name: str) -> list[Node]:
     return [n.parent for n in captures(DECLARATIONS, ctx.root).get("name", []) if ctx.text(n) == name and n.parent]
+
+
+def type_name(ctx: FileContext, operand: Node) -> str | None:
+    """``T`` for a variable declared ``x T``, ``x *T``, ``x := T{...}`` or ``x := &T{...}``; else None."""
+    decl = scopes.resolve(operand) if operand.type == "identifier" else None
+    if decl is None:
+        return None
+    declared = decl.construct.child_by_field_name("type")
+    if declared is None and decl.construct.type == "short_var_declaration":
+        right = decl.construct.child_by_field_name("right")
+        value = right.named_children[0] if right is not None and len(right.named_children) == 1 else None
+        if value is not None and value.type == "unary_expression":
+            value = value.child_by_field_name("operand")
+        if value is not None and value.type == "composite_literal":
+            declared = value.child_by_field_name("type")
+    return type_name_of(ctx, declared)
+
+
+def receiver_type(ctx: FileContext, method: Node) -> str | None:
+    receiver = method.child_by_field_name("receiver")
+    declaration = receiver.named_children[0] if receiver is not None and receiver.named_children else None
+    return type_name_of(ctx, declaration.child_by_field_name("type")) if declaration is not None else None
+
+
+def type_name_of(ctx: FileContext, declared: Node | None) -> str | None:
+    while declared is not None and declared.type in ("pointer_type", "generic_type"):
+        declared = declared.named_children[0]
+    return ctx.text(declared) if declared is not None and declared.type == "type_identifier" else None
 
 
 def is_package(ctx: FileContext, operand: Node) -> bool:
