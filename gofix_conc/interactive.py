@@ -17,12 +17,14 @@ file under review are dropped, files finished before stay written.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from rich.console import Console
 from rich.text import Text
@@ -125,35 +127,45 @@ def carry(olds: Sequence[Finding], news: Sequence[Finding], applied: Sequence[Ed
 # -- keys ----------------------------------------------------------------------------
 
 
-def terminal_keys(stream=None) -> ReadKey:  # type: ignore[no-untyped-def]
-    """One key press at a time on a terminal (no Enter needed), one line at a time otherwise."""
-    stream = stream or sys.stdin
-    if stream.isatty():
-        import termios
-        import tty
+class TerminalKeys:
+    """One key press at a time on a terminal (no Enter needed), one line at a time otherwise.
 
-        fd = stream.fileno()
+    Used as a context manager: the terminal stays in cbreak mode for the whole
+    review, so a key typed while a diff is still being printed is neither lost
+    nor echoed twice; Ctrl-C still raises KeyboardInterrupt.
+    """
 
-        def read_key() -> str:
-            saved = termios.tcgetattr(fd)
-            try:
-                tty.setcbreak(fd)  # keeps ISIG: Ctrl-C still raises KeyboardInterrupt
-                char = os.read(fd, 1)
-            finally:
-                termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-            if char in (b"", b"\x04"):
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdin
+        self.fd = self.stream.fileno() if self.stream.isatty() else None
+        self.saved: list | None = None
+
+    def __enter__(self) -> TerminalKeys:
+        if self.fd is not None:
+            import termios
+            import tty
+
+            self.saved = termios.tcgetattr(self.fd)
+            tty.setcbreak(self.fd)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.saved is not None:
+            import termios
+
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
+            self.saved = None
+
+    def __call__(self) -> str:
+        if self.fd is not None:
+            char = os.read(self.fd, 1)
+            if char in (b"", b"\x04"):  # Ctrl-D
                 raise EOFError
             return char.decode(errors="replace")
-
-        return read_key
-
-    def read_line() -> str:
-        line = stream.readline()
+        line = self.stream.readline()
         if not line:
             raise EOFError
         return line.strip()[:1]
-
-    return read_line
 
 
 # -- the session ------------------------------------------------------------------------
@@ -323,7 +335,7 @@ class Session:
             console.print(Text(f"Apply this fix [{','.join(KEYS)}]? ", style="bold blue"), end="")
             key = self.read_key()
             console.print(key)
-            if key in KEYS and key != "?":
+            if len(key) == 1 and key in KEYS and key != "?":
                 return key
             if key:
                 console.print(Text(HELP.replace("this rule", f"rule {finding.rule}"), style="red"))
@@ -380,5 +392,7 @@ def review(
     on_problem: Callable[[FileResult], object] = lambda result: None,
 ) -> Summary:
     """Show every offered fix in ``files`` and apply those the user accepts; see the module docstring."""
-    session = Session(settings, console or Console(highlight=False), read_key or terminal_keys())
-    return session.run(files, jobs, on_problem)
+    keys = TerminalKeys() if read_key is None else None
+    session = Session(settings, console or Console(highlight=False), read_key or keys)  # type: ignore[arg-type]
+    with keys or contextlib.nullcontext():
+        return session.run(files, jobs, on_problem)
