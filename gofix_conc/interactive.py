@@ -236,6 +236,7 @@ class Session:
         raw = original
         current = list(engine.process_data(path, raw, self.scan).findings)
         pending = [f for f in current if self.offered(f)]
+        skipped: list[Finding] = []  # the skipped findings as the latest run found them
         skip_rest = False
         while pending:
             finding = pending.pop(0)
@@ -259,6 +260,7 @@ class Session:
             outcome.unreviewed = len(pending)
             if answer in "nd":
                 outcome.skipped.append(finding)
+                skipped.append(finding)
                 skip_rest = answer == "d"
                 continue
             if answer == "a":
@@ -269,7 +271,7 @@ class Session:
                 outcome.skipped.append(finding)
                 continue
             outcome.applied.append(finding)
-            pending = self.carried(finding, source.data, pending, outcome, list(after.findings))
+            pending, skipped = self.carried(finding, source.data, pending, skipped, list(after.findings))
             raw, current = new_raw, list(after.findings)
         else:
             outcome.unreviewed = 0
@@ -283,27 +285,25 @@ class Session:
                 self.console.print(Text(f"error: {err}", style="bold red"))
 
     def carried(
-        self, accepted: Finding, data: bytes, pending: list[Finding], outcome: FileOutcome, news: list[Finding]
-    ) -> list[Finding]:
-        """The fixes still to show after ``accepted``, recomputed on the updated text."""
+        self, accepted: Finding, data: bytes, pending: list[Finding], skipped: list[Finding], news: list[Finding]
+    ) -> tuple[list[Finding], list[Finding]]:
+        """The fixes still to show after ``accepted``, recomputed on the updated text, and the skipped ones."""
         assert accepted.fix is not None
         applied = edits.merge_insertions(accepted.fix.edits)
-        olds = [*pending, *outcome.skipped, accepted]
-        pairs = carry(olds, news, applied, data)
+        pairs = carry([*pending, *skipped, accepted], news, applied, data)
         still: list[Finding] = []
+        still_skipped: list[Finding] = []
         for n, new in enumerate(news):
             o = pairs.get(n)
-            if o is None:
-                if self.offered(new):
-                    still.append(new)  # brought up by the accepted fix: shown like any other
-            elif o < len(pending):
+            if o is None or o < len(pending):
+                # Undecided, or brought up by the accepted fix: shown like any other.
                 if self.offered(new):
                     still.append(new)
-            elif o < len(pending) + len(outcome.skipped):
-                outcome.skipped[o - len(pending)] = new  # keep its current position for later runs
+            elif o < len(pending) + len(skipped):
+                still_skipped.append(new)
             # else: the accepted fix did not resolve its own finding; left to report
         still.sort(key=lambda f: (f.start, f.rule))
-        return still
+        return still, still_skipped
 
     # -- screen ----------------------------------------------------------------------
 
@@ -334,7 +334,7 @@ class Session:
         while True:
             console.print(Text(f"Apply this fix [{','.join(KEYS)}]? ", style="bold blue"), end="")
             key = self.read_key()
-            console.print(key)
+            console.print(Text(key))
             if len(key) == 1 and key in KEYS and key != "?":
                 return key
             if key:
