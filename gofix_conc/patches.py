@@ -10,6 +10,7 @@ are written as UTF-8, as with ``core.quotePath=false``.
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import hashlib
 import re
@@ -128,16 +129,14 @@ def mbox(
         "Content-Type: text/plain; charset=UTF-8",
         "Content-Transfer-Encoding: 8bit",
     ]
-    return (
-        "\n".join(headers)
-        + "\n\n"
-        + body.strip("\n")
-        + "\n---\n"
-        + diffstat(patches)
-        + "\n"
-        + unified(patches)
-        + f"-- \ngofix-conc {__version__}\n\n"
+    text = (
+        body.strip("\n") + "\n---\n" + diffstat(patches) + "\n" + unified(patches) + f"-- \ngofix-conc {__version__}\n"
     )
+    if "\r" in text:
+        # git am strips CRs from 8bit mail lines (unless --keep-cr): base64 keeps a CRLF file's line endings.
+        headers[-1] = "Content-Transfer-Encoding: base64"
+        text = base64.encodebytes(text.encode()).decode()
+    return "\n".join(headers) + "\n\n" + text + "\n"
 
 
 def mbox_name(number: int, subject: str) -> str:

@@ -395,6 +395,25 @@ def test_format_patch_git_am_makes_the_commit_that_commit_makes(tmp_path: Path, 
     assert (am.author.name, am.author.email) == ("Zoë Developer", "zoe@example.com")
 
 
+def test_crlf_and_bom_files_through_patch_and_git_am(tmp_path: Path) -> None:
+    crlf = "\ufeff" + NOTIFY.replace("\n", "\r\n") + "\r\n"
+    repo = make_repo(tmp_path / "r", {"go.mod": GO_MOD, "hooks/notify.go": crlf})
+    root = Path(repo.working_tree_dir)
+    written = clone(repo, tmp_path / "written")
+    assert gofix("fix", "--write", ".", cwd=Path(written.working_tree_dir)).returncode == 0
+    expected = (Path(written.working_tree_dir) / "hooks/notify.go").read_bytes()
+    assert expected.startswith("\ufeff".encode()) and expected.count(b"\r\n") == expected.count(b"\n")
+
+    gofix("fix", "--patch", str(tmp_path / "p.patch"), ".", cwd=root)
+    gofix("fix", "--format-patch", str(tmp_path / "mails"), ".", cwd=root)
+    applied = clone(repo, tmp_path / "applied")
+    applied.git.apply(str(tmp_path / "p.patch"))
+    by_am = clone(repo, tmp_path / "am")
+    by_am.git.am(*sorted(str(m) for m in (tmp_path / "mails").iterdir()))
+    for copy in (applied, by_am):
+        assert (Path(copy.working_tree_dir) / "hooks/notify.go").read_bytes() == expected
+
+
 def test_format_patch_per_file_to_stdout(tmp_path: Path, repo: git.Repo) -> None:
     root = Path(repo.working_tree_dir)
     done = gofix("fix", "--format-patch", "-", "--commit-per", "file", "cache", "index", cwd=root)
