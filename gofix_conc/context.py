@@ -65,11 +65,11 @@ class FileContext:
 
     def import_name(self, path: str) -> tuple[str, list[Edit]]:
         """The name under which ``path`` is usable, plus the edits to import it."""
-        return imports.add_import(self.source, path)
+        return imports.add_import(self.source, path, imports.package_names(self.path, self.source))
 
     def import_names(self, *paths: str) -> tuple[dict[str, str], list[Edit]]:
         """Like :meth:`import_name` for several packages imported by one fix."""
-        return imports.add_imports(self.source, list(paths))
+        return imports.add_imports(self.source, list(paths), imports.package_names(self.path, self.source))
 
     # -- layout ------------------------------------------------------------
 

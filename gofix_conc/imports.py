@@ -7,12 +7,16 @@ import (\n\t"fmt"\n\n\t"x.io/y"\n)  ⇒ "log" sorted into the standard-library g
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from tree_sitter import Node
 
 from gofix_conc.model import Edit
-from gofix_conc.source import Source, captures
+from gofix_conc.scopes import declared_by
+from gofix_conc.source import Source, captures, parse
 
 
 @dataclass(frozen=True)
@@ -56,18 +60,49 @@ def declared_names(source: Source) -> set[str]:
     return names
 
 
-def add_import(source: Source, path: str) -> tuple[str, list[Edit]]:
+def package_names(path: Path, source: Source) -> frozenset[str]:
+    """Package-level names declared in the other files of the package ``path`` belongs to.
+
+    A file's imports share their names with the package scope, so a new import
+    must not take one (``debug`` declared in debug.go, ``runtime/debug`` imported here).
+    """
+    clause = captures("(package_clause (package_identifier) @p)", source.root).get("p", [])
+    package = source.text(clause[0]) if clause else ""
+    names: set[str] = set()
+    try:
+        siblings = [p for p in path.parent.glob("*.go") if p.name != path.name and p.is_file()]
+        for sibling in siblings:
+            sibling_package, declared = _top_level_names(sibling, sibling.stat().st_mtime_ns)
+            if sibling_package == package:
+                names |= declared
+    except OSError:
+        pass
+    return frozenset(names)
+
+
+@functools.lru_cache(maxsize=1024)
+def _top_level_names(path: Path, mtime_ns: int) -> tuple[str, frozenset[str]]:
+    root = parse(path.read_bytes()).root_node
+    clause = captures("(package_clause (package_identifier) @p)", root).get("p", [])
+    package = clause[0].text.decode() if clause else ""
+    return package, frozenset(d.name for top in root.named_children for d in declared_by(top))
+
+
+def add_import(source: Source, path: str, reserved: Iterable[str] = ()) -> tuple[str, list[Edit]]:
     """The name to use for package ``path`` and the edits that import it."""
-    names, edits = add_imports(source, [path])
+    names, edits = add_imports(source, [path], reserved)
     return names[path], edits
 
 
-def add_imports(source: Source, paths: list[str]) -> tuple[dict[str, str], list[Edit]]:
-    """Names for several packages and the edits importing those not yet imported."""
+def add_imports(source: Source, paths: list[str], reserved: Iterable[str] = ()) -> tuple[dict[str, str], list[Edit]]:
+    """Names for several packages and the edits importing those not yet imported.
+
+    ``reserved``: more names a new import must not take (package-level names of other files).
+    """
     names: dict[str, str] = {}
     existing = imports(source)
     new_specs: list[tuple[str, str]] = []
-    taken = declared_names(source)
+    taken = declared_names(source) | set(reserved)
     for path in sorted(dict.fromkeys(paths)):
         found = next((i for i in existing if i.path == path and i.name not in ("_", ".")), None)
         if found is not None:

@@ -226,3 +226,22 @@ def test_with_unbounded_goroutines_the_fixes_converge_and_vet(tmp_path: Path, go
     # Both wrappers sit in the goroutine that the loop starts.
     text = result.new.decode()
     assert "defer func() { <-sem }()" in text and text.count("recover()") == 12
+
+
+def test_imports_avoid_package_level_names_of_other_files(tmp_path: Path) -> None:
+    # net/rpc has exactly this: debug.go declares a package-level debug.
+    (tmp_path / "debug.go").write_text('package svc\n\nvar debug = "/debug/rpc"\n')
+    (tmp_path / "other_test.go").write_text("package svc_test\n\nvar log = 1\n")  # another package
+    before = """
+        package svc
+
+        func Serve(conns chan int) {
+            go func() {
+                for range conns {
+                }
+            }()
+        }
+        """
+    fixed = _fixed(tmp_path, before)
+    assert '\tstddebug "runtime/debug"\n' in fixed and '\t"log"\n' in fixed
+    assert 'log.Printf("panic in goroutine: %v\\n%s", r, stddebug.Stack())' in fixed
