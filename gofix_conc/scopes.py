@@ -5,7 +5,13 @@ names that collide with nothing.
 Resolution is lexical and per file, as Go's own: walk up from the use, look at
 what each enclosing block, statement header or function declares before it.
 Names not declared in the file (other files of the package, universe) resolve
-to ``None``.
+to ``None``, and so do identifiers that name no variable at all: the field
+names keying a struct literal (``T{name: v}``).
+
+Scopes follow the spec: an ``if``/``for``/``switch`` header opens a scope
+around its statement; a function's receiver, parameters and results share the
+scope of its body, and a type switch alias or ``case v := <-ch`` shares the
+scope of its clause, so ``x, err := f()`` there reuses the existing ``err``.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from gofix_conc.source import captures
 FUNCTIONS = frozenset({"function_declaration", "method_declaration", "func_literal"})
 LOOPS = frozenset({"for_statement"})
 _NAME_KINDS = ("identifier", "type_identifier", "package_identifier")
+_CLAUSES = frozenset({"type_case", "default_case", "expression_case", "communication_case"})
+_EXPRESSION_KEYED = frozenset({"map_type", "slice_type", "array_type", "implicit_length_array_type"})
 
 
 @dataclass(frozen=True)
@@ -85,9 +93,24 @@ def _decls(nodes: Iterable[Node], kind: str, construct: Node) -> list[Declaratio
     return [Declaration(n.text.decode(), n, kind, construct) for n in nodes if n.text != b"_"]
 
 
+def _specs(declaration: Node, spec_types: tuple[str, ...]) -> list[Node]:
+    """The specs directly under a ``var``/``const``/``type`` declaration, grouped or not.
+
+    Not a query over the whole declaration: a func literal in an initializer
+    may hold declarations of its own, which belong to its body.
+    """
+    found: list[Node] = []
+    for child in declaration.named_children:
+        if child.type in spec_types:
+            found.append(child)
+        elif child.type.endswith("_spec_list"):
+            found += [c for c in child.named_children if c.type in spec_types]
+    return found
+
+
 def _spec_decls(declaration: Node, spec_type: str, kind: str) -> list[Declaration]:
     found: list[Declaration] = []
-    for spec in captures(f"({spec_type}) @s", declaration).get("s", []):
+    for spec in _specs(declaration, (spec_type,)):
         found += _decls(spec.children_by_field_name("name"), kind, spec)
     return found
 
@@ -106,7 +129,8 @@ def declared_by(statement: Node) -> list[Declaration]:
     if kind == "const_declaration":
         return _spec_decls(statement, "const_spec", "const")
     if kind == "type_declaration":
-        names = [s.child_by_field_name("name") for s in statement.named_children]
+        specs = _specs(statement, ("type_spec", "type_alias"))
+        names = [s.child_by_field_name("name") for s in specs]
         return _decls([n for n in names if n is not None], "type", statement)
     if kind == "function_declaration":
         return _decls(_identifiers(statement.child_by_field_name("name")), "func", statement)
@@ -122,15 +146,36 @@ def _parameters(params: Node | None, kind: str) -> list[Declaration]:
     return found
 
 
+def _signature_declarations(function: Node) -> list[Declaration]:
+    found = _parameters(function.child_by_field_name("receiver"), "receiver")
+    found += _parameters(function.child_by_field_name("parameters"), "param")
+    result = function.child_by_field_name("result")
+    if result is not None and result.type == "parameter_list":
+        found += _parameters(result, "result")
+    return found
+
+
+def _clause_declarations(clause: Node) -> list[Declaration]:
+    """What a switch or select clause declares for its statements."""
+    if clause.type == "communication_case":
+        comm = clause.child_by_field_name("communication")
+        if comm is not None and comm.type == "receive_statement" and _is_define(comm):
+            return _decls(_identifiers(comm.child_by_field_name("left")), "var", comm)
+        return []
+    switch = clause.parent
+    if clause.type in ("type_case", "default_case") and switch is not None and switch.type == "type_switch_statement":
+        return _decls(_identifiers(switch.child_by_field_name("alias")), "var", switch)
+    return []
+
+
 def header_declarations(node: Node, child: Node) -> list[Declaration]:
     """What ``node`` declares for its part ``child`` (headers, cases, signatures)."""
     kind = node.type
     if kind in ("if_statement", "expression_switch_statement", "type_switch_statement"):
         init = node.child_by_field_name("initializer")
         found = declared_by(init) if init is not None and init.end_byte <= child.start_byte else []
-        alias = node.child_by_field_name("alias")
-        if alias is not None and alias.end_byte <= child.start_byte:
-            found += _decls(_identifiers(alias), "var", node)
+        if kind == "type_switch_statement" and child.type in _CLAUSES:
+            found += _clause_declarations(child)  # the alias exists in the clauses only
         return found
     if kind == "for_clause":
         init = node.child_by_field_name("initializer")
@@ -138,7 +183,7 @@ def header_declarations(node: Node, child: Node) -> list[Declaration]:
     if kind == "for_statement":
         found: list[Declaration] = []
         for clause in node.named_children:
-            if clause.type == "for_clause" and clause is not child:
+            if clause.type == "for_clause" and clause != child:
                 init = clause.child_by_field_name("initializer")
                 found += declared_by(init) if init is not None else []
             elif clause.type == "range_clause" and _is_define(clause) and clause.end_byte <= child.start_byte:
@@ -146,16 +191,9 @@ def header_declarations(node: Node, child: Node) -> list[Declaration]:
         return found
     if kind == "communication_case":
         comm = node.child_by_field_name("communication")
-        if comm is not None and comm.type == "receive_statement" and _is_define(comm) and comm is not child:
-            return _decls(_identifiers(comm.child_by_field_name("left")), "var", comm)
-        return []
+        return _clause_declarations(node) if comm is not None and comm != child else []
     if kind in FUNCTIONS:
-        found = _parameters(node.child_by_field_name("receiver"), "receiver")
-        found += _parameters(node.child_by_field_name("parameters"), "param")
-        result = node.child_by_field_name("result")
-        if result is not None and result.type == "parameter_list":
-            found += _parameters(result, "result")
-        return found
+        return _signature_declarations(node)
     return []
 
 
@@ -165,8 +203,18 @@ def _block_declaration(block: Node, before: Node, name: str) -> Declaration | No
             break
         for decl in declared_by(statement):
             if decl.name == name:
-                return decl
+                return (_redeclared(decl) or decl) if statement.type == "short_var_declaration" else decl
     return None
+
+
+def _parameter_kind(declaration: Node) -> str:
+    holder = declaration.parent
+    function = holder.parent if holder is not None else None
+    if holder is None or function is None or function.type not in FUNCTIONS:
+        return "param"  # a function type's or an interface method's parameter
+    if holder == function.child_by_field_name("receiver"):
+        return "receiver"
+    return "result" if holder == function.child_by_field_name("result") else "param"
 
 
 def _self_declaration(ident: Node) -> Declaration | None:
@@ -183,17 +231,138 @@ def _self_declaration(ident: Node) -> Declaration | None:
     elif construct.type in ("range_clause", "receive_statement"):
         if _is_define(construct) and parent == construct.child_by_field_name("left"):
             decls = _decls(_identifiers(parent), "var", construct)
-    elif construct.type in ("var_spec", "const_spec", "parameter_declaration"):
-        decls = _decls([n for n in construct.children_by_field_name("name") if n == ident], "var", construct)
+    elif construct.type == "type_switch_statement" and parent == construct.child_by_field_name("alias"):
+        decls = _decls([ident], "var", construct)
+    elif construct.type in ("var_spec", "const_spec", "parameter_declaration", "variadic_parameter_declaration"):
+        names = [n for n in construct.children_by_field_name("name") if n == ident]
+        kind = {"var_spec": "var", "const_spec": "const"}.get(construct.type) or _parameter_kind(construct)
+        decls = _decls(names, kind, construct)
     return next((d for d in decls if d.node == ident), None)
+
+
+def _redeclared(own: Declaration) -> Declaration | None:
+    """For ``a, err := f()``: the variable of the same scope it assigns instead of declaring."""
+    block = own.construct.parent
+    if block is None or block.type != "statement_list":
+        return None  # in an if/for/switch header: a scope of its own, always a new variable
+    earlier = _block_declaration(block, own.construct, own.name)
+    if earlier is not None:
+        return earlier
+    holder = block.parent
+    if holder is not None and holder.type == "block" and holder.parent is not None and holder.parent.type in FUNCTIONS:
+        found = _signature_declarations(holder.parent)
+    elif holder is not None and holder.type in _CLAUSES:
+        found = _clause_declarations(holder)
+    else:
+        found = []
+    return next((d for d in found if d.name == own.name), None)
+
+
+def composite_key_kind(ident: Node) -> str | None:
+    """For the key of a keyed literal element: ``field``, ``expression`` or ``unknown``; else None.
+
+    ``T{n: 1}`` names a field when T is a struct, but ``map[string]int{n: 1}``
+    uses the variable ``n``. The grammar parses both keys as identifiers; the
+    literal's type decides, when this file declares it.
+    """
+    element = ident.parent
+    keyed = element.parent if element is not None else None
+    if element is None or element.type != "literal_element" or keyed is None or keyed.type != "keyed_element":
+        return None
+    if keyed.child_by_field_name("key") != element:
+        return None
+    literal = keyed.parent
+    kind = _underlying_kind(_literal_type(literal) if literal is not None else None)
+    if kind == "struct_type":
+        return "field"
+    return "expression" if kind in _EXPRESSION_KEYED else "unknown"
+
+
+def _literal_type(literal_value: Node, depth: int = 0) -> Node | None:
+    """The type of a ``{...}`` literal body, following elided types (``[]T{{...}}``)."""
+    parent = literal_value.parent
+    if parent is None or depth > 8:
+        return None
+    if parent.type == "composite_literal":
+        return parent.child_by_field_name("type")
+    if parent.type != "literal_element":
+        return None
+    holder = parent.parent
+    if holder is None:
+        return None
+    outer_body = holder.parent if holder.type == "keyed_element" else holder
+    outer = _type_body(_literal_type(outer_body, depth + 1) if outer_body is not None else None)
+    if outer is None:
+        return None
+    if outer.type == "map_type":
+        is_key = holder.type == "keyed_element" and holder.child_by_field_name("key") == parent
+        element = outer.child_by_field_name("key" if is_key else "value")
+    elif outer.type in ("slice_type", "array_type", "implicit_length_array_type"):
+        element = outer.child_by_field_name("element")
+    elif outer.type == "struct_type" and holder.type == "keyed_element":
+        key = holder.child_by_field_name("key")
+        element = struct_field_type(outer, key.text.decode()) if key is not None and key.text else None
+    else:
+        return None
+    while element is not None and element.type == "pointer_type":
+        element = element.named_children[0] if element.named_children else None  # &T elided too
+    return element
+
+
+def _type_body(type_node: Node | None, depth: int = 0) -> Node | None:
+    """A type's literal form: ``T`` followed to its declaration in this file, when it is there."""
+    while type_node is not None and type_node.type in ("parenthesized_type", "generic_type") and depth < 8:
+        type_node = type_node.named_children[0] if type_node.named_children else None
+        depth += 1
+    if type_node is None or type_node.type != "type_identifier" or depth >= 8:
+        return type_node
+    spec = type_declaration(type_node, type_node.text.decode())
+    return _type_body(spec.child_by_field_name("type"), depth + 1) if spec is not None else None
+
+
+def _underlying_kind(type_node: Node | None) -> str | None:
+    body = _type_body(type_node)
+    return body.type if body is not None else None
+
+
+def type_declaration(near: Node, name: str) -> Node | None:
+    """The ``type_spec``/``type_alias`` declaring type ``name``, innermost first, in this file."""
+    for ancestor in ancestors(near):
+        if ancestor.type == "statement_list" or ancestor.type == "source_file":
+            for statement in ancestor.named_children:
+                if statement.type != "type_declaration":
+                    continue
+                for spec in _specs(statement, ("type_spec", "type_alias")):
+                    spec_name = spec.child_by_field_name("name")
+                    if spec_name is not None and spec_name.text == name.encode():
+                        return spec
+    return None
+
+
+def struct_field_type(struct: Node, field: str) -> Node | None:
+    """The declared type of a field of a ``struct_type`` node (embedded fields included)."""
+    for declaration in captures("(field_declaration) @f", struct).get("f", []):
+        if declaration.parent is None or declaration.parent.parent != struct:
+            continue  # a field of a nested struct type
+        names = [n.text.decode() for n in declaration.children_by_field_name("name")]
+        type_node = declaration.child_by_field_name("type")
+        if field in names:
+            return type_node
+        if not names and type_node is not None and type_node.text.decode().lstrip("*").split(".")[-1] == field:
+            return type_node
+    return None
 
 
 def resolve(ident: Node) -> Declaration | None:
     """The declaration an identifier refers to, or None if not in this file."""
+    if composite_key_kind(ident) in ("field", "unknown"):
+        return None  # a field name; unknown keys are fields in practice (the type is elsewhere)
     name = ident.text.decode()
     own = _self_declaration(ident)
-    if own is not None and own.construct.type != "short_var_declaration":
-        return own
+    if own is not None:
+        if own.construct.type != "short_var_declaration":
+            return own
+        return _redeclared(own) or own
     child, node = ident, ident.parent
     while node is not None:
         if node.type == "statement_list":
@@ -210,18 +379,22 @@ def resolve(ident: Node) -> Declaration | None:
                 if decl.name == name:
                     return decl
         child, node = node, node.parent
-    return own
+    return None
 
 
 def references(decl: Declaration, within: Node) -> list[Node]:
-    """Every identifier under ``within`` that refers to ``decl``."""
+    """Every identifier under ``within`` that refers to ``decl`` (its declaration included)."""
     ids = captures("(identifier) @id", within).get("id", [])
     name = decl.name.encode()
     return [i for i in ids if i.text == name and resolve(i) == decl]
 
 
 def is_write(ident: Node) -> bool:
-    """Whether this use of a variable writes it or takes its address."""
+    """Whether this use of a variable writes it or takes its address.
+
+    The identifier that declares a variable is not a write; the same name
+    reused by ``x, err := f()`` for an existing ``err`` is.
+    """
     parent = ident.parent
     while parent is not None and parent.type == "parenthesized_expression":
         parent = parent.parent
@@ -230,7 +403,12 @@ def is_write(ident: Node) -> bool:
     if parent.type == "expression_list":
         holder = parent.parent
         if holder is not None and holder.type in ("assignment_statement", "range_clause", "receive_statement"):
-            return parent == holder.child_by_field_name("left")
+            return parent == holder.child_by_field_name("left") and not _is_define(holder)
+        if holder is not None and holder.type == "short_var_declaration" and ident.type == "identifier":
+            if parent != holder.child_by_field_name("left"):
+                return False
+            decl = resolve(ident)
+            return decl is not None and decl.node != ident
         return False
     if parent.type in ("inc_statement", "dec_statement"):
         return True
@@ -253,23 +431,29 @@ def writes(decl: Declaration, within: Node) -> list[Node]:
     """Uses of ``decl`` under ``within`` that write it (directly, or a part of it)."""
     found = []
     for ref in references(decl, within):
+        if ref == decl.node:
+            continue  # the declaration itself
         node = ref
         # x.f = 1 and x[i]++ write x too: climb to the whole operand.
         while node.parent is not None and node.parent.type in ("selector_expression", "index_expression"):
             if node.parent.child_by_field_name("operand") != node:
                 break
             node = node.parent
-        if is_write(node) or (node is not ref and is_write(ref)):
+        if is_write(node) or (node != ref and is_write(ref)):
             found.append(ref)
     return found
 
 
 def captured(literal: Node) -> dict[Declaration, list[Node]]:
-    """The variables a func literal uses from outside it, with every such use."""
+    """The variables a func literal uses from outside it, with every such use.
+
+    Package-level variables are shared rather than captured, constants and
+    functions are no variables: none of them is listed.
+    """
     found: dict[Declaration, list[Node]] = {}
     for ident in captures("(identifier) @id", literal).get("id", []):
         decl = resolve(ident)
-        if decl is None or decl.kind in ("func", "type") or contains(literal, decl.node):
+        if decl is None or decl.kind in ("func", "type", "const") or contains(literal, decl.node):
             continue
         if decl.construct.parent is not None and decl.construct.parent.type == "source_file":
             continue  # package-level: shared, not captured
@@ -277,6 +461,34 @@ def captured(literal: Node) -> dict[Declaration, list[Node]]:
             continue
         found.setdefault(decl, []).append(ident)
     return found
+
+
+def declared_type(decl: Declaration) -> Node | None:
+    """The type written at a variable's declaration (``var x T``, ``x T`` in a signature), if any."""
+    if decl.construct.type in ("var_spec", "const_spec", "parameter_declaration", "variadic_parameter_declaration"):
+        return decl.construct.child_by_field_name("type")
+    return None
+
+
+def initial_value(decl: Declaration) -> Node | None:
+    """The expression a variable starts with (``x := v``, ``var x = v``), when one is paired with it."""
+    construct = decl.construct
+    if construct.type == "short_var_declaration":
+        names, values = construct.child_by_field_name("left"), construct.child_by_field_name("right")
+    elif construct.type in ("var_spec", "const_spec"):
+        names, values = construct, construct.child_by_field_name("value")
+    else:
+        return None
+    if names is None or values is None:
+        return None
+    if names is construct:
+        idents = construct.children_by_field_name("name")
+    else:
+        idents = [c for c in names.named_children if c.type != "comment"]
+    items = [c for c in values.named_children if c.type != "comment"]
+    if len(idents) != len(items) or decl.node not in idents:
+        return None  # v, ok := m[k] and the like: no single value per name
+    return items[idents.index(decl.node)]
 
 
 def names_in(node: Node) -> set[str]:
