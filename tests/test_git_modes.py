@@ -5,13 +5,18 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from textwrap import dedent
 
 import git
 import pytest
 
-from gofix_conc import patches, reporters
+from gofix_conc import gitops, patches, registry, reporters
+from gofix_conc.context import FileContext
+from gofix_conc.engine import Settings
+from gofix_conc.model import Edit, Finding, FixKind, Rule
+from gofix_conc.source import captures
 
 RULE = "unbounded-goroutines"
 
@@ -452,3 +457,43 @@ def test_mbox_name_is_format_patch_style() -> None:
     assert patches.mbox_name(3, "fix(concurrency): bound goroutines in loops") == (
         "0003-fix-concurrency-bound-goroutines-in-loops.patch"
     )
+
+
+def _comment_rule(rule_id: str, old: str, new: str) -> Rule:
+    """A toy rule rewriting the comment `// old` to `// new`."""
+
+    def check(ctx: FileContext) -> Iterator[Finding]:
+        for node in captures("(comment) @c", ctx.root).get("c", []):
+            if ctx.text(node) == f"// {old}":
+                edit = Edit(node.start_byte, node.end_byte, f"// {new}".encode())
+                yield ctx.finding(node, f"the comment says {old}", ctx.fix(f"Say {new}", [edit]))
+
+    return Rule(id=rule_id, summary=f"comments that say {old}", doc="", check=check, fix_kind=FixKind.SAFE)
+
+
+def test_commit_per_rule_applies_each_rule_on_top_of_the_previous(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules = {r.id: r for r in [_comment_rule("say-beta", "alpha", "beta"), _comment_rule("say-gamma", "beta", "gamma")]}
+    monkeypatch.setattr(registry, "all_rules", lambda: rules)
+    repo = make_repo(tmp_path / "r", {"one.go": "package p\n\n// alpha\n", "two.go": "package p\n\n// beta\n"})
+    root = Path(repo.working_tree_dir)
+    files = [root / "one.go", root / "two.go"]
+    before = head(repo)
+
+    plan = gitops.plan_by_rule(files, Settings(rules=("say-beta", "say-gamma")), jobs=1)
+    gitops.preflight(repo, plan.changed_paths)
+    done = list(gitops.commit_plan(repo, plan))
+
+    first, second = (d.sha for d in done)
+    assert repo.commit(second).parents[0].hexsha == first and repo.commit(first).parents[0].hexsha == before
+    assert changed_files(repo.commit(first)) == ["one.go"]
+    assert changed_files(repo.commit(second)) == ["one.go", "two.go"]  # one.go's beta came from the first commit
+    assert [gitops.subject_of(d.message) for d in done] == [
+        "fix(concurrency): comments that say alpha",  # no subject listed for the rule: its summary
+        "fix(concurrency): comments that say beta",
+    ]
+    assert "- one.go:3: the comment says beta; say gamma" in done[1].message
+    assert done[1].message.endswith("\n\nGofix-Conc-Rule: say-gamma\n")
+    assert [(root / f).read_text() for f in ("one.go", "two.go")] == ["package p\n\n// gamma\n"] * 2
+    assert status(repo) == "" and plan.remaining == []
