@@ -74,8 +74,10 @@ goroutine's function (as far as this file shows it) does any of these outside a
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -83,7 +85,7 @@ from gofix_conc import goroutines, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.imports import default_name, imports
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
-from gofix_conc.source import captures, parse
+from gofix_conc.source import Source, captures, parse
 
 # Every goroutine:  go <call>
 GO_STATEMENTS = "(go_statement) @go"
@@ -113,22 +115,22 @@ MESSAGE = "goroutine has no deferred recover: a panic in it crashes the whole pr
 def check(ctx: FileContext) -> Iterator[Finding]:
     if ctx.is_test_file and not ctx.option("include-tests"):
         return  # a panic in a test goroutine fails the test run, which is what tests want
+    handler: Handler | None = None
     for go in captures(GO_STATEMENTS, ctx.root).get("go", []):
         bodies = goroutine_bodies(ctx, go)
         if bodies and all(is_protected(ctx, body) for body in bodies):
             continue
-        yield ctx.finding(go, MESSAGE, plan_fix(ctx, go, bodies))
+        handler = handler or prepare_handler(ctx)  # the same for every goroutine of the file
+        yield ctx.finding(go, MESSAGE, plan_fix(ctx, go, bodies, handler))
 
 
-def plan_fix(ctx: FileContext, go: Node, bodies: list[Node] | None) -> Fix | None:
-    handler = handler_lines(ctx, go)
-    if handler is None:
-        return None
-    lines, import_edits = handler
-    started = goroutines.start_goroutine_with(ctx, go, lines)
+def plan_fix(ctx: FileContext, go: Node, bodies: list[Node] | None, handler: Handler) -> Fix | None:
+    if any(declared_in_function(ctx, name, go) for name in handler.packages):
+        return None  # an imported package hidden by a local of the goroutine's function
+    started = goroutines.start_goroutine_with(ctx, go, handler.lines)
     if started is None:
         return None
-    edits = [*import_edits, *started.edits]
+    edits = [*handler.import_edits, *started.edits]
     if started.before_go:
         edits.append(ctx.lines_before(go, started.before_go))
     unsafe = any(hands_over_outside_defer(body) for body in bodies or [])
@@ -191,7 +193,17 @@ def bound_literal(decl: scopes.Declaration) -> Node | None:
 
 
 def declarations(ctx: FileContext, name: str) -> list[Node]:
-    return [n.parent for n in captures(DECLARATIONS, ctx.root).get("name", []) if ctx.text(n) == name and n.parent]
+    return _declarations_by_name(ctx.source).get(name, [])
+
+
+@functools.lru_cache(maxsize=8)
+def _declarations_by_name(source: Source) -> dict[str, list[Node]]:
+    """One query per file (and pass), however many goroutines ask."""
+    found: dict[str, list[Node]] = {}
+    for name in captures(DECLARATIONS, source.root).get("name", []):
+        if name.parent is not None:
+            found.setdefault(source.text(name), []).append(name.parent)
+    return found
 
 
 def type_name(ctx: FileContext, operand: Node) -> str | None:
@@ -302,8 +314,16 @@ def hands_over_outside_defer(body: Node) -> bool:
 # -- the handler ------------------------------------------------------------
 
 
-def handler_lines(ctx: FileContext, go: Node) -> tuple[list[str], list[Edit]] | None:
-    """The deferred recover's lines and the import edits it needs; None when a package it needs is shadowed."""
+@dataclass(frozen=True)
+class Handler:
+    """The deferred recover for one file: its lines, the imports it adds and the package names it uses."""
+
+    lines: list[str]
+    import_edits: list[Edit]
+    packages: list[str]
+
+
+def prepare_handler(ctx: FileContext) -> Handler:
     template = textwrap.dedent(str(ctx.option("handler"))).strip()
     paths = [str(p) for p in ctx.option("handler-imports") or []]
     names, edits = ctx.import_names(*paths) if paths else ({}, [])
@@ -312,10 +332,8 @@ def handler_lines(ctx: FileContext, go: Node) -> tuple[list[str], list[Edit]] | 
     tree = parse(prefix + template.encode() + b"\n}\n")
     if tree.root_node.has_error:
         raise ValueError(f"[rules.goroutine-without-recover] handler is not Go statements: {template!r}")
-    if any(declared_in_function(ctx, name, go) for name in names.values()):
-        return None  # an imported package hidden by a local of the goroutine's function
-    identifiers = captures("[(identifier) (package_identifier)] @id", tree.root_node).get("id", [])
     text = template.encode()
+    identifiers = captures("[(identifier) (package_identifier)] @id", tree.root_node).get("id", [])
     for ident in sorted(identifiers, key=lambda n: n.start_byte, reverse=True):
         new = renames.get(ident.text.decode()) if scopes.resolve(ident) is None else None
         if new is not None:
@@ -325,7 +343,7 @@ def handler_lines(ctx: FileContext, go: Node) -> tuple[list[str], list[Edit]] | 
     # r is the handler's own name for the value and lives only in the if: an outer r (an
     # *http.Request, say) is hidden from nothing that could still name it, so r is always free.
     lines = ["defer func() {", "\tif r := recover(); r != nil {", *body, "\t}", "}()"]
-    return lines, edits
+    return Handler(lines, edits, list(names.values()))
 
 
 def declared_in_function(ctx: FileContext, name: str, go: Node) -> bool:
