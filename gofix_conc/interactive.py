@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -368,7 +369,7 @@ def colored_diff(old: bytes, new: bytes) -> Text:
     """The hunks of a unified diff (3 lines of context), coloured like ``git diff``."""
     diff = reporters.unified_diff(old, new, "a", "b")
     text = Text()
-    for line in diff.splitlines(keepends=True)[2:]:
+    for line in re.findall(r"[^\n]*\n|[^\n]+$", diff)[2:]:  # not splitlines: a form feed is no line end
         style = ""
         if line.startswith("@@"):
             style = "cyan"
