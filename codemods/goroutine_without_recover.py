@@ -125,6 +125,8 @@ def check(ctx: FileContext) -> Iterator[Finding]:
 
 
 def plan_fix(ctx: FileContext, go: Node, bodies: list[Node] | None, handler: Handler) -> Fix | None:
+    if not ctx.source.starts_line(go.start_byte):
+        return None  # in a one-line func literal: opening it up is for gofmt, not for edits
     if any(declared_in_function(ctx, name, go) for name in handler.packages):
         return None  # an imported package hidden by a local of the goroutine's function
     started = goroutines.start_goroutine_with(ctx, go, handler.lines)
