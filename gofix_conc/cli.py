@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from gofix_conc import __version__, config, discovery, gitops, interactive, patches, registry, reporters
+from gofix_conc import __version__, config, discovery, gitops, interactive, patches, registry, reporters, verify
 from gofix_conc.engine import FileResult, Settings, Status, run
 from gofix_conc.model import Finding
 from gofix_conc.writer import WriteError, write_atomic
@@ -308,6 +308,29 @@ def _fix_format_patch(job: _Job, start: Path, jobs: int | None, quiet: bool, tar
     return 2 if _plan_errors(plan) else 1 if plan.steps else 0
 
 
+# -- fix --verify ------------------------------------------------------------------
+
+VerifyOpt = Annotated[
+    bool,
+    typer.Option("--verify", help="Keep only fixes after which gofmt, go build and go vet pass (needs go on PATH)."),
+]
+VerifyRaceOpt = Annotated[
+    bool,
+    typer.Option("--verify-race", help="--verify, and go test -race on changed packages (also --verify=race)."),
+]
+
+
+def _verified(job: _Job, jobs: int | None, quiet: bool, mode: verify.Mode) -> Settings:
+    """The job's settings minus the fixes the Go toolchain rejects; any fix mode then runs with them."""
+    try:
+        report = verify.verify(list(run(job.files, job.settings, jobs)), job.settings, verify.Options(mode, jobs))
+    except verify.VerifyError as err:
+        raise _fail(str(err)) from None
+    for line in verify.describe(report, summary=not quiet):
+        typer.echo(line, err=True)
+    return replace(job.settings, skip=report.skip)
+
+
 @app.command()
 def fix(
     paths: Paths,
@@ -326,12 +349,19 @@ def fix(
     branch: BranchOpt = None,
     patch: PatchOpt = None,
     format_patch: FormatPatchOpt = None,
+    verify_: VerifyOpt = False,
+    verify_race: VerifyRaceOpt = False,
 ) -> None:
     """Fix findings: show a diff (default), write the files, review each fix, commit them or export patches."""
     if diff and write:
         raise _fail("choose one of --diff and --write")
     _check_fix_modes(diff, write, interactive_, commit, commit_per, branch, patch, format_patch)
     job = _prepare(paths, select, ignore, config_path, go_version, fix=True, unsafe_fixes=unsafe_fixes)
+    if verify_ or verify_race:
+        if interactive_ or ((commit or format_patch is not None) and commit_per is not CommitPer.file):
+            # Those apply fixes rule by rule or one by one, from text the verified run never saw.
+            raise _fail("--verify goes with --diff, --write, --patch, or --commit-per file")
+        job.settings = _verified(job, jobs, quiet, verify.Mode.RACE if verify_race else verify.Mode.BUILD)
     if interactive_:
         raise typer.Exit(_fix_interactive(job, jobs))
     if commit:
@@ -409,4 +439,7 @@ def _main(
 
 
 def main() -> None:
+    # --verify=race / --verify=build: the option parser has no flags with optional values.
+    spelled = {"--verify=race": "--verify-race", "--verify=build": "--verify"}
+    sys.argv[1:] = [spelled.get(arg, arg) for arg in sys.argv[1:]]
     app()

@@ -43,9 +43,9 @@ class Settings:
     fix: bool = False
     unsafe_fixes: bool = False
     report_unused_ignores: bool = False
-    # Fixes not to apply, as (rule, line, column) of their finding in the file as
-    # read (see FixKey); --verify re-runs the fix loop without fixes that broke the build.
-    skip: frozenset[tuple[str, int, int]] = frozenset()
+    # Fixes not to apply, as (resolved path, *FixKey) -- see skip_key; --verify
+    # re-runs the fix loop without the fixes that broke a package.
+    skip: frozenset[tuple[str, str, int, int]] = frozenset()
 
 
 # A finding's identity across the passes of the fix loop: its rule and where its
@@ -55,6 +55,11 @@ class Settings:
 # byte. So a fix keeps its key whether it is applied in the first pass or, once
 # a fix overlapping it is skipped, in another one.
 FixKey = tuple[str, int, int]
+
+
+def skip_key(path: Path, key: FixKey) -> tuple[str, str, int, int]:
+    """The entry of ``Settings.skip`` that leaves out one fix of one file."""
+    return (str(path.resolve()), *key)
 
 
 @dataclass(frozen=True)
@@ -197,7 +202,8 @@ def process_data(path: Path, raw: bytes, settings: Settings) -> FileResult:
         candidates = [
             (f, fix)
             for f in findings
-            if (fix := _applicable(f, settings)) is not None and not (settings.skip and key(f) in settings.skip)
+            if (fix := _applicable(f, settings)) is not None
+            and not (settings.skip and skip_key(path, key(f)) in settings.skip)
         ]
         chosen_fixes = edits.compatible(fix for _, fix in candidates)
         if not chosen_fixes:
