@@ -125,7 +125,10 @@ def _block_text(specs: list[tuple[str, str]]) -> str:
 
 
 def _insertions(source: Source, specs: list[tuple[str, str]]) -> list[Edit]:
-    declarations = captures("(import_declaration) @d", source.root).get("d", [])
+    found = captures("(import_declaration) @d", source.root).get("d", [])
+    # import "C" must stay alone right under its cgo preamble comment: never add to it.
+    cgo = [d for d in found if any(_spec_path(source, s) == "C" for s in captures("(import_spec) @s", d).get("s", []))]
+    declarations = [d for d in found if d not in cgo]
     blocks = [d for d in declarations if any(c.type == "import_spec_list" for c in d.named_children)]
     if blocks:
         block = blocks[0].named_children[0]
@@ -136,9 +139,9 @@ def _insertions(source: Source, specs: list[tuple[str, str]]) -> list[Edit]:
         old_path = source.text(old.child_by_field_name("path")).strip('"`')  # type: ignore[arg-type]
         text = _block_text([(old_path, source.text(old)), *specs])
         return [Edit(single.start_byte, single.end_byte, text.encode())]
-    package = captures("(package_clause) @p", source.root)["p"][0]
+    anchor = cgo[-1] if cgo else captures("(package_clause) @p", source.root)["p"][0]
     text = f"import {specs[0][1]}" if len(specs) == 1 else _block_text(specs)
-    return [Edit(package.end_byte, package.end_byte, f"\n\n{text}".encode())]
+    return [Edit(anchor.end_byte, anchor.end_byte, f"\n\n{text}".encode())]
 
 
 def _groups(source: Source, block: Node) -> list[list[Node]]:

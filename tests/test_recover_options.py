@@ -245,3 +245,19 @@ def test_imports_avoid_package_level_names_of_other_files(tmp_path: Path) -> Non
     fixed = _fixed(tmp_path, before)
     assert '\tstddebug "runtime/debug"\n' in fixed and '\t"log"\n' in fixed
     assert 'log.Printf("panic in goroutine: %v\\n%s", r, stddebug.Stack())' in fixed
+
+
+def test_import_c_keeps_its_cgo_preamble(tmp_path: Path) -> None:
+    before = """
+        package svc
+
+        // #include <stdlib.h>
+        import "C"
+
+        func Spin() {
+            go C.rand()
+        }
+        """
+    fixed = _fixed(tmp_path, before)
+    head = 'package svc\n\n// #include <stdlib.h>\nimport "C"\n\nimport (\n\t"log"\n\t"runtime/debug"\n)\n'
+    assert fixed.startswith(head)
