@@ -91,7 +91,9 @@ def _variants(case: Path) -> list[tuple[str, bytes, bool]]:
 
 
 @pytest.fixture(scope="session")
-def toolchain(request: pytest.FixtureRequest, go_cache: Path) -> dict[tuple[str, str], gobatch.Outcome]:
+def toolchain(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, go_cache: Path
+) -> dict[tuple[str, str], gobatch.Outcome]:
     """go vet (and go test -race with companions) for every selected case, a few calls in all."""
     batch = gobatch.Batch()
     names: dict[tuple[str, str], str] = {}
@@ -103,7 +105,7 @@ def toolchain(request: pytest.FixtureRequest, go_cache: Path) -> dict[tuple[str,
             if test and companion.exists():
                 files[companion.name] = companion.read_bytes()
             names[_case_id(case), kind] = batch.add(_module_dir(case) / "go.mod", files, test and companion.exists())
-    outcomes = batch.run(go_cache.parent / "modules", go_cache)
+    outcomes = batch.run(tmp_path_factory.mktemp("go-modules"), go_cache)  # per xdist worker
     return {key: outcomes[name] for key, name in names.items()}
 
 
