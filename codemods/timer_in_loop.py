@@ -110,11 +110,11 @@ TIME_CALLS = """
   arguments: (argument_list)) @call
 """
 
-# Calls that stop a timer, to tell a debounce from a dropped timer:
-#   x.Stop()
+# Calls that stop or move a timer, to tell a debounce from a dropped timer:
+#   x.Stop()   x.Reset(d)
 STOP_CALLS = """
 (call_expression
-  function: (selector_expression operand: (_) @timer field: (field_identifier) @m (#eq? @m "Stop"))) @call
+  function: (selector_expression operand: (_) @timer field: (field_identifier) @m (#any-of? @m "Stop" "Reset"))) @call
 """
 
 _UNITS = frozenset({"Nanosecond", "Microsecond", "Millisecond", "Second", "Minute", "Hour"})
@@ -347,8 +347,8 @@ def check_after_func(ctx: FileContext, call: Node, loop: Node) -> Finding | None
     decl = scopes.resolve(root)
     if decl is not None and scopes.contains(loop, decl.node):
         return None  # a new variable every iteration: one timer per item
-    if is_stopped_in(ctx, loop, target):
-        return None  # a debounce that stops the previous timer
+    if is_stopped_in(ctx, loop, target) or is_nil_guarded(ctx, assignment, target):
+        return None  # a debounce that stops, resets or keeps the previous timer
     message = "time.AfterFunc in a loop replaces the previous timer without stopping it; every callback still runs"
     if assignment.parent is None or assignment.parent.type != "statement_list":
         return ctx.finding(call, message)
@@ -361,9 +361,21 @@ def check_after_func(ctx: FileContext, call: Node, loop: Node) -> Finding | None
 
 
 def is_stopped_in(ctx: FileContext, loop: Node, target: Node) -> bool:
+    """``x.Stop()`` or ``x.Reset(d)`` somewhere in the loop."""
     name = "".join(ctx.text(target).split())
     stopped = captures(STOP_CALLS, loop).get("timer", [])
     return any("".join(ctx.text(t).split()) == name for t in stopped)
+
+
+def is_nil_guarded(ctx: FileContext, assignment: Node, target: Node) -> bool:
+    """``if x == nil { x = time.AfterFunc(...) }``: created once, nothing is dropped."""
+    block = assignment.parent.parent if assignment.parent is not None else None
+    statement = block.parent if block is not None else None
+    if statement is None or statement.type != "if_statement" or statement.child_by_field_name("consequence") != block:
+        return False
+    condition = statement.child_by_field_name("condition")
+    wanted = f"{''.join(ctx.text(target).split())}==nil"
+    return condition is not None and "".join(ctx.text(condition).split()) == wanted
 
 
 # -- shared: where things go -------------------------------------------------
@@ -469,7 +481,9 @@ def available_before(ctx: FileContext, expr: Node, anchor: Node, time_pkg: str) 
         return True
     if kind == "identifier":
         decl = scopes.resolve(expr)
-        return decl is None or decl.node.end_byte <= anchor.start_byte
+        if decl is None or decl.kind in ("const", "func", "type"):
+            return True  # another file of the package, or nothing evaluated
+        return scopes.top_level(decl.node).type == "var_declaration" or decl.node.end_byte <= anchor.start_byte
     if kind == "selector_expression":
         operand = expr.child_by_field_name("operand")
         return operand is not None and available_before(ctx, operand, anchor, time_pkg)
