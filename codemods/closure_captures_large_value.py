@@ -125,6 +125,7 @@ class Copy:
 
     text: str  # cfg.Timeout, len(items)
     base: str  # the local's name before collisions are resolved
+    first_field: str | None = None  # the first field selected (Limits in cfg.Limits.Max), None for len and cap
     uses: list[Node] = field(default_factory=list)
 
 
@@ -153,7 +154,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
                     lines.append(f"{name} := {copy.text}")
                     edits += [Edit(u.start_byte, u.end_byte, name.encode()) for u in copy.uses]
                 edits.append(ctx.lines_before(statement, lines))
-                safety = Safety.UNSAFE if may_change(ctx, types, decl, closure, kind) else Safety.SAFE
+                safety = Safety.UNSAFE if may_change(ctx, types, decl, closure, kind, copies) else Safety.SAFE
                 noun = "a local" if len(copies) == 1 else "locals"
                 fix = ctx.fix(f"Copy {used} into {noun} before the closure", edits, safety)
             yield ctx.finding(closure, message, fix)
@@ -289,7 +290,8 @@ def large_and_partly_used(
         node, base = chain
         if node is None:
             continue  # len of an array field: a constant, nothing is captured for it
-        entry = copies.setdefault(_text(node), Copy(_text(node), base))
+        first = _text(use.parent.child_by_field_name("field")) if use.parent is not None else None
+        entry = copies.setdefault(_text(node), Copy(_text(node), base, first))
         entry.uses.append(node)
     exact = types.size(pointee) is not None
     amount = f"{'' if exact else 'at least '}{_kib(size)}"
@@ -360,8 +362,10 @@ def _written_through(node: Node) -> bool:
 # -- fix safety --------------------------------------------------------------
 
 
-def may_change(ctx: FileContext, types: Types, decl: scopes.Declaration, closure: Node, kind: str) -> bool:
-    """Whether the captured value may differ between the closure's creation and its run."""
+def may_change(
+    ctx: FileContext, types: Types, decl: scopes.Declaration, closure: Node, kind: str, copies: list[Copy]
+) -> bool:
+    """Whether the copied values may differ between the closure's creation and its run."""
     if kind == "pointer" or decl.kind == "result":
         return True  # the pointee is shared; a named result is assigned by return statements
     function = scopes.enclosing_function(decl.node)
@@ -381,7 +385,7 @@ def may_change(ctx: FileContext, types: Types, decl: scopes.Declaration, closure
             return True  # a pointer may be used to write it at any time
         if change == "alias":
             return True  # the map is handed on: anything may insert into it
-        if change == "write" and _runs_after(ref, closure, decl, function):
+        if change == "write" and _runs_after(ref, closure, decl, function) and _overlaps(types, decl, ref, copies):
             return True
     return False
 
@@ -424,6 +428,19 @@ def _changes(types: Types, ref: Node, kind: str) -> str | None:
         ):
             return "write"  # a method with a pointer receiver may modify it
     return None
+
+
+def _overlaps(types: Types, decl: scopes.Declaration, ref: Node, copies: list[Copy]) -> bool:
+    """Whether a write at ``ref`` may reach a copied field: not when both name distinct declared fields."""
+    parent = ref.parent
+    if parent is None or parent.type != "selector_expression" or parent.child_by_field_name("operand") != ref:
+        return True  # the whole variable
+    declared = types.of_declaration(decl)
+    own = types.named_fields(declared) if declared is not None else set()
+    written = _text(parent.child_by_field_name("field"))
+    return written not in own or any(
+        c.first_field is None or c.first_field == written or c.first_field not in own for c in copies
+    )
 
 
 def _runs_after(ref: Node, closure: Node, decl: scopes.Declaration, function: Node) -> bool:

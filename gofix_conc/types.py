@@ -35,6 +35,13 @@ _QUALIFIED: dict[str, tuple[str, int, int]] = {
     "time.Month": ("basic", 8, 8),
     "time.Weekday": ("basic", 8, 8),
     "time.Time": ("struct", 24, 8),
+    "sync.Mutex": ("struct", 8, 4),
+    "sync.RWMutex": ("struct", 24, 4),
+    "atomic.Bool": ("struct", 4, 4),
+    "atomic.Int32": ("struct", 4, 4),
+    "atomic.Uint32": ("struct", 4, 4),
+    "atomic.Int64": ("struct", 8, 8),
+    "atomic.Uint64": ("struct", 8, 8),
     "http.Header": ("map", 8, 8),
     "url.Values": ("map", 8, 8),
     "context.Context": ("interface", 16, 8),
@@ -185,6 +192,14 @@ class Types:
                 for name, field in (inner or {}).items():
                     promoted.setdefault(name, field)
         return {**promoted, **found}
+
+    def named_fields(self, t: Type) -> set[str]:
+        """The fields a struct declares by name: not embedded, not promoted."""
+        u = self.underlying(t)
+        body = next((c for c in u.node.named_children if c.type == "field_declaration_list"), None)
+        if u.pointers > 1 or u.node.type != "struct_type" or body is None:
+            return set()
+        return {n.text.decode() for d in body.named_children for n in d.children_by_field_name("name")}
 
     def element(self, t: Type) -> Type | None:
         """The element type of a slice, array, map (its value), channel, or pointer to array."""
