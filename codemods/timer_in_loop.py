@@ -99,6 +99,15 @@ from gofix_conc import imports, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, FixKind, Rule, Safety
 from gofix_conc.source import captures
+from gofix_conc.statements import (
+    alone_on_its_lines,
+    delete_lines,
+    insert_before,
+    loop_running,
+    outermost_loop,
+    statement_holding,
+    with_label,
+)
 
 # Calls into a package, filtered to the time package afterwards:
 #   time.After(d)   time.NewTimer(d)   time.Tick(d)   time.AfterFunc(d, f)
@@ -130,7 +139,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         pkg = selector.child_by_field_name("operand")  # type: ignore[union-attr]
         if ctx.text(pkg) != time_pkg or scopes.resolve(pkg) is not None:  # type: ignore[arg-type]
             continue  # a local variable (a fake clock) or another package
-        loop = loop_around(found)
+        loop = loop_running(found)
         if loop is None:
             continue  # runs once per call, not per iteration
         name = ctx.text(selector.child_by_field_name("field"))  # type: ignore[union-attr,arg-type]
@@ -155,15 +164,17 @@ def check_after(ctx: FileContext, call: Node, loop: Node, time_pkg: str) -> Find
         return None  # a plain sleep or an argument: one timer that fires and is gone
     message = "time.After in a select inside a loop creates a new timer every iteration"
     duration = only_argument(call)
-    statement = statement_of(select)
-    if duration is None or statement is None or not ctx.source.starts_line(statement.start_byte):
+    statement = statement_holding(select)
+    if duration is None or statement is None:
         return ctx.finding(call, message)
     timer = ctx.fresh_name(call, "timer")
-    edits = creation(ctx, loop, timer, duration, time_pkg)
+    edits = all_or_none(
+        creation(ctx, loop, timer, duration, time_pkg),
+        insert_before(ctx, statement, reset_lines(ctx, timer, ctx.text(duration))),
+        Edit(call.start_byte, call.end_byte, f"{timer}.C".encode()),
+    )
     if edits is None:
         return ctx.finding(call, message)
-    edits.append(insert_before(ctx, statement, reset_lines(ctx, timer, ctx.text(duration))))
-    edits.append(Edit(call.start_byte, call.end_byte, f"{timer}.C".encode()))
     safety = Safety.UNSAFE if reorders_calls(ctx, select, call, duration) else Safety.SAFE
     return ctx.finding(call, message, ctx.fix("Create the timer once before the loop and Reset it", edits, safety))
 
@@ -224,23 +235,24 @@ def check_new_timer(ctx: FileContext, call: Node, loop: Node, time_pkg: str) -> 
         return None  # the timer outlives the iteration: one per iteration is needed
     message = "time.NewTimer in a loop creates a new timer every iteration"
     duration = only_argument(call)
-    if duration is None or not ctx.source.starts_line(declaration.start_byte) or declaration.parent is None:
+    parent = declaration.parent
+    if duration is None or parent is None or parent.type != "statement_list":
         return ctx.finding(call, message)
-    if declaration.parent.type != "statement_list":
+    if not ctx.source.starts_line(declaration.start_byte):
         return ctx.finding(call, message)
     uses = [r for r in scopes.references(decl, function) if r != decl.node]
     stale_defers = [
         d for d in defers_of_stop(decl, uses) if scopes.enclosing_function(d) == function and alone_on_its_lines(ctx, d)
     ]
     timer = decl.name if name_is_unique(ctx, decl) else ctx.fresh_name(call, "timer")
-    edits = creation(ctx, loop, timer, duration, time_pkg)
+    reset = f"\n{ctx.indent(declaration)}".join(reset_lines(ctx, timer, ctx.text(duration)))
+    edits = all_or_none(
+        creation(ctx, loop, timer, duration, time_pkg),
+        Edit(declaration.start_byte, declaration.end_byte, reset.encode()),
+        *(delete_lines(ctx, d) for d in stale_defers),
+    )
     if edits is None:
         return ctx.finding(call, message)
-    indent = ctx.indent(declaration)
-    lines = reset_lines(ctx, timer, ctx.text(duration))
-    text = f"\n{indent}".join(lines).encode()
-    edits.append(Edit(declaration.start_byte, declaration.end_byte, text))
-    edits += [delete_line(ctx, d) for d in stale_defers]
     if timer != decl.name:
         edits += [
             Edit(u.start_byte, u.end_byte, timer.encode())
@@ -287,24 +299,6 @@ def name_is_unique(ctx: FileContext, decl: scopes.Declaration) -> bool:
     return not taken_by_import and all(scopes.resolve(i) == decl for i in same)
 
 
-def alone_on_its_lines(ctx: FileContext, statement: Node) -> bool:
-    data = ctx.source.data
-    end = data.find(b"\n", statement.end_byte)
-    return ctx.source.starts_line(statement.start_byte) and end >= 0 and not data[statement.end_byte : end].strip()
-
-
-def delete_line(ctx: FileContext, statement: Node) -> Edit:
-    """Remove a statement's lines; between two blank lines, one of them too (gofmt keeps one)."""
-    data = ctx.source.data
-    start = ctx.source.line_start(statement.start_byte)
-    end = data.index(b"\n", statement.end_byte) + 1
-    before = data[ctx.source.line_start(max(start - 1, 0)) : start]
-    after_end = data.find(b"\n", end)
-    if start > 0 and not before.strip() and after_end >= 0 and not data[end:after_end].strip():
-        end = after_end + 1
-    return Edit(start, end, b"")
-
-
 # -- time.Tick ---------------------------------------------------------------
 
 
@@ -313,17 +307,19 @@ def check_tick(ctx: FileContext, call: Node, loop: Node, time_pkg: str) -> Findi
     if not ctx.at_least(1, 23):
         message += ", and none of them is ever stopped"
     duration = only_argument(call)
-    statement = statement_of(call)
-    if duration is None or statement is None or not ctx.source.starts_line(statement.start_byte):
-        return ctx.finding(call, message)
-    if not ctx.at_least(1, 15) or not available_before(ctx, duration, anchor_of(outermost_loop(loop)), time_pkg):
-        return ctx.finding(call, message)  # no Ticker.Reset, or nothing to create the ticker with
+    statement = statement_holding(call)
+    if duration is None or statement is None or not ctx.at_least(1, 15):
+        return ctx.finding(call, message)  # Ticker.Reset is from Go 1.15
+    if not available_before(ctx, duration, with_label(outermost_loop(loop)), time_pkg):
+        return ctx.finding(call, message)  # nothing to create the ticker with
     ticker = ctx.fresh_name(call, "ticker")
-    edits = creation(ctx, loop, ticker, duration, time_pkg, ticker=True)
+    edits = all_or_none(
+        creation(ctx, loop, ticker, duration, time_pkg, ticker=True),
+        insert_before(ctx, statement, reset_lines(ctx, ticker, ctx.text(duration), ticker=True)),
+        Edit(call.start_byte, call.end_byte, f"{ticker}.C".encode()),
+    )
     if edits is None:
         return ctx.finding(call, message)
-    edits.append(insert_before(ctx, statement, reset_lines(ctx, ticker, ctx.text(duration), ticker=True)))
-    edits.append(Edit(call.start_byte, call.end_byte, f"{ticker}.C".encode()))
     safety = Safety.SAFE if is_positive_constant(ctx, duration, time_pkg) else Safety.UNSAFE
     return ctx.finding(call, message, ctx.fix("Create one ticker before the loop and Reset it", edits, safety))
 
@@ -350,14 +346,11 @@ def check_after_func(ctx: FileContext, call: Node, loop: Node) -> Finding | None
     if is_stopped_in(ctx, loop, target) or is_nil_guarded(ctx, assignment, target):
         return None  # a debounce that stops, resets or keeps the previous timer
     message = "time.AfterFunc in a loop replaces the previous timer without stopping it; every callback still runs"
-    if assignment.parent is None or assignment.parent.type != "statement_list":
-        return ctx.finding(call, message)
-    if not ctx.source.starts_line(assignment.start_byte):
-        return ctx.finding(call, message)
     name = ctx.text(target)
-    lines = [f"if {name} != nil {{", f"\t{name}.Stop()", "}"]
-    fix = ctx.fix("Stop the previous timer before replacing it", [ctx.lines_before(assignment, lines)], Safety.UNSAFE)
-    return ctx.finding(call, message, fix)
+    stop = insert_before(ctx, assignment, [f"if {name} != nil {{", f"\t{name}.Stop()", "}"])
+    if assignment.parent is None or assignment.parent.type != "statement_list" or stop is None:
+        return ctx.finding(call, message)
+    return ctx.finding(call, message, ctx.fix("Stop the previous timer before replacing it", [stop], Safety.UNSAFE))
 
 
 def is_stopped_in(ctx: FileContext, loop: Node, target: Node) -> bool:
@@ -389,48 +382,6 @@ def time_package(ctx: FileContext) -> str | None:
     return None
 
 
-def loop_around(node: Node) -> Node | None:
-    """The innermost loop that runs ``node`` on every iteration, in the same function."""
-    child = node
-    for parent in scopes.ancestors(node):
-        if parent.type in scopes.FUNCTIONS:
-            return None
-        if parent.type == "for_statement" and child == parent.child_by_field_name("body"):
-            return parent
-        child = parent
-    return None
-
-
-def outermost_loop(loop: Node) -> Node:
-    """The outermost loop around ``loop`` in the same function: one timer for the whole nest."""
-    while (outer := loop_around(loop)) is not None:
-        loop = outer
-    return loop
-
-
-def anchor_of(loop: Node) -> Node:
-    """The statement to insert before: the loop, or its label."""
-    parent = loop.parent
-    return parent if parent is not None and parent.type == "labeled_statement" else loop
-
-
-def statement_of(node: Node) -> Node | None:
-    """The statement of a block that holds ``node`` (with its label, if any)."""
-    for parent in [node, *scopes.ancestors(node)]:
-        if parent.type in scopes.FUNCTIONS:
-            return None
-        if parent.parent is not None and parent.parent.type == "statement_list":
-            return parent
-    return None
-
-
-def insert_before(ctx: FileContext, statement: Node, lines: list[str]) -> Edit:
-    """Lines above a statement, indented like it (a label sits one level out)."""
-    inner = statement.named_children[-1] if statement.type == "labeled_statement" else statement
-    indent = ctx.indent(inner) if ctx.source.starts_line(inner.start_byte) else ctx.indent(statement) + "\t"
-    return ctx.lines_before(statement, lines, indent)
-
-
 def only_argument(call: Node) -> Node | None:
     arguments = call.child_by_field_name("arguments")
     values = [a for a in arguments.named_children if a.type != "comment"] if arguments is not None else []
@@ -439,14 +390,15 @@ def only_argument(call: Node) -> Node | None:
     return values[0] if len(values) == 1 else None
 
 
+def all_or_none(*edits: Edit | None) -> list[Edit] | None:
+    return None if any(e is None for e in edits) else list(edits)  # type: ignore[arg-type]
+
+
 def creation(
     ctx: FileContext, loop: Node, name: str, duration: Node, time_pkg: str, ticker: bool = False
-) -> list[Edit] | None:
-    """``name := time.NewTimer(d)`` and its deferred Stop, before the outermost loop."""
-    outer = outermost_loop(loop)
-    anchor = anchor_of(outer)
-    if not (ctx.source.starts_line(outer.start_byte) and ctx.source.starts_line(anchor.start_byte)):
-        return None
+) -> Edit | None:
+    """``name := time.NewTimer(d)`` and its deferred Stop, before the outermost loop of the function."""
+    anchor = with_label(outermost_loop(loop))
     if ticker:
         lines = [f"{name} := {time_pkg}.NewTicker({ctx.text(duration)})"]
     elif available_before(ctx, duration, anchor, time_pkg):
@@ -460,7 +412,7 @@ def creation(
             # non-blocking drain would miss it and let it out after Reset.
             lines += [f"if !{name}.Stop() {{", f"\t<-{name}.C", "}"]
     lines.append(f"defer {name}.Stop()")
-    return [ctx.lines_before(anchor, lines, ctx.indent(outer))]
+    return insert_before(ctx, anchor, lines)
 
 
 def reset_lines(ctx: FileContext, name: str, duration: str, ticker: bool = False) -> list[str]:
