@@ -56,7 +56,9 @@ the statement holding `time.Tick`. The timeout still restarts at the same
 moment, with `d` evaluated at the same point, so `d` may depend on values
 computed in the loop (the timer is then created with `0` and first armed by
 `Reset`). A `defer t.Stop()` inside the loop, which piled up one deferred call
-per iteration, is removed.
+per iteration, is removed. The timer is created even when the loop ends
+before it is used (a retry loop whose first attempt succeeds): one timer per
+call instead of one per wait.
 
 Before Go 1.23 `Reset` does not discard a value the timer already sent, so
 for older modules the fix first stops the timer and drains its channel
@@ -263,18 +265,27 @@ def check_new_timer(ctx: FileContext, call: Node, loop: Node, time_pkg: str) -> 
 
 
 def iteration_local(decl: scopes.Declaration, function: Node) -> bool:
-    """Every use is ``t.C``, ``t.Stop()`` or ``t.Reset(d)`` in the function itself, not in a closure."""
+    """Every use is ``<-t.C``, ``t.Stop()`` or ``t.Reset(d)`` in the function itself, not in a closure.
+
+    A stored ``t.C`` (``timeout = t.C``) may be read after a later iteration
+    made its own timer: with one shared timer it would see that Reset.
+    """
     for use in scopes.references(decl, function):
         if use == decl.node:
             continue
-        parent = use.parent
-        if parent is None or parent.type != "selector_expression" or parent.child_by_field_name("operand") != use:
+        selector = use.parent
+        if selector is None or selector.type != "selector_expression" or selector.child_by_field_name("operand") != use:
             return False
-        field = parent.child_by_field_name("field")
-        if field is None or field.text not in (b"C", b"Stop", b"Reset"):
+        field = selector.child_by_field_name("field")
+        user = selector.parent
+        if field is None or user is None:
             return False
-        if scopes.enclosing_function(use) != function:
-            return False  # a goroutine or callback may hold it past the iteration
+        if field.text == b"C":
+            used = user.type == "unary_expression" and user.child_by_field_name("operator").type == "<-"  # type: ignore[union-attr]
+        else:
+            used = field.text in (b"Stop", b"Reset") and user.type == "call_expression"
+        if not used or scopes.enclosing_function(use) != function:
+            return False  # stored, passed on, or held by a goroutine or callback past the iteration
     return True
 
 
