@@ -181,6 +181,8 @@ def start_goroutine_with(ctx: FileContext, go: Node, lines: list[str]) -> Gorout
     for part in parts:
         if part.type in ("type_identifier", "slice_type", "map_type", "channel_type", "array_type", "pointer_type"):
             continue  # a type argument to make/new: nothing to evaluate
+        if part.type == "variadic_argument" and part.named_children:
+            part = part.named_children[0]  # bind the slice of `xs...`; the call keeps its `...`
         if is_stable(ctx, part, go):
             continue
         name = ctx.fresh_name(go, "fn" if part is function else "arg")
