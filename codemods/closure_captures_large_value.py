@@ -184,11 +184,7 @@ def stored_as(expr: Node, packages: dict[str, str], depth: int = 0) -> str | Non
     if kind == "send_statement" and parent.child_by_field_name("value") == node:
         return "closure sent on a channel"
     if kind in ("literal_element", "keyed_element", "literal_value"):
-        return (
-            stored_as(parent, packages, depth)
-            if kind != "literal_value"
-            else stored_as(parent.parent, packages, depth + 1)
-        )  # type: ignore[arg-type]
+        return stored_as(parent, packages, depth)  # up to the composite literal holding it
     if kind == "composite_literal" or (
         kind == "unary_expression" and _text(parent.child_by_field_name("operator")) == "&"
     ):

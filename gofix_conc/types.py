@@ -12,6 +12,7 @@ Sizes are those of 64-bit platforms (amd64, arm64), with Go's alignment rules.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from tree_sitter import Node
@@ -158,7 +159,11 @@ class Types:
         return known[0] if known else "unknown"
 
     def name(self, t: Type) -> str:
-        return "*" * t.pointers + t.node.text.decode()
+        """The type as written, on one line: ``struct{...}`` for a literal struct."""
+        text = t.node.text.decode()
+        if "\n" in text or t.node.type in ("struct_type", "interface_type"):
+            text = re.sub(r"\{.*\}", "{...}", " ".join(text.split()))
+        return "*" * t.pointers + text
 
     def has_value_methods_only(self, t: Type) -> bool:
         """Whether every method of ``t`` (a named, non-pointer type) has a value receiver."""
