@@ -370,4 +370,5 @@ RULE = Rule(
         "helpers": [],
         "include-tests": False,
     },
+    triggers=(b"go ", b"go\t"),
 )

@@ -444,4 +444,5 @@ RULE = Rule(
     check=check,
     fix_kind=FixKind.SOMETIMES_UNSAFE,
     default_options={"limit": 16, "max-pool-size": 1024},
+    triggers=(b"go ", b"go\t"),
 )

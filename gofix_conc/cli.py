@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from gofix_conc import __version__, config, discovery, gitops, interactive, patches, registry, reporters, verify
+from gofix_conc import __version__, cache, config, discovery, gitops, interactive, patches, registry, reporters, verify
 from gofix_conc.engine import FileResult, Settings, Status, run
 from gofix_conc.model import Finding
 from gofix_conc.writer import WriteError, write_atomic
@@ -53,6 +53,16 @@ GoVersion = Annotated[Optional[str], typer.Option("--go-version", help="Go versi
 UnusedIgnores = Annotated[
     bool, typer.Option("--report-unused-ignores", help="Report ignore comments that silence nothing.")
 ]
+ChangedSince = Annotated[
+    Optional[str],
+    typer.Option(
+        "--changed-since", metavar="REV", help="Only Go files that differ from this git revision (or are new)."
+    ),
+]
+CacheDir = Annotated[
+    Optional[Path], typer.Option("--cache-dir", help="Where scan results are cached (default: the user cache dir).")
+]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the scan cache.")]
 
 
 def _fail(message: str) -> typer.Exit:
@@ -76,6 +86,8 @@ def _prepare(
     fix: bool = False,
     unsafe_fixes: bool = False,
     unused_ignores: bool = False,
+    changed_since: str | None = None,
+    cache_dir: Path | None = None,
 ) -> _Job:
     missing = [p for p in paths if not p.exists()]
     if missing:
@@ -93,8 +105,16 @@ def _prepare(
         fix=fix,
         unsafe_fixes=unsafe_fixes,
         report_unused_ignores=unused_ignores,
+        cache_dir=cache_dir,
     )
-    return _Job(settings, list(discovery.go_files(paths, cfg.exclude, cfg.root)), rules)
+    files = list(discovery.go_files(paths, cfg.exclude, cfg.root))
+    if changed_since is not None:
+        try:
+            changed = gitops.changed_go_files(changed_since, paths)
+        except gitops.Refusal as err:
+            raise _fail(str(err)) from None
+        files = [f for f in files if f.resolve() in changed]
+    return _Job(settings, files, rules)
 
 
 def _report_problems(result: FileResult) -> bool:
@@ -131,9 +151,21 @@ def scan(
     quiet: Quiet = False,
     go_version: GoVersion = None,
     report_unused_ignores: UnusedIgnores = False,
+    changed_since: ChangedSince = None,
+    cache_dir: CacheDir = None,
+    no_cache: NoCache = False,
 ) -> None:
     """Report findings. Exit 0: none, 1: found, 2: error."""
-    job = _prepare(paths, select, ignore, config_path, go_version, unused_ignores=report_unused_ignores)
+    job = _prepare(
+        paths,
+        select,
+        ignore,
+        config_path,
+        go_version,
+        unused_ignores=report_unused_ignores,
+        changed_since=changed_since,
+        cache_dir=None if no_cache else cache_dir or cache.default_dir(),
+    )
     findings: list[Finding] = []
     errors = False
     for result in run(job.files, job.settings, jobs):
@@ -351,12 +383,15 @@ def fix(
     format_patch: FormatPatchOpt = None,
     verify_: VerifyOpt = False,
     verify_race: VerifyRaceOpt = False,
+    changed_since: ChangedSince = None,
 ) -> None:
     """Fix findings: show a diff (default), write the files, review each fix, commit them or export patches."""
     if diff and write:
         raise _fail("choose one of --diff and --write")
     _check_fix_modes(diff, write, interactive_, commit, commit_per, branch, patch, format_patch)
-    job = _prepare(paths, select, ignore, config_path, go_version, fix=True, unsafe_fixes=unsafe_fixes)
+    job = _prepare(
+        paths, select, ignore, config_path, go_version, fix=True, unsafe_fixes=unsafe_fixes, changed_since=changed_since
+    )
     if verify_ or verify_race:
         if interactive_ or ((commit or format_patch is not None) and commit_per is not CommitPer.file):
             # Those apply fixes rule by rule or one by one, from text the verified run never saw.

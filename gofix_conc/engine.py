@@ -6,6 +6,8 @@ The runner never raises past a single file: each file ends as a small frozen
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import re
 import traceback
@@ -16,7 +18,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from gofix_conc import discovery, edits, registry
+from gofix_conc import cache, discovery, edits, registry
 from gofix_conc.context import FileContext
 from gofix_conc.model import Finding, Fix, Safety
 from gofix_conc.source import Source, SourceError, captures
@@ -46,6 +48,21 @@ class Settings:
     # Fixes not to apply, as (resolved path, *FixKey) -- see skip_key; --verify
     # re-runs the fix loop without the fixes that broke a package.
     skip: frozenset[tuple[str, str, int, int]] = frozenset()
+    # Scan results are looked up here first (scans only; fixes always run).
+    cache_dir: Path | None = None
+
+    def cache_key(self) -> str:
+        return _settings_digest(
+            self.rules,
+            json.dumps(self.options, sort_keys=True, default=str),
+            self.go_version,
+            self.report_unused_ignores,
+        )
+
+
+@functools.lru_cache(maxsize=8)
+def _settings_digest(rules: tuple[str, ...], options: str, go_version: object, unused_ignores: bool) -> str:
+    return cache.settings_digest(rules, {"options": options}, (go_version, unused_ignores))
 
 
 # A finding's identity across the passes of the fix loop: its rule and where its
@@ -87,6 +104,8 @@ class _Ignore:
 
 def _ignores(source: Source) -> dict[int, list[_Ignore]]:
     by_line: dict[int, list[_Ignore]] = {}
+    if b"gofix-conc:ignore" not in source.data:
+        return by_line
     for comment in captures("(comment) @c", source.root).get("c", []):
         match = _IGNORE.match(source.text(comment))
         if match:
@@ -109,6 +128,8 @@ def _check(
     for rule_id in settings.rules:
         rule = registry.get(rule_id)
         if go_version < rule.min_go_version:
+            continue
+        if rule.triggers and not any(t in source.data for t in rule.triggers):
             continue
         ctx.rule = rule
         try:
@@ -169,7 +190,18 @@ def process(path: Path, settings: Settings) -> FileResult:
         raw = path.read_bytes()
     except OSError as err:
         return FileResult(path, Status.FAILED, error=f"cannot read: {err.strerror or err}")
-    return process_data(path, raw, settings)
+    if settings.cache_dir is None or settings.fix:
+        return process_data(path, raw, settings)
+    store = cache.Cache(settings.cache_dir)
+    go_version = settings.go_version or discovery.go_version(path)
+    key = cache.file_key(settings.cache_key(), path, go_version, raw)
+    hit = store.get(key, path)
+    if hit is not None:
+        findings, error, status = hit
+        return FileResult(path, Status(status), tuple(findings), error=error)
+    result = process_data(path, raw, settings)
+    store.put(key, result.findings, result.error, result.status.value)
+    return result
 
 
 def process_data(path: Path, raw: bytes, settings: Settings) -> FileResult:

@@ -223,6 +223,24 @@ def open_repository(path: Path) -> git.Repo | None:
     return None if repo.bare else repo
 
 
+def changed_go_files(rev: str, paths: Sequence[Path]) -> set[Path]:
+    """Go files that differ from ``rev`` in the work tree (committed or not) plus untracked ones.
+
+    Raises Refusal outside a repository or for an unknown revision.
+    """
+    repo = open_repository(paths[0] if paths else Path.cwd())
+    if repo is None:
+        raise Refusal(f"--changed-since needs a git repository; {paths[0]} is not in one")
+    root = root_of(repo)
+    try:
+        repo.git.rev_parse("--verify", "--quiet", f"{rev}^{{commit}}")
+        changed = repo.git.diff("--name-only", "-z", "--diff-filter=d", rev, "--", "*.go")
+        untracked = repo.git.ls_files("--others", "--exclude-standard", "-z", "--", "*.go")
+    except git.GitCommandError:
+        raise Refusal(f"--changed-since: unknown revision {rev!r}") from None
+    return {(root / name).resolve() for name in (changed + "\0" + untracked).split("\0") if name}
+
+
 def root_of(repo: git.Repo) -> Path:
     assert repo.working_tree_dir is not None
     return Path(repo.working_tree_dir).resolve()

@@ -84,3 +84,6 @@ class Rule:
     default_enabled: bool = True
     min_go_version: tuple[int, int] = (1, 0)
     default_options: Mapping[str, Any] = field(default_factory=dict)
+    # The rule only runs on files holding one of these byte strings (none: every
+    # file). A cheap filter before any query: most files start no goroutine.
+    triggers: tuple[bytes, ...] = ()
