@@ -334,9 +334,10 @@ def field_chain(types: Types, use: Node, declared: Type) -> tuple[Node | None, s
     if scopes.is_write(node):
         return None  # the closure writes the field or takes its address: a copy would lose that
     reference = is_reference_kind(kind)
-    method_on_value = parent is not None and parent.type == "selector_expression" and not reference
-    if method_on_value and not types.has_value_methods_only(current):
-        return None  # a method that may modify the field in place
+    if parent is not None and parent.type == "selector_expression" and not reference:
+        method = _text(parent.child_by_field_name("field"))
+        if not types.value_receiver(current, method):
+            return None  # a method that may modify the field in place
     if parent is not None and parent.type == "index_expression" and not reference and _written_through(node):
         return None
     if parent is not None and parent.type == "slice_expression" and kind == "array":
@@ -419,9 +420,12 @@ def _changes(types: Types, ref: Node, kind: str) -> str | None:
     if holder is not None and holder.type == "call_expression" and holder.child_by_field_name("function") == top:
         receiver = top.child_by_field_name("operand") if top.type == "selector_expression" else None
         receiver_type = types.of_expression(receiver) if receiver is not None else None
-        if receiver_type is None or not (
-            is_reference_kind(types.kind(receiver_type)) or types.has_value_methods_only(receiver_type)
-        ):
+        method = _text(top.child_by_field_name("field"))
+        if receiver_type is None:
+            return "write"
+        shared = is_reference_kind(types.kind(receiver_type))  # through a pointer: the variable itself stays
+        called_field = method in (types.fields(receiver_type) or {})  # a func-typed field, not a method
+        if not (shared or called_field or types.value_receiver(receiver_type, method)):
             return "write"  # a method with a pointer receiver may modify it
     return None
 

@@ -165,14 +165,14 @@ class Types:
             text = re.sub(r"\{.*\}", "{...}", " ".join(text.split()))
         return "*" * t.pointers + text
 
-    def has_value_methods_only(self, t: Type) -> bool:
-        """Whether every method of ``t`` (a named, non-pointer type) has a value receiver."""
+    def value_receiver(self, t: Type, method: str) -> bool:
+        """Whether calling ``method`` on a ``t`` value cannot modify it: a value receiver, seen in this file."""
         text = t.node.text.decode()
         if t.pointers or t.node.type not in ("type_identifier", "qualified_type"):
             return False
-        if text in VALUE_METHOD_TYPES or text in _BASIC:
+        if text in VALUE_METHOD_TYPES:
             return True
-        return text in self.declared and not any(self.methods.get(text, {}).values())
+        return self.methods.get(text, {}).get(method) is False  # declared elsewhere: unknown
 
     def fields(self, t: Type) -> dict[str, Type] | None:
         """The fields of a struct type (or pointer to one), promoted ones included; None if unknown."""
