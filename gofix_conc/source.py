@@ -100,7 +100,9 @@ class Source:
         if self.root.has_error:
             bad = first_error(self.root)
             where = self.position(bad.start_byte) if bad else (1, 1)
-            raise SourceError(f"line {where[0]}, column {where[1]}: syntax error")
+            raise SourceError(
+                f"line {where[0]}, column {where[1]}: syntax error (or Go syntax newer than the tree-sitter-go grammar)"
+            )
 
 
 def first_error(node: Node) -> Node | None:
