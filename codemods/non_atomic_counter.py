@@ -89,7 +89,7 @@ from tree_sitter import Node
 from gofix_conc import layout, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule
-from gofix_conc.source import captures
+from gofix_conc.source import captures, matches
 
 # Counter updates, the operand captured:
 #   x++    x--    s.f++    x += n    x -= n
@@ -103,7 +103,7 @@ UPDATES = """
 #   wg.Wait()    <-done    v := <-results
 JOINS = """
 [(call_expression function: (selector_expression field: (field_identifier) @m (#eq? @m "Wait"))) @join
- (unary_expression operator: "<-") @join]
+ (unary_expression operator: "<-" operand: (_) @channel) @join]
 """
 
 INTEGERS = frozenset(
@@ -464,10 +464,32 @@ def runs_concurrently(use: Node, spawn: Node) -> bool:
                     break
                 if statement.start_byte >= spawn.end_byte and is_join(statement):
                     return False
+        if ancestor.type == "communication_case" and _receives(ancestor) and ancestor.start_byte >= spawn.end_byte:
+            return False  # case v := <-done: the goroutine has signalled
         if ancestor.type in ("function_declaration", "method_declaration"):
             break
         child = ancestor
     return True
+
+
+def _receives(case: Node) -> bool:
+    communication = case.child_by_field_name("communication")
+    if communication is None or communication.type == "send_statement":
+        return False
+    receive = communication.child_by_field_name("right") if communication.type == "receive_statement" else None
+    receive = receive or (communication.named_children[0] if communication.named_children else None)
+    operand = receive.child_by_field_name("operand") if receive is not None else None
+    return operand is not None and is_signal_channel(operand)
+
+
+def is_signal_channel(channel: Node) -> bool:
+    """A channel a goroutine may signal on: ``done``, ``s.results``; not ``ticker.C`` or ``ctx.Done()``."""
+    while channel.type == "parenthesized_expression" and channel.named_children:
+        channel = channel.named_children[0]
+    if channel.type == "identifier":
+        return True
+    field = channel.child_by_field_name("field") if channel.type == "selector_expression" else None
+    return field is not None and field.text != b"C"
 
 
 def joined(spawn: Node) -> bool:
@@ -485,8 +507,11 @@ def joined(spawn: Node) -> bool:
 
 def is_join(statement: Node) -> bool:
     """A statement that waits for goroutines: Wait(), a receive, ranging over a channel."""
-    for join in captures(JOINS, statement).get("join", []):
-        if scopes.enclosing_function(join) == scopes.enclosing_function(statement):
+    for match in matches(JOINS, statement):
+        join = match["join"][0]
+        if scopes.enclosing_function(join) != scopes.enclosing_function(statement):
+            continue  # inside a goroutine or callback of its own
+        if "channel" not in match or is_signal_channel(match["channel"][0]):
             return True
     for clause in captures("(range_clause right: (_) @ch)", statement).get("ch", []):
         if scopes.enclosing_function(clause) == scopes.enclosing_function(statement) and _is_channel(clause):
@@ -536,10 +561,13 @@ class Spelling:
         )
 
     def convert(self, value: Node) -> str:
-        """``value`` as an operand of the atomic's type."""
+        """``value`` as an operand of the atomic's type: ``n`` for ``int64``, ``int64(n)`` for ``int``."""
         text = value.text.decode() if value.text else ""
         if self.declared == self.base or _literal_int(value) is not None:
             return text
+        inner = _converted(value, self.declared)
+        if inner is not None:
+            return self.convert(inner)  # uint(n) becomes uint64(n), not uint64(uint(n))
         return f"{self.base}({text})"
 
     def negate(self, value: Node) -> str | None:
@@ -549,8 +577,7 @@ class Spelling:
         if self.base.startswith("u"):
             if literal is not None:
                 return f"^{self.base}({literal - 1})" if literal > 0 else "0"
-            decl = scopes.resolve(value) if value.type == "identifier" else None
-            if decl is None or decl.kind not in ("var", "param", "result"):
+            if not _is_variable(value):
                 return None  # -uint64(c) does not compile for a constant c
             return f"-{self.convert(value)}"
         converted = self.convert(value)
@@ -571,6 +598,30 @@ _PRIMARY = frozenset(
 
 
 _CONSTANT_LITERALS = frozenset({"int_literal", "float_literal", "interpreted_string_literal", "true", "false", "nil"})
+
+
+def _converted(value: Node, type_name: str) -> Node | None:
+    """``x`` for ``T(x)`` when T is ``type_name``."""
+    function = value.child_by_field_name("function") if value.type == "call_expression" else None
+    arguments = value.child_by_field_name("arguments") if value.type == "call_expression" else None
+    if function is None or arguments is None or function.text != type_name.encode():
+        return None
+    args = [a for a in arguments.named_children if a.type != "comment"]
+    return args[0] if len(args) == 1 and args[0].type != "variadic_argument" else None
+
+
+def _is_variable(value: Node) -> bool:
+    """Whether an expression depends on a variable, so that it is no constant."""
+    for ident in captures("(identifier) @id", value).get("id", []):
+        call = scopes.enclosing(ident, ("call_expression",), stop=())
+        if call is not None and call.child_by_field_name("function") is not None:
+            function = call.child_by_field_name("function")
+            if function is not None and function.text in (b"len", b"cap", b"unsafe.Sizeof", b"unsafe.Offsetof"):
+                continue  # len of an array variable is a constant
+        decl = scopes.resolve(ident)
+        if decl is not None and decl.kind in ("var", "param", "result", "receiver"):
+            return True
+    return False
 
 
 def _literal_int(value: Node) -> int | None:
