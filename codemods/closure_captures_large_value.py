@@ -11,6 +11,9 @@ large value but only reads some fields of it or its length:
   file), or a pointer to one, of which only fields are read;
 - a slice or map of which only `len` or `cap` is used.
 
+The length of an array is a constant: `len(buf)` does not capture `buf` and is
+not flagged.
+
 Closures called on the spot or handed to synchronous helpers (`sort.Slice`,
 `slices.SortFunc`, ...) are not flagged, nor are closures that write the value,
 call its methods or take its address: they need the variable itself. A
@@ -18,14 +21,16 @@ method's pointer receiver is not flagged either (the caller keeps the object
 alive anyway).
 
 ## Why is this bad?
-A Go closure captures variables, not copies of the values it reads. A large
-variable that a long-lived closure refers to is moved to the heap, and the
-whole of it stays reachable for as long as the closure is: a 4 KiB request
+A Go closure captures variables, not the values it reads: for as long as the
+closure can run, the whole variable stays reachable. The compiler copies small
+variables that are never reassigned into the closure; a large one is moved to
+the heap and the closure holds a reference to all of it. So a 4 KiB request
 struct held by a `time.AfterFunc` callback, a config struct held by every
-registered handler, a slice whose backing array a goroutine keeps alive just
-to know its length. The garbage collector cannot free any of it, even though
-the closure reads a few bytes. Copying those few bytes into locals before the
-closure lets the big value stay on the stack or be freed right away.
+registered handler, or a slice whose backing array a goroutine keeps alive
+just to know its length cannot be freed while the closure lives, though the
+closure reads a few bytes of it. Copying those bytes into locals before the
+closure lets the large value stay on the stack, or be freed as soon as the
+function is done with it.
 
 ## Example
 ```go
@@ -63,8 +68,13 @@ The closure read the fields when it ran; the locals hold them as they were
 when it was created. The fix is safe only when nothing can change the value in
 between: no assignment to the variable or its fields after the closure is
 created (nor before it in a loop that comes back around, nor in another
-closure), no pointer to it taken, no method that may modify it called. Through
-a pointer, or for a map (which other references can modify), the fix is unsafe.
+closure), no pointer to it taken, no method that may modify it called (a write to
+another declared field does not count). Through a pointer, for a named result
+(which `return` assigns), or for a map handed in from elsewhere (which other
+references can modify), the fix is always unsafe. The copies are evaluated
+before the whole statement holding the closure rather than when the closure
+would have read them; with nothing changing the value in between, that is the
+same.
 """
 
 from __future__ import annotations
