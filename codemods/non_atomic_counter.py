@@ -86,10 +86,10 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from gofix_conc import layout, scopes
+from gofix_conc import concurrency, layout, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule
-from gofix_conc.source import captures, matches
+from gofix_conc.source import captures
 
 # Counter updates, the operand captured:
 #   x++    x--    s.f++    x += n    x -= n
@@ -97,13 +97,6 @@ UPDATES = """
 [(inc_statement . (_) @target)
  (dec_statement . (_) @target)
  (assignment_statement left: (expression_list . (_) @target .) operator: ["+=" "-="])] @update
-"""
-
-# Statements that wait for goroutines: wg.Wait(), g.Wait(), a channel receive.
-#   wg.Wait()    <-done    v := <-results
-JOINS = """
-[(call_expression function: (selector_expression field: (field_identifier) @m (#eq? @m "Wait"))) @join
- (unary_expression operator: "<-" operand: (_) @channel) @join]
 """
 
 INTEGERS = frozenset(
@@ -149,7 +142,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         goroutine = goroutine_of(match, counter)
         if goroutine is None:
             continue  # not inside a goroutine, or the variable is the goroutine's own
-        if held_lock(ctx, match, goroutine):
+        if concurrency.holds_lock(match, goroutine.literal):
             continue  # the goroutine holds a mutex around the update
         reason = race_reason(ctx, counter, goroutine)
         if reason is None:
@@ -285,28 +278,6 @@ def value_type(expr: Node, depth: int = 0) -> Node | str | None:
 # -- where it runs -------------------------------------------------------------
 
 
-def goroutine_start(literal: Node) -> Node | None:
-    """The ``go`` statement or ``g.Go(...)`` call that runs a func literal in a new goroutine."""
-    call = literal.parent
-    while call is not None and call.type == "parenthesized_expression":
-        call = call.parent
-    if call is None:
-        return None
-    if call.type == "call_expression" and call.child_by_field_name("function") == literal:
-        return call.parent if call.parent is not None and call.parent.type == "go_statement" else None
-    if call.type == "argument_list" and call.parent is not None:
-        function = call.parent.child_by_field_name("function")
-        field = function.child_by_field_name("field") if function is not None else None
-        if function is not None and function.type == "selector_expression" and field is not None:
-            return call.parent if field.text in (b"Go", b"TryGo") else None
-    return None
-
-
-def _called_on_the_spot(literal: Node) -> bool:
-    parent = literal.parent
-    return parent is not None and parent.type == "call_expression" and parent.child_by_field_name("function") == literal
-
-
 @dataclass(frozen=True)
 class Goroutine:
     literal: Node  # the innermost goroutine's func literal holding the update
@@ -323,11 +294,11 @@ def goroutine_of(update: Node, counter: Counter) -> Goroutine | None:
         if counter.decl is not None and scopes.contains(ancestor, counter.decl.node):
             break  # the counter's own scope: the goroutine shares it with this one
         if ancestor.type == "func_literal":
-            start = goroutine_start(ancestor)
+            start = concurrency.goroutine_start(ancestor)
             if start is not None:
                 literal = literal or ancestor
                 spawn = start
-            elif literal is not None and not _called_on_the_spot(ancestor):
+            elif literal is not None and not concurrency.called_on_the_spot(ancestor):
                 multiplied = True  # a callback: may be called again and start more goroutines
         elif ancestor.type == "for_statement" and literal is not None:
             multiplied = True
@@ -336,46 +307,6 @@ def goroutine_of(update: Node, counter: Counter) -> Goroutine | None:
     if literal is None or spawn is None:
         return None
     return Goroutine(literal, spawn, multiplied)
-
-
-def held_lock(ctx: FileContext, update: Node, goroutine: Goroutine) -> bool:
-    """Whether the goroutine locks a mutex before the update and has not unlocked it yet."""
-    blocks: list[tuple[Node, Node]] = []
-    child = update
-    for ancestor in scopes.ancestors(update):
-        if ancestor.type == "statement_list":
-            blocks.insert(0, (ancestor, child))
-        if ancestor == goroutine.literal:
-            break
-        child = ancestor
-    held: set[str] = set()
-    for block, inner in blocks:
-        for statement in block.named_children:
-            if statement.start_byte >= inner.start_byte:
-                break
-            effect = _lock_effect(ctx, statement)
-            if effect is not None:
-                mutex, locks = effect
-                held = held | {mutex} if locks else held - {mutex}
-    return bool(held)
-
-
-def _lock_effect(ctx: FileContext, statement: Node) -> tuple[str, bool] | None:
-    """``(mutex, True)`` for ``mu.Lock()``, ``(mutex, False)`` for ``mu.Unlock()``, else None."""
-    if statement.type != "expression_statement" or not statement.named_children:
-        return None  # defer mu.Unlock() keeps the lock to the end; branches are left alone
-    call = statement.named_children[0]
-    function = call.child_by_field_name("function") if call.type == "call_expression" else None
-    if function is None or function.type != "selector_expression":
-        return None
-    method, mutex = function.child_by_field_name("field"), function.child_by_field_name("operand")
-    if method is None or mutex is None:
-        return None
-    if ctx.text(method) in ("Lock", "RLock"):
-        return ctx.text(mutex), True
-    if ctx.text(method) in ("Unlock", "RUnlock"):
-        return ctx.text(mutex), False
-    return None
 
 
 # -- whether it races ----------------------------------------------------------
@@ -390,38 +321,28 @@ def race_reason(ctx: FileContext, counter: Counter, goroutine: Goroutine) -> str
         if not scopes.contains(frame, use):
             continue  # another function: whether it runs meanwhile is not known here
         if scopes.contains(goroutine.literal, use):
-            if _goroutine_around(use, goroutine.literal) is None:
+            if concurrency.goroutine_around(use, goroutine.literal) is None:
                 continue  # the same goroutine
             return "another goroutine uses it at the same time"
-        owner = _goroutine_around(use, None)
+        owner = concurrency.goroutine_around(use, None)
         if owner is not None and not scopes.contains(owner, goroutine.literal):
             return "another goroutine uses it at the same time"
-        if runs_concurrently(use, _spawn_seen_from(use, goroutine)):
+        if concurrency.runs_concurrently(use, _spawn_seen_from(use, goroutine)):
             return "the function uses it while the goroutine may still run"
-    if counter.shared and not joined(goroutine.spawn):
+    if counter.shared and not concurrency.joined(goroutine.spawn):
         return "the goroutine may outlive the function while other code uses it"
     return None
 
 
 def _spawn_seen_from(use: Node, goroutine: Goroutine) -> Node:
     """The start of the outermost goroutine around the update that does not hold ``use``."""
-    spawn = goroutine_start(goroutine.literal) or goroutine.spawn
+    spawn = concurrency.goroutine_start(goroutine.literal) or goroutine.spawn
     for ancestor in scopes.ancestors(goroutine.literal):
         if scopes.contains(ancestor, use):
             break
-        if ancestor.type == "func_literal" and (start := goroutine_start(ancestor)) is not None:
+        if ancestor.type == "func_literal" and (start := concurrency.goroutine_start(ancestor)) is not None:
             spawn = start
     return spawn
-
-
-def _goroutine_around(node: Node, stop: Node | None) -> Node | None:
-    """The innermost goroutine literal holding ``node``, below ``stop``."""
-    for ancestor in scopes.ancestors(node):
-        if ancestor == stop:
-            return None
-        if ancestor.type == "func_literal" and goroutine_start(ancestor) is not None:
-            return ancestor
-    return None
 
 
 def uses(ctx: FileContext, counter: Counter) -> list[Node]:
@@ -447,89 +368,6 @@ def uses(ctx: FileContext, counter: Counter) -> list[Node]:
         if fields == path[: len(fields)] and (len(fields) == len(path) or node.type == "identifier"):
             found.append(node)
     return found
-
-
-def runs_concurrently(use: Node, spawn: Node) -> bool:
-    """Whether ``use`` may run after the goroutine starts and before something waits for it."""
-    deferred = scopes.enclosing(use, ("defer_statement",), stop=("function_declaration", "method_declaration"))
-    if deferred is not None:
-        return not joined(spawn)
-    if use.start_byte < spawn.end_byte:
-        return False
-    child = use
-    for ancestor in scopes.ancestors(use):
-        if ancestor.type == "statement_list":
-            for statement in ancestor.named_children:
-                if statement.start_byte >= child.start_byte:
-                    break
-                if statement.start_byte >= spawn.end_byte and is_join(statement):
-                    return False
-        if ancestor.type == "communication_case" and _receives(ancestor) and ancestor.start_byte >= spawn.end_byte:
-            return False  # case v := <-done: the goroutine has signalled
-        if ancestor.type in ("function_declaration", "method_declaration"):
-            break
-        child = ancestor
-    return True
-
-
-def _receives(case: Node) -> bool:
-    communication = case.child_by_field_name("communication")
-    if communication is None or communication.type == "send_statement":
-        return False
-    receive = communication.child_by_field_name("right") if communication.type == "receive_statement" else None
-    receive = receive or (communication.named_children[0] if communication.named_children else None)
-    operand = receive.child_by_field_name("operand") if receive is not None else None
-    return operand is not None and is_signal_channel(operand)
-
-
-def is_signal_channel(channel: Node) -> bool:
-    """A channel a goroutine may signal on: ``done``, ``s.results``; not ``ticker.C`` or ``ctx.Done()``."""
-    while channel.type == "parenthesized_expression" and channel.named_children:
-        channel = channel.named_children[0]
-    if channel.type == "identifier":
-        return True
-    field = channel.child_by_field_name("field") if channel.type == "selector_expression" else None
-    return field is not None and field.text != b"C"
-
-
-def joined(spawn: Node) -> bool:
-    """Whether the function waits (wg.Wait, a receive) after starting the goroutine."""
-    child = spawn
-    for ancestor in scopes.ancestors(spawn):
-        later = ancestor.named_children if ancestor.type == "statement_list" else []
-        if any(s.start_byte >= child.end_byte and is_join(s) for s in later):
-            return True
-        if ancestor.type in scopes.FUNCTIONS:
-            return False
-        child = ancestor
-    return False
-
-
-def is_join(statement: Node) -> bool:
-    """A statement that waits for goroutines: Wait(), a receive, ranging over a channel."""
-    for match in matches(JOINS, statement):
-        join = match["join"][0]
-        if scopes.enclosing_function(join) != scopes.enclosing_function(statement):
-            continue  # inside a goroutine or callback of its own
-        if "channel" not in match or is_signal_channel(match["channel"][0]):
-            return True
-    for clause in captures("(range_clause right: (_) @ch)", statement).get("ch", []):
-        if scopes.enclosing_function(clause) == scopes.enclosing_function(statement) and _is_channel(clause):
-            return True
-    return False
-
-
-def _is_channel(expr: Node) -> bool:
-    if expr.type != "identifier":
-        return False
-    decl = scopes.resolve(expr)
-    if decl is None:
-        return False
-    declared = scopes.declared_type(decl)
-    if declared is not None:
-        return declared.type == "channel_type"
-    value = scopes.initial_value(decl)
-    return value is not None and value.text is not None and value.text.replace(b" ", b"").startswith(b"make(chan")
 
 
 # -- the fix -------------------------------------------------------------------
