@@ -309,15 +309,30 @@ def _literal_type(literal_value: Node, depth: int = 0) -> Node | None:
     return element
 
 
-def _type_body(type_node: Node | None, depth: int = 0) -> Node | None:
-    """A type's literal form: ``T`` followed to its declaration in this file, when it is there."""
-    while type_node is not None and type_node.type in ("parenthesized_type", "generic_type") and depth < 8:
-        type_node = type_node.named_children[0] if type_node.named_children else None
-        depth += 1
-    if type_node is None or type_node.type != "type_identifier" or depth >= 8:
-        return type_node
-    spec = type_declaration(type_node, type_node.text.decode())
-    return _type_body(spec.child_by_field_name("type"), depth + 1) if spec is not None else None
+def underlying(type_node: Node | None, pointers: bool = False) -> Node | None:
+    """A type's literal form, names followed to their declarations in this file.
+
+    A name declared elsewhere (``int``, a type of another file) comes back as
+    its ``type_identifier``; with ``pointers``, ``*T`` is followed to ``T``'s.
+    """
+    for _ in range(8):
+        if type_node is None:
+            return None
+        if type_node.type in ("parenthesized_type", "generic_type") or (pointers and type_node.type == "pointer_type"):
+            type_node = type_node.named_children[0] if type_node.named_children else None
+            continue
+        if type_node.type != "type_identifier":
+            return type_node
+        spec = type_declaration(type_node, type_node.text.decode())
+        if spec is None:
+            return type_node
+        type_node = spec.child_by_field_name("type")
+    return None
+
+
+def _type_body(type_node: Node | None) -> Node | None:
+    body = underlying(type_node)
+    return None if body is not None and body.type == "type_identifier" else body
 
 
 def _underlying_kind(type_node: Node | None) -> str | None:

@@ -428,3 +428,28 @@ def test_declared_type_and_initial_value() -> None:
 )
 def test_fresh_name(base: str, taken: set[str], expected: str) -> None:
     assert scopes.fresh_name(base, taken) == expected
+
+
+def test_underlying_follows_names_declared_in_the_file() -> None:
+    root = tree("""
+        package p
+
+        type (
+            Count  int64
+            Alias  = Count
+            Server struct{ hits Count }
+        )
+
+        func f(s *Server, c Alias, r Remote) {}
+    """)
+    params = {
+        decl.name: scopes.declared_type(decl)
+        for decl in (scopes.resolve(ids(root, n)[0]) for n in ("s", "c", "r"))
+        if decl
+    }
+    server = scopes.underlying(params["s"], pointers=True)
+    assert server is not None and server.type == "struct_type"
+    assert scopes.underlying(params["s"]).type == "pointer_type"  # type: ignore[union-attr]
+    assert scopes.underlying(params["c"]).text == b"int64"  # type: ignore[union-attr]
+    assert scopes.underlying(params["r"]).text == b"Remote"  # type: ignore[union-attr]
+    assert scopes.struct_field_type(server, "hits").text == b"Count"  # type: ignore[union-attr]
