@@ -116,6 +116,7 @@ WRAPPERS = {
     ("sync", "OnceFunc"),
     ("sync", "OnceValue"),
     ("sync", "OnceValues"),
+    ("builtin", "append"),
 }
 _GO_KEYWORDS = (
     "break case chan const continue default defer else fallthrough for func go goto if import interface map "
@@ -235,8 +236,10 @@ def stored_as(expr: Node, packages: dict[str, str], depth: int = 0) -> str | Non
 
 
 def _callee(call: Node, packages: dict[str, str]) -> tuple[str, str]:
-    """(import path, name) of a package function; ("", name) for a method; ("?", name) otherwise."""
+    """(import path, name) of a package function; ("", name) for a method; ("builtin", name); ("?", name)."""
     function = call.child_by_field_name("function")
+    if function is not None and function.type == "identifier" and scopes.resolve(function) is None:
+        return "builtin", _text(function)  # or a function of another file of the package: never a keeper
     if function is None or function.type != "selector_expression":
         return "?", _text(function)
     operand = function.child_by_field_name("operand")
@@ -341,6 +344,9 @@ def field_chain(types: Types, use: Node, declared: Type) -> tuple[Node | None, s
     call = length_call(node)
     if call is not None and kind == "array":
         return None, ""
+    if call is not None and kind in ("slice", "string"):
+        name = local_name(_text(node.child_by_field_name("field")), _text(use))
+        return call, f"{name}{_text(call.child_by_field_name('function')).title()}"  # the length, not the elements
     if scopes.is_write(node):
         return None  # the closure writes the field or takes its address: a copy would lose that
     reference = is_reference_kind(kind)
