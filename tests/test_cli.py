@@ -199,3 +199,28 @@ def test_write_never_overwrites_a_concurrent_change(tmp_path: Path) -> None:
         write_atomic(path, b"package x\n", b"package x\n")
     assert path.read_text() == "package x\n// edited by the user\n"
     assert [p.name for p in tmp_path.iterdir()] == ["x.go"]
+
+
+def test_showcase_all_rules_fix_builds_vets_and_is_stable(tmp_path: Path, go_cache: Path) -> None:
+    """make demo's module: every rule at once, with unsafe fixes, still builds and vets."""
+    import shutil
+
+    import gotool
+
+    work = tmp_path / "showcase"
+    shutil.copytree(ROOT / "fixtures" / "showcase", work)
+    done = subprocess.run(
+        [sys.executable, "-m", "gofix_conc", "fix", "--write", "--unsafe-fixes", "--select", "ALL", "."],
+        cwd=work,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    fixed = (work / "thumbnails.go").read_bytes()
+    assert gotool.gofmt_diff(fixed) == ""
+    vet = gotool.run([gotool.go(), "vet", "."], work, go_cache)
+    assert vet.returncode == 0, vet.stdout + vet.stderr
+    again = subprocess.run(
+        [sys.executable, "-m", "gofix_conc", "scan", "--select", "ALL", "."], cwd=work, capture_output=True, text=True
+    )
+    assert again.returncode == 0, again.stdout
