@@ -8,7 +8,9 @@
 - a companion ``<case>_test.go`` passes ``go test -race`` against the golden; when
   the case file says ``// gofix-test: fails-before``, it fails against the input.
 
-``GOFIX_UPDATE_GOLDEN=1`` rewrites the goldens for review (never in CI).
+``GOFIX_UPDATE_GOLDEN=1`` rewrites the goldens for review before anything is
+checked (never in CI); an unsafe golden is written only where the file exists
+(``touch <case>.go.unsafe.golden`` to opt in).
 """
 
 from __future__ import annotations
@@ -76,6 +78,19 @@ def _fix(path: Path, rule: str, unsafe: bool) -> bytes:
     return path.read_bytes()
 
 
+def _update_goldens(case: Path) -> None:
+    """Write the fix output as the golden (and as the unsafe golden where one exists)."""
+    data = case.read_bytes()
+    golden = case.with_name(case.name + ".golden")
+    unsafe_golden = case.with_name(case.name + ".unsafe.golden")
+    for path, unsafe in ((golden, False), (unsafe_golden, True)):
+        if unsafe and not path.exists():
+            continue  # opt in with an empty file: touch <case>.go.unsafe.golden
+        fixed = _fix(case, _rule_of(case), unsafe)
+        if fixed != data or path.exists():
+            path.write_bytes(fixed)
+
+
 def _variants(case: Path) -> list[tuple[str, bytes, bool]]:
     """What the toolchain checks for a case: (kind, code, run the companion test)."""
     data = case.read_bytes()
@@ -98,6 +113,9 @@ def toolchain(
     batch = gobatch.Batch()
     names: dict[tuple[str, str], str] = {}
     selected = [item.callspec.params["case"] for item in request.session.items if item.originalname == "test_fixture"]
+    if os.environ.get("GOFIX_UPDATE_GOLDEN") == "1" and not os.environ.get("CI"):
+        for case in selected:
+            _update_goldens(case)
     for case in selected:
         companion = case.with_name(case.stem + "_test.go")
         for kind, code, test in _variants(case):
@@ -149,9 +167,6 @@ def test_fixture(case: Path, toolchain: dict[tuple[str, str], gobatch.Outcome]) 
         if unsafe and not path.exists():
             continue
         fixed = _fix(case, rule, unsafe)
-        updating = os.environ.get("GOFIX_UPDATE_GOLDEN") == "1" and not os.environ.get("CI")
-        if updating and (fixed != data or path.exists()):
-            path.write_bytes(fixed)
         expected = path.read_bytes() if path.exists() else data
         assert fixed.decode() == expected.decode(), f"fix output differs from {path.name}"
         assert fixed == expected
