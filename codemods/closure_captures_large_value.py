@@ -527,4 +527,5 @@ RULE = Rule(
     check=check,
     fix_kind=FixKind.SOMETIMES_UNSAFE,
     default_options={"max-fields": 4},
+    triggers=(b"func(",),  # func literals, as gofmt writes them
 )

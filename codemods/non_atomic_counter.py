@@ -668,4 +668,5 @@ RULE = Rule(
     doc=__doc__ or "",
     check=check,
     fix_kind=FixKind.SAFE,
+    triggers=(b"go ", b"go\t", b".Go("),  # goroutines: go statements, wg.Go / errgroup Go
 )

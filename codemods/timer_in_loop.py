@@ -517,4 +517,5 @@ RULE = Rule(
     doc=__doc__ or "",
     check=check,
     fix_kind=FixKind.SOMETIMES_UNSAFE,
+    triggers=(b'"time"',),  # only files importing the time package
 )

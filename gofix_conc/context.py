@@ -22,8 +22,18 @@ class FileContext:
     the same new name.
     """
 
-    def __init__(self, path: Path, source: Source, go_version: tuple[int, int], options: dict[str, dict[str, Any]]):
+    def __init__(
+        self,
+        path: Path,
+        source: Source,
+        go_version: tuple[int, int],
+        options: dict[str, dict[str, Any]],
+        fixing: bool = True,
+    ):
         self.path = path
+        # A scan reports fixes but never applies them: their import aliases need
+        # not look at the package's other files, which would cost a parse each.
+        self.fixing = fixing
         self.source = source
         self.go_version = go_version
         self._options = options
@@ -65,11 +75,14 @@ class FileContext:
 
     def import_name(self, path: str) -> tuple[str, list[Edit]]:
         """The name under which ``path`` is usable, plus the edits to import it."""
-        return imports.add_import(self.source, path, imports.package_names(self.path, self.source))
+        return imports.add_import(self.source, path, self._package_names())
 
     def import_names(self, *paths: str) -> tuple[dict[str, str], list[Edit]]:
         """Like :meth:`import_name` for several packages imported by one fix."""
-        return imports.add_imports(self.source, list(paths), imports.package_names(self.path, self.source))
+        return imports.add_imports(self.source, list(paths), self._package_names())
+
+    def _package_names(self) -> frozenset[str]:
+        return imports.package_names(self.path, self.source) if self.fixing else frozenset()
 
     # -- layout ------------------------------------------------------------
 

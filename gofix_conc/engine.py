@@ -18,7 +18,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from gofix_conc import cache, discovery, edits, registry
+from gofix_conc import cache, discovery, edits, registry, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.model import Finding, Fix, Safety
 from gofix_conc.source import Source, SourceError, captures
@@ -121,7 +121,8 @@ def _check(
     path: Path, source: Source, settings: Settings, go_version: tuple[int, int]
 ) -> tuple[list[Finding], list[str]]:
     """Every rule's findings on one parsed file, minus the silenced ones."""
-    ctx = FileContext(path, source, go_version, settings.options)
+    scopes.forget()
+    ctx = FileContext(path, source, go_version, settings.options, fixing=settings.fix)
     ignores = _ignores(source)
     findings: list[Finding] = []
     errors: list[str] = []

@@ -90,7 +90,8 @@ def _identifiers(node: Node | None) -> list[Node]:
 
 
 def _decls(nodes: Iterable[Node], kind: str, construct: Node) -> list[Declaration]:
-    return [Declaration(n.text.decode(), n, kind, construct) for n in nodes if n.text != b"_"]
+    # children_by_field_name("name") also yields the commas between names.
+    return [Declaration(n.text.decode(), n, kind, construct) for n in nodes if n.is_named and n.text != b"_"]
 
 
 def _specs(declaration: Node, spec_types: tuple[str, ...]) -> list[Node]:
@@ -119,8 +120,44 @@ def _is_define(node: Node) -> bool:
     return any(c.type == ":=" for c in node.children)
 
 
+# Memos for the tree being checked, keyed by node id and holding the node so that
+# a node of another tree with the same id is never taken for it. The engine
+# clears them for each file (forget()); they make a rule's repeated lookups cheap.
+_DECLARED: dict[int, tuple[Node, list[Declaration]]] = {}
+_RESOLVED: dict[int, tuple[Node, Declaration | None]] = {}
+_PACKAGE: dict[int, tuple[Node, dict[str, Declaration]]] = {}
+
+
+def forget() -> None:
+    """Drop the memos (they hold nodes, and so trees, alive)."""
+    _DECLARED.clear()
+    _RESOLVED.clear()
+    _PACKAGE.clear()
+
+
 def declared_by(statement: Node) -> list[Declaration]:
     """What a statement (or top-level declaration) declares in its block."""
+    hit = _DECLARED.get(statement.id)
+    if hit is not None and hit[0] == statement:
+        return hit[1]
+    found = _declared_by(statement)
+    _DECLARED[statement.id] = (statement, found)
+    return found
+
+
+def _package_declarations(source_file: Node) -> dict[str, Declaration]:
+    hit = _PACKAGE.get(source_file.id)
+    if hit is not None and hit[0] == source_file:
+        return hit[1]
+    found: dict[str, Declaration] = {}
+    for top in source_file.named_children:
+        for decl in declared_by(top):
+            found.setdefault(decl.name, decl)
+    _PACKAGE[source_file.id] = (source_file, found)
+    return found
+
+
+def _declared_by(statement: Node) -> list[Declaration]:
     kind = statement.type
     if kind == "short_var_declaration":
         return _decls(_identifiers(statement.child_by_field_name("left")), "var", statement)
@@ -370,6 +407,15 @@ def struct_field_type(struct: Node, field: str) -> Node | None:
 
 def resolve(ident: Node) -> Declaration | None:
     """The declaration an identifier refers to, or None if not in this file."""
+    hit = _RESOLVED.get(ident.id)
+    if hit is not None and hit[0] == ident:
+        return hit[1]
+    found = _resolve(ident)
+    _RESOLVED[ident.id] = (ident, found)
+    return found
+
+
+def _resolve(ident: Node) -> Declaration | None:
     if composite_key_kind(ident) in ("field", "unknown"):
         return None  # a field name; unknown keys are fields in practice (the type is elsewhere)
     name = ident.text.decode()
@@ -385,10 +431,7 @@ def resolve(ident: Node) -> Declaration | None:
             if decl is not None:
                 return decl
         elif node.type == "source_file":
-            for top in node.named_children:
-                for decl in declared_by(top):
-                    if decl.name == name:
-                        return decl
+            return _package_declarations(node).get(name)
         else:
             for decl in header_declarations(node, child):
                 if decl.name == name:
