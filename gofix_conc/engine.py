@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gofix_conc import cache, discovery, edits, registry, scopes
+from gofix_conc import source as source_module
 from gofix_conc.context import FileContext
 from gofix_conc.model import Finding, Fix, Safety
 from gofix_conc.source import Source, SourceError, captures
@@ -122,6 +123,7 @@ def _check(
 ) -> tuple[list[Finding], list[str]]:
     """Every rule's findings on one parsed file, minus the silenced ones."""
     scopes.forget()
+    source_module.forget()
     ctx = FileContext(path, source, go_version, settings.options, fixing=settings.fix)
     ignores = _ignores(source)
     findings: list[Finding] = []

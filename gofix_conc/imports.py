@@ -44,7 +44,10 @@ def is_std(path: str) -> bool:
 
 def imports(source: Source) -> list[Import]:
     found = []
-    for spec in captures("(import_spec) @s", source.root).get("s", []):
+    # Imports only stand at the top of the file: no need to search the whole tree.
+    declarations = [d for d in source.root.named_children if d.type == "import_declaration"]
+    specs = [s for d in declarations for s in captures("(import_spec) @s", d).get("s", [])]
+    for spec in specs:
         path_node = spec.child_by_field_name("path")
         name_node = spec.child_by_field_name("name")
         path = source.text(path_node).strip('"`') if path_node else ""

@@ -25,10 +25,28 @@ def query(source: str) -> Query:
     return Query(GO, source)
 
 
+# Captures of the file being checked, so that rules asking the same question
+# (where are the go statements?) walk the tree once. Keyed by node id and holding
+# the node, so a node of another tree is never mistaken for it; forget() clears it.
+_CAPTURED: dict[tuple[str, int], tuple[Node, dict[str, list[Node]]]] = {}
+
+
 def captures(query_source: str, node: Node) -> dict[str, list[Node]]:
-    """Captures of a query under ``node``, each list in source order."""
+    """Captures of a query under ``node``, each list in source order (the lists are the caller's)."""
+    hit = _CAPTURED.get((query_source, node.id))
+    if hit is not None and hit[0] == node:
+        return {name: list(nodes) for name, nodes in hit[1].items()}
     found = QueryCursor(query(query_source)).captures(node)
-    return {name: sorted(nodes, key=lambda n: n.start_byte) for name, nodes in found.items()}
+    result = {name: sorted(nodes, key=lambda n: n.start_byte) for name, nodes in found.items()}
+    if node.parent is None:  # whole-file queries are the ones asked again
+        _CAPTURED[query_source, node.id] = (node, result)
+        return {name: list(nodes) for name, nodes in result.items()}
+    return result
+
+
+def forget() -> None:
+    """Drop the memo of whole-file captures (it holds the tree alive)."""
+    _CAPTURED.clear()
 
 
 def matches(query_source: str, node: Node) -> list[dict[str, list[Node]]]:
