@@ -239,8 +239,9 @@ class _Toolchain:
             if not copy.exists():
                 copy.parent.mkdir(parents=True, exist_ok=True)
                 copy.write_bytes(data)
-            replace_map[str(path)] = str(copy)
-            renames[str(copy)] = str(path)
+            # go runs in the module's directory: only absolute paths name the files there
+            replace_map[os.path.abspath(path)] = str(copy)
+            renames[str(copy)] = os.path.abspath(path)
         name = hashlib.sha256(json.dumps(replace_map, sort_keys=True).encode()).hexdigest()[:16]
         overlay = self.scratch / f"overlay-{name}.json"
         if not overlay.exists():

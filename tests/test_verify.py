@@ -203,14 +203,14 @@ def test_cli_write_verify_leaves_no_package_broken(shop: Path, monkeypatch: pyte
 
 
 def test_cli_diff_shows_only_verified_fixes(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(shop)
+    monkeypatch.chdir(shop.parent)  # paths relative to a directory other than the module's, where go runs
     result = CliRunner().invoke(
-        app, ["fix", "--verify", "--select", "demo-recover", "--jobs", "2", "store"], catch_exceptions=False
+        app, ["fix", "--verify", "--select", "demo-recover", "--jobs", "2", "shop/store"], catch_exceptions=False
     )
     assert result.exit_code == 1, result.output
-    assert "store/cache.go:46:3: demo-recover fix rolled back" in result.output
-    assert "+++ b/store/logger.go" in result.output
-    assert "+++ b/store/cache.go" not in result.output
+    assert "shop/store/cache.go:46:3: demo-recover fix rolled back" in result.output
+    assert "+++ b/shop/store/logger.go" in result.output
+    assert "+++ b/shop/store/cache.go" not in result.output
 
 
 def test_no_go_toolchain_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
