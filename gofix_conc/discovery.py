@@ -75,4 +75,4 @@ def _module_version(directory: Path) -> tuple[int, int] | None:
 
 def go_version(file: Path) -> tuple[int, int]:
     """The language version of the nearest go.mod's ``go`` directive."""
-    return _module_version(file.resolve().parent) or DEFAULT_GO_VERSION
+    return _module_version(Path(os.path.abspath(file)).parent) or DEFAULT_GO_VERSION

@@ -69,7 +69,14 @@ class Source:
         self.data = raw[len(BOM) :] if self.bom else raw
         self.crlf = b"\r\n" in self.data
         self.tree = parse(self.data)
-        self._line_starts = [0] + [m.end() for m in re.finditer(rb"\n", self.data)]
+        self._lines: list[int] | None = None
+
+    @property
+    def _line_starts(self) -> list[int]:
+        # Built on first use: most files scanned have no finding to place.
+        if self._lines is None:
+            self._lines = [0] + [m.end() for m in re.finditer(rb"\n", self.data)]
+        return self._lines
 
     @property
     def root(self) -> Node:
