@@ -68,7 +68,7 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
-from gofix_conc import goroutines, scopes
+from gofix_conc import goroutines, scopes, types
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, FixKind, Rule, Safety
 from gofix_conc.source import captures
@@ -259,21 +259,16 @@ def has_constant_bound(ctx: FileContext, loop: Node) -> bool:
 
 
 def constant_value(ctx: FileContext, expr: Node, depth: int = 0) -> int | None:
-    """The value of a constant-like integer expression, 0 when fixed but unknown (NumCPU)."""
-    if depth > 8:
-        return None
+    """The value of a constant-like integer expression; 0 when fixed but unknown (NumCPU, a constant elsewhere)."""
+    exact = types.constant(expr)
+    if exact is not None or depth > 8:
+        return exact
     kind = expr.type
-    text = ctx.text(expr)
-    if kind == "int_literal":
-        try:
-            return int(text.replace("_", ""), 0)
-        except ValueError:
-            return None
-    if text.replace(" ", "") in _CONSTANT_CALLS:
+    if ctx.text(expr).replace(" ", "") in _CONSTANT_CALLS:
         return 0
     if kind == "parenthesized_expression":
         return constant_value(ctx, expr.named_children[0], depth + 1)
-    if kind == "binary_expression":
+    if kind == "binary_expression":  # 2 * runtime.NumCPU()
         left = constant_value(ctx, expr.child_by_field_name("left"), depth + 1)  # type: ignore[arg-type]
         right = constant_value(ctx, expr.child_by_field_name("right"), depth + 1)  # type: ignore[arg-type]
         operator = expr.child_by_field_name("operator")
@@ -284,11 +279,8 @@ def constant_value(ctx: FileContext, expr: Node, depth: int = 0) -> int | None:
         )
     if kind == "identifier":
         decl = scopes.resolve(expr)
-        if decl is None:
-            return 0  # declared in another file: a package constant in practice
-        if decl.kind == "const":
-            value = decl.construct.child_by_field_name("value")
-            return constant_value(ctx, value.named_children[0], depth + 1) if value is not None else 0
+        if decl is None or decl.kind == "const":
+            return 0  # a constant types.constant cannot evaluate (iota, another file): fixed in practice
         if decl.kind == "var" and decl.construct.type == "short_var_declaration":
             function = scopes.enclosing_function(expr)
             written = [w for w in scopes.writes(decl, function) if w != decl.node] if function else [None]

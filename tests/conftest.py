@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from textwrap import dedent
 
 import pytest
 
@@ -9,6 +10,21 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
+
+# A goroutine per item of a loop: the smallest code unbounded-goroutines fixes.
+LOOP = dedent(
+    """\
+    package p
+
+    func work(int) {}
+
+    func Run(xs []int) {
+    \tfor _, x := range xs {
+    \t\tgo work(x)
+    \t}
+    }
+    """
+)
 
 
 @pytest.fixture(scope="session")

@@ -12,23 +12,9 @@ from textwrap import dedent
 
 import jsonschema
 import pytest
-from conftest import ROOT
+from conftest import LOOP, ROOT
 
 SCHEMA = ROOT.parent / "shared" / "data" / "sarif-schema-2.1.0.json"
-
-LOOP = dedent(
-    """\
-    package p
-
-    func work(int) {}
-
-    func Run(xs []int) {
-    \tfor _, x := range xs {
-    \t\tgo work(x)
-    \t}
-    }
-    """
-)
 
 
 def gofix(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

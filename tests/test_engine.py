@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from textwrap import dedent
 
 import pytest
+from conftest import LOOP
 
 from gofix_conc import config, discovery
 from gofix_conc.edits import apply, compatible, merge_insertions
@@ -13,20 +13,6 @@ from gofix_conc.engine import Settings, Status, process
 from gofix_conc.model import Edit, Fix
 
 RULE = "unbounded-goroutines"
-
-LOOP = dedent(
-    """\
-    package p
-
-    func work(int) {}
-
-    func Run(xs []int) {
-    \tfor _, x := range xs {
-    \t\tgo work(x)
-    \t}
-    }
-    """
-)
 
 
 def _write(tmp_path: Path, text: str | bytes, name: str = "p.go", go: str = "1.24") -> Path:
