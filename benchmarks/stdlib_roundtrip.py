@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _ROLLED_BACK = re.compile(
-    r"^(?P<path>\S+):(?P<line>\d+):(?P<column>\d+): (?P<rule>\S+) fix rolled back: (?P<check>.+) failed with it:$"
+    r"^(?P<path>\S+):(?P<line>\d+):(?P<column>\d+): (?P<rule>\S+) fix rolled back: (?P<check>.+?)(?: failed with it:)?$"
 )
 _NOT_VERIFIED = re.compile(r"^(?P<dir>\S+): not verified: (?P<why>.*)$")
 _FIXED = re.compile(r"Fixed (\d+) findings?\.")

@@ -47,6 +47,7 @@ GOFMT = "gofmt"
 BUILD = "go build"
 VET = "go vet"
 TEST = "go test -race"
+NEEDS = "needs a rolled-back fix"  # a fix that only applied on top of one that was rolled back
 _MAX_OUTPUT_LINES = 20
 
 
@@ -148,9 +149,11 @@ def describe(report: Report, summary: bool = True) -> list[str]:
     """The report as lines for stderr."""
     lines: list[str] = []
     for rb in report.rolled_back:
-        lines.append(
-            f"{display_path(rb.path)}:{rb.line}:{rb.column}: {rb.rule} fix rolled back: {rb.check} failed with it:"
-        )
+        where = f"{display_path(rb.path)}:{rb.line}:{rb.column}: {rb.rule} fix rolled back"
+        if rb.check == NEEDS:
+            lines.append(f"{where}: {NEEDS}")
+            continue
+        lines.append(f"{where}: {rb.check} failed with it:")
         output = rb.output.strip().splitlines() or ["(no output)"]
         if len(output) > _MAX_OUTPUT_LINES:
             output = [*output[:_MAX_OUTPUT_LINES], f"... ({len(output) - _MAX_OUTPUT_LINES} more lines)"]
@@ -380,6 +383,12 @@ class _Checked:
             culprit = self.kept.pop(hi - 1)
             self.rolled_back.append(self._describe(culprit, failed))
             failed = self.failure(self.kept)
+        if self.rolled_back:
+            # A fix found only once another was applied (on the code that fix produced) goes with it.
+            applied = {(path, key) for path, r in self.current().items() for key in r.fixed_keys}
+            for fix in [f for f in self.kept if f not in applied]:
+                self.kept.remove(fix)
+                self.rolled_back.append(self._describe(fix, _Failure(NEEDS, "")))
 
     def _describe(self, culprit: _FixId, failed: _Failure) -> RolledBack:
         path, key = culprit
