@@ -3,8 +3,9 @@
 ## What it does
 Finds `go` statements inside `for` loops that nothing limits: no semaphore is
 acquired before the `go` in the same iteration, the loop is not a fixed pool
-of workers (a constant bound such as `runtime.NumCPU()`), and the goroutines
-do not drain a shared channel.
+of workers (a constant bound such as `runtime.NumCPU()`, or a counting loop
+whose goroutines take nothing from the iteration: `for i := 0; i < n; i++ {
+go w.run() }`), and the goroutines do not drain a shared channel.
 
 ## Why is this bad?
 Each iteration starts one more goroutine. With a large input, or a loop fed by
@@ -230,32 +231,76 @@ def acquired_inside(ctx: FileContext, go: Node) -> Node | None:
 
 
 def is_worker_pool(ctx: FileContext, loop: Node, go: Node) -> bool:
-    return has_constant_bound(ctx, loop) or drains_shared_channel(ctx, go)
+    return has_constant_bound(ctx, loop) or drains_shared_channel(ctx, go) or starts_identical_workers(ctx, loop, go)
+
+
+def starts_identical_workers(ctx: FileContext, loop: Node, go: Node) -> bool:
+    """A counting loop whose goroutines take nothing from the iteration: n copies of one worker.
+
+        for i := 0; i < n; i++ { go w.run() }     for range workers { go func() { for { ... } }() }
+
+    The count is the pool's size (a flag, a config value); the work comes from
+    somewhere shared. A loop fed by data (range over items, an accept loop, a
+    ticker) gives each goroutine something of its own, or has no count at all.
+    """
+    clause = next((c for c in loop.named_children if c.type in ("for_clause", "range_clause")), None)
+    if clause is None:
+        return False
+    if clause.type == "for_clause" and clause.child_by_field_name("condition") is None:
+        return False
+    if clause.type == "range_clause":
+        ranged = clause.child_by_field_name("right")
+        if ranged is None or is_channel(ctx, ranged) or _names_data(ctx, ranged):
+            return False
+    bound = loop_bound(loop)
+    count = constant_value(ctx, bound) if bound is not None else None
+    if count is not None and count > int(ctx.option("max-pool-size")):
+        return False  # a million copies of one worker is not a pool
+    for ident in captures("(identifier) @id", go).get("id", []):
+        decl = scopes.resolve(ident)
+        if decl is not None and scopes.contains(loop, decl.node) and not scopes.contains(go, decl.node):
+            return False  # the goroutine uses a value of this iteration
+    return True
+
+
+def _names_data(ctx: FileContext, ranged: Node) -> bool:
+    """Whether a range expression is visibly a collection (a literal, a slice, a map) rather than a count."""
+    if ranged.type in ("composite_literal", "slice_expression"):
+        return True
+    decl = scopes.resolve(ranged) if ranged.type == "identifier" else None
+    if decl is None:
+        return False  # n, cfg.Workers, another file's value: a count as far as we can see
+    declared = scopes.declared_type(decl)
+    if declared is not None:
+        return declared.type in ("slice_type", "map_type", "array_type", "pointer_type", "qualified_type")
+    value = scopes.initial_value(decl)
+    return value is not None and (value.type == "composite_literal" or ctx.text(value).startswith("make("))
 
 
 def has_constant_bound(ctx: FileContext, loop: Node) -> bool:
     """``for i := 0; i < K; i++`` or ``for range K`` with K a small compile-time or fixed value."""
+    bound = loop_bound(loop)
+    value = constant_value(ctx, bound) if bound is not None else None
+    return value is not None and value <= int(ctx.option("max-pool-size"))
+
+
+def loop_bound(loop: Node) -> Node | None:
+    """K in ``for range K`` / ``for i := range K`` / ``for i := 0; i < K; i++``."""
     clause = next((c for c in loop.named_children if c.type in ("for_clause", "range_clause")), None)
     if clause is None:
-        return False
+        return None
     if clause.type == "range_clause":
-        bound = clause.child_by_field_name("right")
-    else:
-        condition = clause.child_by_field_name("condition")
-        if condition is None or condition.type != "binary_expression":
-            return False
-        operator = condition.child_by_field_name("operator")
-        op = operator.type if operator is not None else ""
-        if op in ("<", "<="):
-            bound = condition.child_by_field_name("right")
-        elif op in (">", ">="):
-            bound = condition.child_by_field_name("left")
-        else:
-            return False
-    if bound is None:
-        return False
-    value = constant_value(ctx, bound)
-    return value is not None and value <= int(ctx.option("max-pool-size"))
+        return clause.child_by_field_name("right")
+    condition = clause.child_by_field_name("condition")
+    if condition is None or condition.type != "binary_expression":
+        return None
+    operator = condition.child_by_field_name("operator")
+    op = operator.type if operator is not None else ""
+    if op in ("<", "<="):
+        return condition.child_by_field_name("right")
+    if op in (">", ">="):
+        return condition.child_by_field_name("left")
+    return None
 
 
 def constant_value(ctx: FileContext, expr: Node, depth: int = 0) -> int | None:
