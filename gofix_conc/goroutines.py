@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from gofix_conc import scopes
+from gofix_conc import gofmt, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit
 
@@ -175,7 +175,7 @@ def start_goroutine_with(ctx: FileContext, go: Node, lines: list[str]) -> Gorout
     function = call.child_by_field_name("function")
     if arguments is None or function is None:
         return None
-    bindings: list[tuple[str, str]] = []
+    bindings: list[tuple[str, Node]] = []
     replaced: list[Edit] = []
     parts = [function, *(a for a in arguments.named_children if a.type != "comment")]
     for part in parts:
@@ -186,7 +186,7 @@ def start_goroutine_with(ctx: FileContext, go: Node, lines: list[str]) -> Gorout
         if is_stable(ctx, part, go):
             continue
         name = ctx.fresh_name(go, "fn" if part is function else "arg")
-        bindings.append((name, ctx.text(part)))
+        bindings.append((name, part))
         replaced.append(Edit(part.start_byte - call.start_byte, part.end_byte - call.start_byte, name.encode()))
     call_text = ctx.source.data[call.start_byte : call.end_byte]
     for edit in sorted(replaced, key=lambda e: e.start, reverse=True):
@@ -199,7 +199,9 @@ def start_goroutine_with(ctx: FileContext, go: Node, lines: list[str]) -> Gorout
     before = []
     if bindings:
         names = ", ".join(n for n, _ in bindings)
-        values = ", ".join(v for _, v in bindings)
+        # gofmt spaces a binary operator by the depth it stands at: a, b := x, y is one level deeper.
+        depth = 1 if len(bindings) == 1 else 2
+        values = ", ".join(gofmt.respace(v, depth) for _, v in bindings)
         before.append(f"{names} := {values}")
     return GoroutineEdit([Edit(go.start_byte, go.end_byte, text.encode())], before)
 
