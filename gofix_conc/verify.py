@@ -47,6 +47,7 @@ GOFMT = "gofmt"
 BUILD = "go build"
 VET = "go vet"
 TEST = "go test -race"
+IMPORTS = "go list -test"  # import cycles and other load errors, tests included
 NEEDS = "needs a rolled-back fix"  # a fix that only applied on top of one that was rolled back
 _MAX_OUTPUT_LINES = 20
 
@@ -456,31 +457,49 @@ class _Together(_Checked):
         for package in packages:
             self.modules.setdefault(package.module, []).append(package)
         self._importers: dict[Path, list[str]] = {}
+        self._test_only: set[str] = set()
 
     def directory(self) -> Path:
         return self.packages[0].module
 
     def checks(self) -> list[str]:
-        return [BUILD, VET] if len(self.packages) > 1 or any(self.importers(m) for m in self.modules) else []
+        together = len(self.packages) > 1 or any(self.importers(m) for m in self.modules)
+        return [IMPORTS, BUILD, VET] if together else []  # the cheap check first: bisection runs them often
 
     def importers(self, module: Path) -> list[str]:
-        """Import paths of the packages of ``module`` that depend on a changed one and did not change."""
+        """Import paths of the packages of ``module`` that depend on a changed one, their tests included.
+
+        A fix that imports a package can close an import cycle through another
+        package's tests (log's tests import testing: testing must not import log).
+        """
         if module not in self._importers:
             changed_dirs = {p.dir for p in self.modules[module]}
-            done = self.toolchain.run(
-                ["list", "-e", "-f", '{{.Dir}}\t{{.ImportPath}}\t{{join .Deps " "}}', "./..."], module, module
+            template = (
+                '{{.Dir}}\t{{.ImportPath}}\t{{join .Deps " "}}\t{{join .TestImports " "}} {{join .XTestImports " "}}'
+                "{{if .Error}}\t{{end}}\t{{if or .GoFiles .CgoFiles}}go{{end}}"
             )
-            rows = [line.split("\t") for line in done.stdout.splitlines() if line.count("\t") == 2]
-            changed = {ip for d, ip, _ in rows if Path(d) in changed_dirs}
-            self._importers[module] = [
-                ip for d, ip, deps in rows if Path(d) not in changed_dirs and changed & set(deps.split())
-            ]
+            done = self.toolchain.run(["list", "-e", "-f", template, "./..."], module, module)
+            # A package go cannot load (no files for this platform, ...) gets a fifth column: left out.
+            rows = [line.split("\t") for line in done.stdout.splitlines() if line.count("\t") == 4]
+            deps = {ip: set(d.split()) for _, ip, d, _, _ in rows}
+            changed = {ip for d, ip, _, _, _ in rows if Path(d) in changed_dirs}
+            self._test_only |= {ip for _, ip, _, _, go in rows if not go}  # go build refuses those
+            found = []
+            for directory, ip, _, tests, _ in rows:
+                reach = deps[ip] | {t for t in tests.split()}
+                reach |= {d for t in tests.split() for d in deps.get(t, ())}
+                if Path(directory) not in changed_dirs and changed & reach:
+                    found.append(ip)
+            self._importers[module] = found
         return self._importers[module]
 
     def run_check(self, check: str, texts: dict[Path, bytes]) -> _Failure | None:
         for module, packages in sorted(self.modules.items()):
             patterns = [p.pattern for p in packages]
-            build = [*patterns, *self.importers(module)] if check == BUILD else patterns
+            importers = self.importers(module)
+            if check == BUILD:
+                importers = [ip for ip in importers if ip not in self._test_only]
+            build = [*patterns, *importers] if check in (BUILD, IMPORTS) else patterns
             failed = _go_failure(self.toolchain, check, module, build, patterns, texts)
             if failed is not None:
                 return failed
@@ -489,7 +508,7 @@ class _Together(_Checked):
     def settle(self) -> None:
         if not self.kept or not self.checks():
             return
-        if any(self._importers.values()) and self.run_check(BUILD, {}) is not None:
+        if any([self.importers(m) for m in self.modules]) and self.run_check(BUILD, {}) is not None:
             self.notices.append(Notice(self.directory(), "importers of the changed packages fail to build already"))
             self._importers = {module: [] for module in self.modules}
         if not self.checks():
@@ -522,6 +541,11 @@ def _go_failure(
 ) -> _Failure | None:
     overlay, renames = toolchain.overlay(texts)
     flags = [f"-overlay={overlay}"] if overlay is not None else []
+    if check == IMPORTS:
+        template = '{{if .Error}}{{.ImportPath}}: {{.Error}}{{"\\n"}}{{end}}'
+        done = toolchain.run(["list", *flags, "-e", "-test", "-f", template, *build], module, module)
+        said = done.stdout.strip() or (done.stderr.strip() if done.returncode else "")
+        return _Failure(check, _readable(said, renames, module)) if said else None
     if check == BUILD:
         args = ["build", *flags, "-o", os.devnull, *build]  # a main package would leave its binary behind
     elif check == VET:
