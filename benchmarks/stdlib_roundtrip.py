@@ -37,10 +37,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gofix_conc import discovery
+
 _ROLLED_BACK = re.compile(
     r"^(?P<path>\S+):(?P<line>\d+):(?P<column>\d+): (?P<rule>\S+) fix rolled back: (?P<check>.+?)(?: failed with it:)?$"
 )
 _NOT_VERIFIED = re.compile(r"^(?P<dir>\S+): not verified: (?P<why>.*)$")
+_INTERNAL_ERROR = re.compile(r"^(\S+): error: internal error in rule (\S+):$", re.MULTILINE)
 _FIXED = re.compile(r"Fixed (\d+) findings?\.")
 
 
@@ -66,6 +69,7 @@ class RoundTrip:
     rolled_back: list[dict[str, str]] = field(default_factory=list)
     not_verified: list[str] = field(default_factory=list)
     remaining: dict[str, int] = field(default_factory=dict)
+    codemod_errors: list[tuple[str, str]] = field(default_factory=list)  # (file, rule) of internal errors
     steps: list[Step] = field(default_factory=list)
 
     @property
@@ -175,7 +179,7 @@ def _round_trip(args: argparse.Namespace, goroot: Path, copy: Path, report: Roun
     started = time.monotonic()
     scanned = runner.run([*gofix, "scan", "--format", "json", *common, "src"])
     findings = json.loads(scanned.stdout or '{"findings": []}')["findings"]
-    report.files = sum(1 for _ in (copy / "src").rglob("*.go"))
+    report.files = sum(1 for _ in discovery.go_files([copy / "src"]))  # what gofix-conc reads
     report.not_analysed = scanned.stderr.count("not analysed")
     counts: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     for finding in findings:
@@ -197,9 +201,16 @@ def _round_trip(args: argparse.Namespace, goroot: Path, copy: Path, report: Roun
     runner.step(
         f"fix --write --verify: {report.fixes_applied} fixes in {len(changed)} files, "
         f"{len(report.rolled_back)} rolled back",
-        fixed.returncode in (0, 1) and "Traceback" not in fixed.stderr,
+        fixed.returncode in (0, 1, 2) and "Verified" in fixed.stderr,  # 2: files not analysed, codemod errors
         started,
         fixed.stderr[-3000:],
+    )
+    report.codemod_errors = sorted(set(_INTERNAL_ERROR.findall(fixed.stderr)))
+    runner.step(
+        f"no codemod crashed ({len(report.codemod_errors)} internal errors)",
+        not report.codemod_errors,
+        time.monotonic(),
+        "\n".join(f"{path}: {rule}" for path, rule in report.codemod_errors),
     )
     touched = sorted(p for p in after if p in before and after[p][1:] != before[p][1:] and p not in changed)
     created = sorted(set(after) - set(before))
