@@ -225,16 +225,18 @@ def _field_names(target: Node) -> list[str]:
     return names
 
 
-def _basic_name(type_node: Node | str | None) -> str | None:
+def _basic_name(type_node: Node | str | None, depth: int = 0) -> str | None:
     if isinstance(type_node, str) or type_node is None:
         return type_node
-    if type_node.type != "type_identifier":
+    if type_node.type != "type_identifier" or depth > 8:
         return None
     name = type_node.text.decode() if type_node.text else ""
     if name in INTEGERS or name in NON_INTEGERS:
         return name
     underlying = scopes.underlying(type_node)
-    return "named" if underlying is not None and _basic_name(underlying) in INTEGERS else None
+    if underlying is None or underlying == type_node:
+        return None  # declared in another file (or a cycle): unknown
+    return "named" if _basic_name(underlying, depth + 1) in INTEGERS else None
 
 
 def value_type(expr: Node, depth: int = 0) -> Node | str | None:
