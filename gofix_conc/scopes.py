@@ -16,12 +16,15 @@ scope of its clause, so ``x, err := f()`` there reuses the existing ``err``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from tree_sitter import Node
 
 from gofix_conc.source import captures
+
+T = TypeVar("T")
 
 FUNCTIONS = frozenset({"function_declaration", "method_declaration", "func_literal"})
 LOOPS = frozenset({"for_statement"})
@@ -135,25 +138,30 @@ def forget() -> None:
     _PACKAGE.clear()
 
 
-def declared_by(statement: Node) -> list[Declaration]:
-    """What a statement (or top-level declaration) declares in its block."""
-    hit = _DECLARED.get(statement.id)
-    if hit is not None and hit[0] == statement:
+def _remembered(table: dict[int, tuple[Node, T]], node: Node, compute: Callable[[Node], T]) -> T:
+    """``compute(node)``, once per node of the tree being checked."""
+    hit = table.get(node.id)
+    if hit is not None and hit[0] == node:
         return hit[1]
-    found = _declared_by(statement)
-    _DECLARED[statement.id] = (statement, found)
+    found = compute(node)
+    table[node.id] = (node, found)
     return found
 
 
+def declared_by(statement: Node) -> list[Declaration]:
+    """What a statement (or top-level declaration) declares in its block."""
+    return _remembered(_DECLARED, statement, _declared_by)
+
+
 def _package_declarations(source_file: Node) -> dict[str, Declaration]:
-    hit = _PACKAGE.get(source_file.id)
-    if hit is not None and hit[0] == source_file:
-        return hit[1]
+    return _remembered(_PACKAGE, source_file, _first_declarations)
+
+
+def _first_declarations(source_file: Node) -> dict[str, Declaration]:
     found: dict[str, Declaration] = {}
     for top in source_file.named_children:
         for decl in declared_by(top):
             found.setdefault(decl.name, decl)
-    _PACKAGE[source_file.id] = (source_file, found)
     return found
 
 
@@ -407,12 +415,7 @@ def struct_field_type(struct: Node, field: str) -> Node | None:
 
 def resolve(ident: Node) -> Declaration | None:
     """The declaration an identifier refers to, or None if not in this file."""
-    hit = _RESOLVED.get(ident.id)
-    if hit is not None and hit[0] == ident:
-        return hit[1]
-    found = _resolve(ident)
-    _RESOLVED[ident.id] = (ident, found)
-    return found
+    return _remembered(_RESOLVED, ident, _resolve)
 
 
 def _resolve(ident: Node) -> Declaration | None:
@@ -513,10 +516,8 @@ def captured(literal: Node) -> dict[Declaration, list[Node]]:
         decl = resolve(ident)
         if decl is None or decl.kind in ("func", "type", "const") or contains(literal, decl.node):
             continue
-        if decl.construct.parent is not None and decl.construct.parent.type == "source_file":
-            continue  # package-level: shared, not captured
         if top_level(decl.node).type in ("var_declaration", "const_declaration"):
-            continue
+            continue  # package-level: shared, not captured
         found.setdefault(decl, []).append(ident)
     return found
 
