@@ -503,11 +503,8 @@ def is_positive_constant(ctx: FileContext, expr: Node, time_pkg: str, depth: int
         decl = scopes.resolve(expr)
         if decl is None or decl.kind != "const":
             return False
-        value = decl.construct.child_by_field_name("value")
-        names = decl.construct.children_by_field_name("name")
-        if value is None or len(value.named_children) != len(names):
-            return False
-        return is_positive_constant(ctx, value.named_children[names.index(decl.node)], time_pkg, depth + 1)
+        value = scopes.initial_value(decl)
+        return value is not None and is_positive_constant(ctx, value, time_pkg, depth + 1)
     return False
 
 

@@ -541,7 +541,7 @@ def initial_value(decl: Declaration) -> Node | None:
     if names is None or values is None:
         return None
     if names is construct:
-        idents = construct.children_by_field_name("name")
+        idents = [n for n in construct.children_by_field_name("name") if n.is_named]  # not the commas
     else:
         idents = [c for c in names.named_children if c.type != "comment"]
     items = [c for c in values.named_children if c.type != "comment"]
