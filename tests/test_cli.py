@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 from conftest import LOOP, ROOT
 
-SCHEMA = ROOT.parent / "shared" / "data" / "sarif-schema-2.1.0.json"
+SCHEMA = ROOT / "tests" / "data" / "sarif-schema-2.1.0.json"
 
 
 def gofix(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
