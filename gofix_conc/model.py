@@ -84,6 +84,9 @@ class Rule:
     default_enabled: bool = True
     min_go_version: tuple[int, int] = (1, 0)
     default_options: Mapping[str, Any] = field(default_factory=dict)
+    # Per-option check of a configured value, run after its type matched the
+    # default's: the problem as a message, or None. Without one, an int must be >= 1.
+    option_checks: Mapping[str, Callable[[Any], str | None]] = field(default_factory=dict)
     # The rule only runs on files holding one of these byte strings (none: every
     # file). A cheap filter before any query: most files start no goroutine.
     triggers: tuple[bytes, ...] = ()

@@ -7,6 +7,7 @@ A codemod is a module with a ``RULE`` attribute. Built-in ones live in the
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib
 import pkgutil
@@ -47,11 +48,21 @@ def all_rules() -> dict[str, Rule]:
     return dict(sorted(rules.items()))
 
 
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest choice, or an empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def unknown_rule_message(rule_id: str) -> str:
+    return f"unknown rule {rule_id!r}" + (did_you_mean(rule_id, all_rules()) or "; see 'gofix-conc rules'")
+
+
 def get(rule_id: str) -> Rule:
     try:
         return all_rules()[rule_id]
     except KeyError:
-        raise UnknownRuleError(f"unknown rule {rule_id!r}; see 'gofix-conc rules'") from None
+        raise UnknownRuleError(unknown_rule_message(rule_id)) from None
 
 
 def selected(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> list[Rule]:
