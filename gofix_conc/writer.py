@@ -121,23 +121,25 @@ def _write_in_place(path: Path, target: Path, new: bytes, expected: bytes, st: o
         _check_unchanged(path, target, expected)
         with _writable(target, st):
             fd = os.open(target, os.O_WRONLY)
+    except BaseException:
+        backup.unlink(missing_ok=True)
+        raise
+    # From here on the backup is removed only once the file holds whole bytes, old or new.
+    try:
         try:
+            _overwrite(fd, new)
+        except BaseException:
             try:
-                _overwrite(fd, new)
-            except BaseException:
-                try:
-                    _overwrite(fd, expected)
-                except OSError:
-                    kept, backup = backup, None  # the only whole copy left: keep it
-                    raise WriteError(
-                        f"{path}: write failed and the original could not be restored; it is in {kept}"
-                    ) from None
-                raise
-        finally:
-            os.close(fd)
-    finally:
-        if backup is not None:
+                _overwrite(fd, expected)
+            except OSError:
+                raise WriteError(
+                    f"{path}: write failed and the original could not be restored; it is in {backup}"
+                ) from None
             backup.unlink(missing_ok=True)
+            raise
+    finally:
+        os.close(fd)
+    backup.unlink(missing_ok=True)
 
 
 def _backup(target: Path, data: bytes) -> Path:

@@ -229,3 +229,22 @@ def test_not_a_regular_file_is_refused(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     with pytest.raises(WriteError, match="not a regular file"):
         write_atomic(fifo, NEW, OLD)
+
+
+def test_a_directory_closed_to_new_files_means_writing_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _file(tmp_path)
+    inode = path.stat().st_ino
+    real_mkstemp, backups = writer.tempfile.mkstemp, tmp_path / "elsewhere"
+    backups.mkdir()
+
+    def closed_directory(*, prefix: str, suffix: str, dir: object = None) -> tuple[int, str]:
+        if dir is not None:  # root ignores directory permissions, so pretend
+            raise PermissionError(13, "Permission denied")
+        return real_mkstemp(prefix=prefix, suffix=suffix, dir=backups)
+
+    monkeypatch.setattr(writer.tempfile, "mkstemp", closed_directory)
+    write_atomic(path, NEW, OLD)
+    assert path.read_bytes() == NEW and path.stat().st_ino == inode
+    assert _names(tmp_path) == ["elsewhere", "x.go"] and _names(backups) == []
