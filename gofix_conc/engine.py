@@ -6,6 +6,7 @@ The runner never raises past a single file: each file ends as a small frozen
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -91,6 +92,22 @@ class FileResult:
     error: str | None = None
     warnings: tuple[str, ...] = ()
     fixed_keys: tuple[FixKey, ...] = ()  # the FixKey of each of ``fixed``
+    fixed_passes: tuple[int, ...] = ()  # the pass of the fix loop (0 first) that applied each of ``fixed``
+    appeared: tuple[Appeared, ...] = ()  # fixes applied that the first pass did not offer
+    resolved: tuple[Finding, ...] = ()  # first-pass findings that other fixes made go away
+
+
+@dataclass(frozen=True)
+class Appeared:
+    """A fix the file as read did not offer, applied after another fix brought it up.
+
+    ``key`` says where it is, ``after`` which fix of the pass before brought it
+    up, both in the file as read. Its safety is its own (it was safe).
+    """
+
+    finding: Finding
+    key: FixKey
+    after: FixKey
 
 
 @dataclass
@@ -173,6 +190,21 @@ def _applicable(finding: Finding, settings: Settings) -> Fix | None:
     return fix
 
 
+def _pinned(finding: Finding, first: Finding | None) -> Finding:
+    """``finding`` of a later pass with the safety its fix had in the first pass, when that was unsafe.
+
+    The safety ``scan`` shows is the one ``fix`` honours: a fix shown unsafe
+    stays unsafe even when the code around it, rewritten by other fixes, makes
+    its recomputed fix look safe. A fix that turns unsafe keeps its own safety.
+    """
+    fix = finding.fix
+    if fix is None or first is None or first.fix is None or first.fix.safety is fix.safety:
+        return finding
+    if first.fix.safety is Safety.UNSAFE:
+        return dataclasses.replace(finding, fix=dataclasses.replace(fix, safety=Safety.UNSAFE))
+    return finding
+
+
 def _offset_before(offset: int, fixes: Sequence[Fix], crlf: bool) -> int:
     """Where ``offset`` of the text after ``fixes`` was before them (start of the edit for inserted text)."""
     shift = 0
@@ -220,12 +252,45 @@ def process_data(path: Path, raw: bytes, settings: Settings) -> FileResult:
     findings, errors = _check(path, source, settings, go_version)
     if not settings.fix:
         return FileResult(path, Status.UNCHANGED, tuple(findings), error="\n".join(errors) or None)
+    return _fix_loop(path, raw, source, findings, errors, settings, go_version)
+
+
+def _nearest(offset: int, fixes: Sequence[Fix]) -> int:
+    """The index of the fix whose edits come closest to ``offset``."""
+
+    def distance(fix: Fix) -> int:
+        start, end = fix.span()
+        return 0 if start <= offset <= end else min(abs(offset - start), abs(offset - end))
+
+    return min(range(len(fixes)), key=lambda i: distance(fixes[i]))
+
+
+def _fix_loop(
+    path: Path,
+    raw: bytes,
+    source: Source,
+    findings: list[Finding],
+    errors: list[str],
+    settings: Settings,
+    go_version: tuple[int, int],
+) -> FileResult:
+    """Apply the non-overlapping fixes, re-parse, re-run the rules, until nothing is left to apply.
+
+    A fix keeps the safety of the finding the first pass reported (see
+    :func:`_pinned`); a fix that only a later pass offers is applied when it is
+    safe and listed in ``FileResult.appeared`` with the fix that brought it up.
+    """
     fixed: list[Finding] = []
     fixed_keys: list[FixKey] = []
+    fixed_passes: list[int] = []
+    appeared: list[Appeared] = []
     warnings: list[str] = []
     data = source.data
     original = source
-    passes: list[Sequence[Fix]] = []  # the fixes applied by each pass, to map offsets back
+    # The distinct fixes each pass applied, to map offsets back, and the key of each.
+    passes: list[list[Fix]] = []
+    pass_keys: list[list[FixKey]] = []
+    causes: dict[FixKey, FixKey] = {}  # later-pass fixes: the fix that brought each up
 
     def key(finding: Finding) -> FixKey:
         offset = finding.start
@@ -233,52 +298,70 @@ def process_data(path: Path, raw: bytes, settings: Settings) -> FileResult:
             offset = _offset_before(offset, applied, original.crlf)
         return (finding.rule, *original.position(offset))
 
-    for _ in range(MAX_PASSES):
+    first = {key(f): f for f in findings}
+    for number in range(MAX_PASSES):
+        keyed = [(f, key(f)) for f in findings]
+        if number:
+            keyed = [(_pinned(f, first.get(k)), k) for f, k in keyed]
+            for f, k in keyed:
+                if f.fix is not None and k not in causes and (k not in first or first[k].fix is None):
+                    before = _offset_before(f.start, passes[-1], original.crlf)
+                    causes[k] = pass_keys[-1][_nearest(before, passes[-1])]
         candidates = [
-            (f, fix)
-            for f in findings
+            (f, k, fix)
+            for f, k in keyed
             if (fix := _applicable(f, settings)) is not None
-            and not (settings.skip and skip_key(path, key(f)) in settings.skip)
+            and not (settings.skip and skip_key(path, k) in settings.skip)
         ]
-        chosen_fixes = edits.compatible(fix for _, fix in candidates)
+        chosen_fixes = edits.compatible(fix for _, _, fix in candidates)
         if not chosen_fixes:
             break
-        chosen = [f for f, fix in candidates if any(fix is c for c in chosen_fixes)]
-        new_data = edits.apply(data, chosen_fixes, crlf=source.crlf)
-        new_source = Source(source.raw(new_data))
+        new_source = Source(source.raw(edits.apply(data, chosen_fixes, crlf=source.crlf)))
         if new_source.root.has_error:
             # A codemod bug: keep only the fixes that parse on their own.
             good = [
-                f for f in chosen if not Source(source.raw(edits.apply(data, [f.fix], crlf=source.crlf))).root.has_error
-            ]  # type: ignore[list-item]
-            for bad in (f for f in chosen if f not in good):
+                fix
+                for fix in chosen_fixes
+                if not Source(source.raw(edits.apply(data, [fix], crlf=source.crlf))).root.has_error
+            ]
+            for bad in (f for f, _, fix in candidates if fix in chosen_fixes and fix not in good):
                 errors.append(f"{bad.rule} produced invalid Go at line {bad.line}; fix not applied")
             if not good:
                 break
-            chosen = good[:1]
-            new_source = Source(source.raw(edits.apply(data, [chosen[0].fix], crlf=source.crlf)))  # type: ignore[list-item]
-        fixed += chosen
-        fixed_keys += [key(f) for f in chosen]
-        passes.append([f.fix for f in chosen])  # type: ignore[misc]
+            chosen_fixes = good[:1]
+            new_source = Source(source.raw(edits.apply(data, chosen_fixes, crlf=source.crlf)))
+        applied = set(chosen_fixes)  # findings with equal fixes are all fixed by one of them
+        chosen = [(f, k) for f, k, fix in candidates if fix in applied]
+        fixed += [f for f, _ in chosen]
+        fixed_keys += [k for _, k in chosen]
+        fixed_passes += [number] * len(chosen)
+        appeared += [Appeared(f, k, causes[k]) for f, k in chosen if k in causes]
+        passes.append(chosen_fixes)
+        pass_keys.append([next(k for _, k, fix in candidates if fix == c) for c in chosen_fixes])
         data, source = new_source.data, new_source
         findings, pass_errors = _check(path, source, settings, go_version)
         errors += pass_errors
     else:
         warnings.append(f"fixes did not converge after {MAX_PASSES} passes")
-    remaining = tuple(f for f in findings)
+    remaining = [(_pinned(f, first.get(k)), k) for f in findings for k in [key(f)]]
+    left = set(fixed_keys) | {k for _, k in remaining}
+    resolved = tuple(f for k, f in first.items() if k not in left)
     error = "\n".join(dict.fromkeys(errors)) or None
     if not fixed:
-        return FileResult(path, Status.UNCHANGED, remaining, error=error, warnings=tuple(warnings))
+        return FileResult(path, Status.UNCHANGED, tuple(f for f, _ in remaining), error=error, warnings=tuple(warnings))
     return FileResult(
         path,
         Status.CHANGED,
-        remaining,
+        tuple(f for f, _ in remaining),
         tuple(fixed),
         raw,
         source.raw(data),
         error,
         tuple(warnings),
         fixed_keys=tuple(fixed_keys),
+        fixed_passes=tuple(fixed_passes),
+        appeared=tuple(appeared),
+        resolved=resolved,
     )
 
 
