@@ -90,7 +90,8 @@ class FakeForge:
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
 
     # -- the test's side -------------------------------------------------------------
 
