@@ -393,9 +393,9 @@ def fix(
         paths, select, ignore, config_path, go_version, fix=True, unsafe_fixes=unsafe_fixes, changed_since=changed_since
     )
     if verify_ or verify_race:
-        if interactive_ or ((commit or format_patch is not None) and commit_per is not CommitPer.file):
-            # Those apply fixes rule by rule or one by one, from text the verified run never saw.
-            raise _fail("--verify goes with --diff, --write, --patch, or --commit-per file")
+        if interactive_:
+            # It applies fixes one by one, on text the verified run never saw.
+            raise _fail("--verify goes with --diff, --write, --patch, --commit and --format-patch")
         job.settings = _verified(job, jobs, quiet, verify.Mode.RACE if verify_race else verify.Mode.BUILD)
     if interactive_:
         raise typer.Exit(_fix_interactive(job, jobs))

@@ -365,6 +365,36 @@ def _fix_loop(
     )
 
 
+def by_rule(result: FileResult, rules: Sequence[str]) -> list[tuple[str, tuple[Finding, ...], bytes]]:
+    """The fix loop of ``result`` replayed one rule at a time: (rule, findings fixed, file text after them).
+
+    The fixes of one pass never overlap and were all made on the same text, so
+    any of them can go first: each pass is split by rule in ``rules`` order.
+    Passes follow one another as the loop ran them, so the last text is
+    ``result.new`` byte for byte. Adjacent steps of one rule are joined.
+    """
+    if result.original is None or not result.fixed:
+        return []
+    order = {rule: i for i, rule in enumerate(rules)}
+    steps: list[tuple[str, tuple[Finding, ...], bytes]] = []
+    raw = result.original
+    for number in sorted(set(result.fixed_passes)):
+        in_pass = [f for f, n in zip(result.fixed, result.fixed_passes, strict=True) if n == number]
+        source = Source(raw)
+        fixes: list[Fix] = []
+        for rule in sorted({f.rule for f in in_pass}, key=lambda r: (order.get(r, len(order)), r)):
+            found = tuple(f for f in in_pass if f.rule == rule)
+            fixes += dict.fromkeys(f.fix for f in found if f.fix is not None)
+            raw = source.raw(edits.apply(source.data, fixes, crlf=source.crlf))
+            if steps and steps[-1][0] == rule:
+                steps[-1] = (rule, steps[-1][1] + found, raw)
+            else:
+                steps.append((rule, found, raw))
+    if raw != result.new:
+        raise AssertionError(f"{result.path}: replaying the fix loop by rule gave other text")
+    return steps
+
+
 def _process_many(paths: Sequence[Path], settings: Settings) -> list[FileResult]:
     return [process(p, settings) for p in paths]
 

@@ -29,7 +29,7 @@ import git
 
 from gofix_conc import engine, registry
 from gofix_conc.engine import FileResult, Settings, Status
-from gofix_conc.model import Finding, Safety
+from gofix_conc.model import Finding
 from gofix_conc.writer import write_atomic
 
 SUBJECT_PREFIX = "fix(concurrency): "
@@ -83,6 +83,7 @@ class Plan:
     steps: list[Step] = field(default_factory=list)
     remaining: list[Finding] = field(default_factory=list)  # findings left after every step
     problems: list[FileResult] = field(default_factory=list)  # results with errors or warnings
+    appeared: list[tuple[Path, engine.Appeared]] = field(default_factory=list)  # fixes only a later pass offered
 
     @property
     def changed_paths(self) -> list[Path]:
@@ -102,11 +103,6 @@ class Plan:
         return out
 
 
-def has_applicable_fix(finding: Finding, settings: Settings) -> bool:
-    fix = finding.fix
-    return fix is not None and (fix.safety is Safety.SAFE or settings.unsafe_fixes)
-
-
 def plan_by_file(files: Sequence[Path], settings: Settings, jobs: int | None = None) -> Plan:
     """All rules at once, file by file: the same result as ``fix --write``."""
     plan = Plan()
@@ -114,6 +110,7 @@ def plan_by_file(files: Sequence[Path], settings: Settings, jobs: int | None = N
         if result.error or result.warnings:
             plan.problems.append(result)
         plan.remaining += result.findings
+        plan.appeared += [(result.path, a) for a in result.appeared]
         if result.status is Status.CHANGED:
             assert result.original is not None and result.new is not None
             rules = tuple(sorted({f.rule for f in result.fixed}))
@@ -123,40 +120,41 @@ def plan_by_file(files: Sequence[Path], settings: Settings, jobs: int | None = N
 
 
 def plan_by_rule(files: Sequence[Path], settings: Settings, jobs: int | None = None) -> Plan:
-    """One step per rule, each rule's fixes applied on the text the earlier rules left.
+    """One step per rule, ending with the files ``fix --write`` writes.
 
-    Only files with a fixable finding at the start can change: a file no rule
-    fixes keeps its text, so no later rule sees anything new in it.
+    The fix loop runs once over all rules, as for ``--write``; its passes are
+    then split by rule (:func:`engine.by_rule`). Steps go in rule order: each
+    step takes every file whose next change is that rule's. A file where one
+    rule's fix only appeared after another rule's (or two rules' fixes
+    overlapped) needs that rule again later: the plan then has a second step
+    for it rather than files that differ from ``--write``.
     """
     plan = Plan()
-    scan = list(engine.run(files, dataclasses.replace(settings, fix=False), jobs))
+    order = {rule: i for i, rule in enumerate(settings.rules)}
+    queues: dict[Path, list[tuple[str, tuple[Finding, ...], bytes]]] = {}
     texts: dict[Path, bytes] = {}
-    for result in scan:
+    for result in engine.run(files, dataclasses.replace(settings, fix=True), jobs):
         if result.error or result.warnings:
             plan.problems.append(result)
-        if any(has_applicable_fix(f, settings) for f in result.findings):
-            try:
-                texts[result.path] = result.path.read_bytes()
-            except OSError as err:
-                plan.problems.append(FileResult(result.path, Status.FAILED, error=f"cannot read: {err}"))
-    for rule_id in settings.rules:
-        one_rule = dataclasses.replace(settings, rules=(rule_id,), fix=True)
+        plan.remaining += result.findings
+        plan.appeared += [(result.path, a) for a in result.appeared]
+        steps = engine.by_rule(result, settings.rules)
+        if steps:
+            assert result.original is not None
+            queues[result.path] = steps
+            texts[result.path] = result.original
+    while queues:
+        rule = min((q[0][0] for q in queues.values()), key=lambda r: (order.get(r, len(order)), r))
         changes = []
-        for path, text in texts.items():
-            result = engine.process_data(path, text, one_rule)
-            if result.warnings:
-                plan.problems.append(dataclasses.replace(result, error=None))
-            if result.status is Status.CHANGED and result.new is not None:
-                changes.append(Change(path, text, result.new, result.fixed))
-                texts[path] = result.new
-        if changes:
-            plan.steps.append(Step((rule_id,), tuple(changes)))
-    scan_only = dataclasses.replace(settings, fix=False)
-    for result in scan:
-        if result.path in texts:
-            plan.remaining += engine.process_data(result.path, texts[result.path], scan_only).findings
-        else:
-            plan.remaining += result.findings
+        for path, queue in list(queues.items()):
+            if queue[0][0] != rule:
+                continue
+            _, fixed, text = queue.pop(0)
+            changes.append(Change(path, texts[path], text, fixed))
+            texts[path] = text
+            if not queue:
+                del queues[path]
+        plan.steps.append(Step((rule,), tuple(changes)))
     return plan
 
 

@@ -87,7 +87,10 @@ REINDEX = dedent(
 )
 
 # The fix reaches the last line, which has no newline.
-NOTIFY = "package hooks\n\nfunc Notify(hooks []func()) {\n\tfor _, h := range hooks {\n\t\tgo h()\n\t}\n}"
+NOTIFY = (
+    'package hooks\n\nimport "sync"\n\nfunc Notify(hooks []func()) {\n\tvar wg sync.WaitGroup\n'
+    "\tfor _, h := range hooks {\n\t\twg.Add(1)\n\t\tgo func() { defer wg.Done(); h() }()\n\t}\n\twg.Wait()\n}"
+)
 
 CLEAN = "package shop\n\nfunc Add(a, b int) int { return a + b }\n"
 
@@ -497,3 +500,96 @@ def test_commit_per_rule_applies_each_rule_on_top_of_the_previous(
     assert done[1].message.endswith("\n\nGofix-Conc-Rule: say-gamma\n")
     assert [(root / f).read_text() for f in ("one.go", "two.go")] == ["package p\n\n// gamma\n"] * 2
     assert status(repo) == "" and plan.remaining == []
+
+
+def test_commit_per_rule_replays_the_fix_loop_when_a_rule_is_needed_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # say-gamma goes first, but one.go only says beta once say-beta ran: say-gamma gets a second step.
+    rules = {r.id: r for r in [_comment_rule("say-beta", "alpha", "beta"), _comment_rule("say-gamma", "beta", "gamma")]}
+    monkeypatch.setattr(registry, "all_rules", lambda: rules)
+    repo = make_repo(tmp_path / "r", {"one.go": "package p\n\n// alpha\n", "two.go": "package p\n\n// beta\n"})
+    root = Path(repo.working_tree_dir)
+    settings = Settings(rules=("say-gamma", "say-beta"))
+
+    plan = gitops.plan_by_rule([root / "one.go", root / "two.go"], settings, jobs=1)
+    assert [(s.rules, [c.path.name for c in s.changes]) for s in plan.steps] == [
+        (("say-gamma",), ["two.go"]),
+        (("say-beta",), ["one.go"]),
+        (("say-gamma",), ["one.go"]),
+    ]
+    by_file = gitops.plan_by_file([root / "one.go", root / "two.go"], settings, jobs=1)
+    assert plan.final() == by_file.final()
+    [(path, appeared)] = plan.appeared
+    assert (path.name, appeared.key, appeared.after) == ("one.go", ("say-gamma", 3, 1), ("say-beta", 3, 1))
+
+
+# Two rules fix the same goroutine: their edits meet at the start of its body.
+TWO_RULES = ("unbounded-goroutines", "goroutine-without-recover")
+FAN_OUT = dedent(
+    """\
+    package shop
+
+    import "sync"
+
+    func work(int) {}
+
+    // Each works on every item at once.
+    func Each(xs []int) {
+    \tvar wg sync.WaitGroup
+    \tfor _, x := range xs {
+    \t\twg.Add(1)
+    \t\tgo func() { defer wg.Done(); work(x) }()
+    \t}
+    \twg.Wait()
+    }
+    """
+)
+
+
+def gofix_two_rules(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    select = ("--select", ",".join(TWO_RULES), "--unsafe-fixes", "--jobs", "1")
+    return subprocess.run(
+        [sys.executable, "-m", "gofix_conc", args[0], *select, *args[1:]], cwd=cwd, capture_output=True, text=True
+    )
+
+
+@pytest.mark.parametrize("order", [TWO_RULES, TWO_RULES[::-1]])
+def test_every_mode_gives_the_files_write_gives_when_two_rules_fix_one_goroutine(
+    tmp_path: Path, order: tuple[str, str]
+) -> None:
+    layout = {"go.mod": GO_MOD, "fan/each.go": FAN_OUT, "fan/other.go": FAN_OUT.replace("Each", "Other")}
+    repo = make_repo(tmp_path / "r", layout)
+    root = Path(repo.working_tree_dir)
+
+    by_write = Path(clone(repo, tmp_path / "write").working_tree_dir)
+    done = gofix_two_rules("fix", "--write", ".", cwd=by_write)
+    assert done.returncode in (0, 1), done.stderr
+    written = snapshot(by_write)
+    assert written["fan/each.go"].count(b"recover()") == 1 and b"<-sem" in written["fan/each.go"]
+
+    by_commit = Path(clone(repo, tmp_path / "commit").working_tree_dir)
+    select = ("--select", ",".join(order))
+    done = subprocess.run(
+        [sys.executable, "-m", "gofix_conc", "fix", *select, "--unsafe-fixes", "--commit", "."],
+        cwd=by_commit,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    assert snapshot(by_commit) == written
+    commits = list(git.Repo(by_commit).iter_commits(f"{head(repo)}..HEAD"))
+    assert sorted(c.message.rsplit("Gofix-Conc-Rule: ", 1)[1].strip() for c in commits) == sorted(TWO_RULES)
+
+    mails = tmp_path / "mails"
+    done = gofix_two_rules("fix", "--format-patch", str(mails), ".", cwd=root)
+    assert done.returncode == 1, done.stderr
+    by_am = clone(repo, tmp_path / "am")
+    by_am.git.am(*sorted(str(m) for m in mails.iterdir()))
+    assert snapshot(Path(by_am.working_tree_dir)) == written
+
+    patch = tmp_path / "all.patch"
+    gofix_two_rules("fix", "--patch", str(patch), ".", cwd=root)
+    applied = clone(repo, tmp_path / "applied")
+    applied.git.apply(str(patch))
+    assert snapshot(Path(applied.working_tree_dir)) == written
