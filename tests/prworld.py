@@ -126,7 +126,8 @@ class World:
             git(other, "config", "user.name", "Colleague")
             git(other, "config", "user.email", "colleague@example.com")
         git(other, "fetch", "-q", "origin", auth=True)
-        git(other, "checkout", "-q", "-B", branch, f"origin/{branch}")
+        exists = git(other, "branch", "-r", "--list", f"origin/{branch}")
+        git(other, "checkout", "-q", "-B", branch, f"origin/{branch}" if exists else "origin/main")
         for name, text in files.items():
             (other / name).write_text(text)
         git(other, "add", "-A")
