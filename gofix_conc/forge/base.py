@@ -12,6 +12,8 @@ exception carries passes through :meth:`Http.redact` first.
 from __future__ import annotations
 
 import email.utils
+import functools
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -118,6 +120,7 @@ class Http:
             headers={"Authorization": authorization, "User-Agent": USER_AGENT, **(headers or {})},
             timeout=httpx.Timeout(30.0),
             follow_redirects=True,  # httpx drops Authorization when a redirect leaves the host
+            verify=_ssl_context(),
         )
 
     def redact(self, text: str) -> str:
@@ -195,6 +198,12 @@ class Http:
                 url, query = path, {**params, "page": next_page}
                 continue
             return
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One verifying context per process: loading the CA bundle costs more than a whole API call."""
+    return httpx.create_ssl_context()
 
 
 def _seconds(value: str) -> float:
