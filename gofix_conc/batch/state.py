@@ -20,7 +20,6 @@ import contextlib
 import fcntl
 import json
 import os
-import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from gofix_conc.batch.model import DONE, FAILED, INTERRUPTED, OK, PENDING, RUNNING, UnitResult, UnitSpec
+from gofix_conc.batch.unit import module_name
 
 DB_NAME = "campaign.db"
 SCHEMA_VERSION = 1
@@ -189,8 +189,7 @@ class Campaign:
         return self.dir / "workspaces"
 
     def log_path(self, spec: UnitSpec) -> Path:
-        module = re.sub(r"[^A-Za-z0-9._-]+", "_", spec.module).strip("_") or "root"
-        return self.dir / "logs" / spec.slug / f"{module}-{spec.key[:12]}.log"
+        return self.dir / "logs" / spec.slug / f"{module_name(spec.module)}-{spec.key[:12]}.log"
 
     # -- runs ----------------------------------------------------------------------
 
@@ -330,4 +329,4 @@ def _log_text(spec: UnitSpec, result: UnitResult) -> str:
         f"duration:   {result.duration:.2f}s",
         "",
     ]
-    return "\n".join(head) + result.log
+    return "\n".join(head) + result.log.rstrip("\n") + "\n"

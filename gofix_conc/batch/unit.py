@@ -82,8 +82,12 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
+# How running out of address space shows, depending on what was being allocated.
+_OUT_OF_MEMORY = ("MemoryError", "out of memory", "can't start new thread", "failed to map segment", "Cannot allocate")
+
+
 def _why_it_died(code: int, log: str, spec: UnitSpec) -> tuple[str, str]:
-    if "MemoryError" in log or "out of memory" in log.lower():
+    if spec.memory_limit_mb and any(sign in log for sign in _OUT_OF_MEMORY):
         return MEMORY, f"out of memory (limit {spec.memory_limit_mb} MB per process)"
     if code == -signal.SIGXCPU or (code == -signal.SIGKILL and "SIGXCPU" in log):
         return TIMEOUT, f"CPU time limit reached ({spec.cpu_limit}s per process)"
@@ -145,8 +149,9 @@ def workspace_root(spec: UnitSpec) -> Path:
     return Path(tempfile.gettempdir()) / f"gofix-conc-workspace-{os.getuid()}"
 
 
-def _name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "root"
+def module_name(module: str) -> str:
+    """A module directory as one file name: ``root`` for the repository root, ``a_b`` for ``a/b``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", module).strip("_.") or "root"
 
 
 def prepare(spec: UnitSpec, log: _Log) -> Path:
@@ -158,7 +163,7 @@ def prepare(spec: UnitSpec, log: _Log) -> Path:
             log(f"reusing checkout {target}")
             return target
     else:
-        target = root / "units" / spec.slug / f"{_name(spec.module)}-{spec.key[:12]}"
+        target = root / "units" / spec.slug / f"{module_name(spec.module)}-{spec.key[:12]}"
         if (target / ".git" / "gofix-conc-ready").is_file():
             try:
                 # an earlier attempt may have left a half-made branch: start again from the commit
