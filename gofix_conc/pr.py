@@ -223,12 +223,17 @@ class _Remote:
         self._token = token
         self.env = {"GIT_TERMINAL_PROMPT": "0"}
         if url.startswith(("http://", "https://")):
+            # An empty value first drops headers configured before (actions/checkout persists its own
+            # Authorization header): two Authorization headers would make the push fail.
             count = int(os.environ.get("GIT_CONFIG_COUNT") or 0)
+            key = f"http.{forge.strip_credentials(url)}.extraHeader"
             self.env.update(
                 {
-                    "GIT_CONFIG_COUNT": str(count + 1),
-                    f"GIT_CONFIG_KEY_{count}": f"http.{forge.strip_credentials(url)}.extraHeader",
-                    f"GIT_CONFIG_VALUE_{count}": f"Authorization: {authorization}",
+                    "GIT_CONFIG_COUNT": str(count + 2),
+                    f"GIT_CONFIG_KEY_{count}": key,
+                    f"GIT_CONFIG_VALUE_{count}": "",
+                    f"GIT_CONFIG_KEY_{count + 1}": key,
+                    f"GIT_CONFIG_VALUE_{count + 1}": f"Authorization: {authorization}",
                 }
             )
 

@@ -205,3 +205,12 @@ def test_git_push_needs_the_token(world: World) -> None:
     assert done.returncode != 0
     assert world.remote_head("intruder") is None
     world.http.unauthorized = 0  # expected here
+
+
+def test_a_stale_persisted_header_is_not_sent(tmp_path: Path) -> None:
+    """A CI checkout may leave an Authorization header in .git/config: the bot's replaces it instead of adding one."""
+    with make_world("github", tmp_path) as world:
+        git(world.work, "config", f"http.{world.url}.extraheader", "Authorization: Basic c3RhbGU6c3RhbGU=")
+        assert world.run().action == "created"
+        assert world.remote_head() is not None
+        assert world.http.unauthorized == 0
