@@ -269,9 +269,9 @@ def test_unreachable_repository_is_a_failed_unit_and_the_campaign_goes_on(
     assert data["failures"][0]["cause"] == "fetch"
 
 
-def test_pr_mode_is_not_available_yet(world: dict[str, Path], tmp_path: Path) -> None:
-    code, output = batch("run", "--state", str(tmp_path / "c"), "--mode", "pr", str(world["svc"]))
-    assert code == 2 and "not available yet" in output
+def test_pr_mode_needs_a_repository(world: dict[str, Path], tmp_path: Path) -> None:
+    code, output = batch("run", "--state", str(tmp_path / "c"), "--mode", "pr", str(tmp_path / "nothing-here"))
+    assert code == 2 and "no such repository" in output
 
 
 # -- fix campaigns -------------------------------------------------------------------

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import os
+import subprocess
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +46,9 @@ class Options:
     memory_limit_mb: int | None = 4096
     workspace: str | None = None
     retry_failed: bool = False
+    forge: str | None = None
+    api_url: str | None = None
+    pr_interval: float = 0.0  # pr mode: seconds between two pull-request units
 
     def result_digest(self) -> str:
         """The options a unit's result depends on."""
@@ -56,6 +61,7 @@ class Options:
             "verify": self.verify if self.mode != "scan" else None,
             "branch": self.branch if self.mode != "scan" else None,
             "goproxy": self.goproxy if self.mode != "scan" else None,
+            "forge": [self.forge, self.api_url] if self.mode == "pr" else None,
         }
         return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()
 
@@ -74,13 +80,31 @@ def unit_key(source: str, commit: str, module: str, options: Options, tool: str)
 
 
 def pr_delivery() -> Callable[..., object] | None:
-    """The pull-request entry point of gofix_conc.pr, when there is one."""
+    """``gofix_conc.pr.run``, which pr-mode units call, when this installation has it."""
     try:
         module = importlib.import_module("gofix_conc.pr")
     except ImportError:
         return None
-    entry = getattr(module, "run_campaign_unit", None)
-    return entry if callable(entry) else None
+    entry = getattr(module, "run", None)
+    return entry if callable(entry) and hasattr(module, "Request") else None
+
+
+def forge_secrets() -> dict[str, str]:
+    """The forge tokens of this environment, for pr-mode units (never put in a unit's environment)."""
+    from gofix_conc import forge
+
+    names = {"GOFIX_CONC_TOKEN", *forge.TOKEN_VARIABLES.values()}
+    return {name: os.environ[name] for name in names if os.environ.get(name)}
+
+
+def _remote_url(source: str) -> str:
+    """Where a pull request for ``source`` goes: the URL itself, or a local clone's origin."""
+    if repos.is_url(source):
+        return source
+    try:
+        return repos.git(["remote", "get-url", "origin"], Path(source)).strip() or source
+    except (subprocess.CalledProcessError, OSError):
+        return source
 
 
 @dataclass
@@ -143,13 +167,18 @@ def plan(
                 cpu_limit=options.cpu_limit,
                 memory_limit_mb=options.memory_limit_mb,
                 workspace=workspace,
+                remote_url=_remote_url(planned.repo.source) if options.mode == "pr" else None,
+                forge=options.forge,
+                api_url=options.api_url,
             )
             if planned.error is not None or planned.commit is None:
                 key = unit_key(planned.repo.source, "", "-", options, "fetch")
                 spec = replace(base, key=key, module="-")
                 failures.append((spec, UnitResult.failure(key, FETCH, planned.error or "no commit")))
                 continue
-            for module in planned.modules:
+            # one pull request per repository: its unit covers every module
+            modules = planned.modules[:1] and (".",) if options.mode == "pr" else planned.modules
+            for module in modules:
                 key = unit_key(planned.repo.source, planned.commit, module, options, tool)
                 specs.append(replace(base, key=key, module=module))
     todo = campaign.plan(specs + [s for s, _ in failures], run_id, options.retry_failed)
@@ -169,11 +198,17 @@ def execute(
     run_id: int,
     events: Events,
     summary: Summary,
+    pr_interval: float = 0.0,
 ) -> Summary:
     """Run ``todo`` and record each result as it comes; Ctrl-C marks the running units interrupted."""
     started = time.monotonic()
+    last_pr = [0.0]
 
     def on_start(spec: UnitSpec) -> None:
+        if spec.mode == "pr" and pr_interval:
+            # pacing: reviewers and CI see one new pull request every pr_interval seconds at most
+            time.sleep(max(0.0, last_pr[0] + pr_interval - time.monotonic()))
+            last_pr[0] = time.monotonic()
         campaign.started(spec, run_id)
         events.started(spec)
 

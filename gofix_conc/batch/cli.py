@@ -76,7 +76,9 @@ def run(
     repos_file: Annotated[
         Optional[Path], typer.Option("--repos-file", help="One repository path or URL a line (# comments).")
     ] = None,
-    mode: Annotated[Mode, typer.Option("--mode", help="scan: findings; fix: verified fixes on a branch.")] = Mode.scan,
+    mode: Annotated[
+        Mode, typer.Option("--mode", help="scan: findings; fix: verified fixes on a branch; pr: and a pull request.")
+    ] = Mode.scan,
     select: Annotated[Optional[list[str]], typer.Option("--select", help="Only these rule ids (ALL: all).")] = None,
     ignore: Annotated[Optional[list[str]], typer.Option("--ignore", help="Skip these rule ids.")] = None,
     config_path: Annotated[
@@ -84,7 +86,16 @@ def run(
     ] = None,
     unsafe_fixes: Annotated[bool, typer.Option("--unsafe-fixes", help="Also apply fixes marked unsafe.")] = False,
     verify: Annotated[VerifyMode, typer.Option("--verify", help="Fix mode: checks fixes pass.")] = VerifyMode.build,
-    branch: Annotated[str, typer.Option("--branch", help="Fix mode: branch of the fix commits.")] = "gofix/concurrency",
+    branch: Annotated[
+        Optional[str], typer.Option("--branch", help="Branch of the fix commits (pr mode: of the pull requests).")
+    ] = None,
+    forge: Annotated[
+        Optional[str], typer.Option("--forge", help="pr mode: github, gitlab or gitea (default: from the remote).")
+    ] = None,
+    api_url: Annotated[Optional[str], typer.Option("--api-url", help="pr mode: the forge's API root.")] = None,
+    pr_interval: Annotated[
+        float, typer.Option("--pr-interval", min=0, help="pr mode: seconds between two pull requests.")
+    ] = 0.0,
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Units at once (default: cores).")] = None,
     scheduler: Annotated[
         Optional[str],
@@ -111,8 +122,9 @@ def run(
     """Run a campaign, or resume it: units done for the same commit, tool and options are not run again."""
     if mode is Mode.pr and campaign_module.pr_delivery() is None:
         raise _fail("--mode pr is not available yet: this installation has no gofix_conc.pr (use --mode fix)")
-    if mode is Mode.pr:
-        raise _fail("--mode pr is not available yet: gofix_conc.pr has no campaign entry point")
+    if branch is None:
+        branch = "gofix-conc/concurrency" if mode is Mode.pr else "gofix/concurrency"
+    secrets = campaign_module.forge_secrets() if mode is Mode.pr else None
     try:
         sources = repos.sources(repositories or [], repos_file)
     except repos.SourceError as err:
@@ -143,6 +155,9 @@ def run(
         memory_limit_mb=memory_limit or None,
         workspace=workspace,
         retry_failed=retry_failed,
+        forge=forge,
+        api_url=api_url,
+        pr_interval=pr_interval,
     )
     try:
         store = Campaign(state, writer=True)
@@ -154,7 +169,10 @@ def run(
     summary = None
     try:
         try:
-            runner = DaskRunner(scheduler, retries) if scheduler else LocalRunner(jobs or os.cpu_count() or 1, retries)
+            if scheduler:
+                runner = DaskRunner(scheduler, retries, secrets)
+            else:
+                runner = LocalRunner(jobs or os.cpu_count() or 1, retries, secrets)
         except (RuntimeError, OSError, ValueError) as err:
             raise _fail(f"cannot start the runner: {err}") from None
         label = f"{runner.name}:{scheduler or runner.workers}"
@@ -162,7 +180,7 @@ def run(
         events = display.events()
         todo, total = campaign_module.plan(store, sources, options, runner, run_id, events, fetch_jobs=8)
         summary = campaign_module.Summary(run_id, total=total, skipped=total - len(todo))
-        campaign_module.execute(store, todo, runner, run_id, events, summary)
+        campaign_module.execute(store, todo, runner, run_id, events, summary, options.pr_interval)
     except KeyboardInterrupt:
         display.close()
         if runner is not None:

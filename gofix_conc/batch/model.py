@@ -31,6 +31,7 @@ CRASH = "crash"  # an exception, or the unit's process died
 FETCH = "fetch"  # the repository could not be cloned or fetched
 WORKER_DIED = "worker-died"  # the runner lost the worker too many times
 UNAVAILABLE = "unavailable"  # a mode this installation cannot run
+PR = "pr"  # the pull request could not be made (forge or push refused, bad remote)
 
 MAX_FINDINGS = 500  # per unit, in the result; counts are always complete
 MAX_LOG = 64 * 1024
@@ -56,6 +57,9 @@ class UnitSpec:
     cpu_limit: int | None = 900  # CPU seconds for each process of the unit (RLIMIT_CPU)
     memory_limit_mb: int | None = 4096  # address space of each process of the unit (RLIMIT_AS)
     workspace: str | None = None  # where the worker clones; None: its own temporary directory
+    remote_url: str | None = None  # pr mode: where the pull request goes (the source, or a local clone's origin)
+    forge: str | None = None  # pr mode: github, gitlab or gitea (default: from the remote URL)
+    api_url: str | None = None  # pr mode: the forge's API root (default: from the remote URL)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -89,6 +93,7 @@ class UnitResult:
     workspace: str | None = None  # the clone holding the branch (on the worker's machine)
     go_workspace: bool = False  # verified in go.work mode
     pr_url: str | None = None
+    pr_action: str | None = None  # created, updated, unchanged, closed, declined, handed-off (gofix-conc pr)
     duration: float = 0.0
     host: str = ""
     log: str = ""

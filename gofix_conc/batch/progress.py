@@ -23,6 +23,8 @@ def describe(spec: UnitSpec, result: UnitResult) -> str:
             parts.append(f"{len(result.rolled_back)} rolled back")
         if result.verification:
             parts.append(f"verification {result.verification}")
+        if result.pr_action:
+            parts.append(f"pull request {result.pr_action} {result.pr_url or ''}".rstrip())
     if result.problems:
         parts.append(f"{len(result.problems)} problem{'s' * (len(result.problems) != 1)}")
     return f"ok {where}: {', '.join(parts)} ({result.duration:.1f}s)"

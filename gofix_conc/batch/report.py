@@ -50,6 +50,7 @@ def _unit(row: UnitRow) -> dict[str, Any]:
         "workspace": r.workspace if r else None,
         "go_workspace": r.go_workspace if r else False,
         "pr_url": r.pr_url if r else None,
+        "pr_action": r.pr_action if r else None,
         "files": r.files if r else 0,
         "problems": list(r.problems) if r else [],
         "finding_list": list(r.findings) if r else [],

@@ -51,8 +51,9 @@ def _worker_init() -> None:
 class LocalRunner(Runner):
     name = "local"
 
-    def __init__(self, jobs: int, retries: int = 2) -> None:
+    def __init__(self, jobs: int, retries: int = 2, secrets: dict[str, str] | None = None) -> None:
         self.workers = max(1, jobs)
+        self.secrets = secrets
         self.retries = retries
         self._pool: ProcessPoolExecutor | None = None
         self._inflight: dict[Future[UnitResult], UnitSpec] = {}
@@ -78,7 +79,7 @@ class LocalRunner(Runner):
                     started.add(spec.key)
                     on_start(spec)
                 try:
-                    self._inflight[self._pool.submit(run_unit, spec)] = spec
+                    self._inflight[self._pool.submit(run_unit, spec, self.secrets)] = spec
                 except BrokenProcessPool:
                     queue.append(spec)
                     self._replace_pool()
@@ -130,7 +131,8 @@ class DaskRunner(Runner):
 
     name = "dask"
 
-    def __init__(self, scheduler: str, retries: int = 2) -> None:
+    def __init__(self, scheduler: str, retries: int = 2, secrets: dict[str, str] | None = None) -> None:
+        self.secrets = secrets
         try:
             import dask
             from distributed import Client, LocalCluster
@@ -180,7 +182,9 @@ class DaskRunner(Runner):
                 spec = queue.pop()
                 on_start(spec)
                 # retries: a unit the scheduler gave up on (KilledWorker) is not rerun by Dask's task retries
-                future = self.client.submit(run_unit, spec, key=f"gofix-unit-{spec.key[:16]}-{run_id}", pure=False)
+                future = self.client.submit(
+                    run_unit, spec, self.secrets, key=f"gofix-unit-{spec.key[:16]}-{run_id}", pure=False
+                )
                 self._inflight[future] = spec
                 completed.add(future)
 

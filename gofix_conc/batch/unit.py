@@ -30,13 +30,17 @@ from collections import Counter
 from pathlib import Path
 
 from gofix_conc.batch import repos, sandbox
-from gofix_conc.batch.model import CRASH, FETCH, MAX_FINDINGS, MAX_LOG, MEMORY, OK, TIMEOUT, UnitResult, UnitSpec
+from gofix_conc.batch.model import CRASH, FETCH, MAX_FINDINGS, MAX_LOG, MEMORY, OK, PR, TIMEOUT, UnitResult, UnitSpec
 
 PRE_EXISTING_MARKS = ("fails without the fixes too", "fail to build already")
 
 
-def run_unit(spec: UnitSpec) -> UnitResult:
-    """Run one unit in a sandboxed child process; never raises for anything the unit does."""
+def run_unit(spec: UnitSpec, secrets: dict[str, str] | None = None) -> UnitResult:
+    """Run one unit in a sandboxed child process; never raises for anything the unit does.
+
+    ``secrets`` (pr mode: the forge token) reach the child on its stdin, never its
+    environment, and go only to gofix_conc.pr, which hands them to the forge API and git push.
+    """
     started = time.monotonic()
     host = socket.gethostname()
     try:
@@ -52,7 +56,8 @@ def run_unit(spec: UnitSpec) -> UnitResult:
     except OSError as err:
         return UnitResult.failure(spec.key, CRASH, f"cannot start the unit: {err}", host=host)
     try:
-        out, err = proc.communicate(spec.to_json().encode(), timeout=spec.unit_timeout)
+        message_in = json.dumps({"spec": json.loads(spec.to_json()), "secrets": secrets or {}})
+        out, err = proc.communicate(message_in.encode(), timeout=spec.unit_timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         out, err = proc.communicate()
@@ -126,10 +131,11 @@ def main() -> None:
     result_fd = os.dup(1)
     os.dup2(2, 1)  # whatever prints, the result channel stays clean
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
-    spec = UnitSpec.from_json(sys.stdin.read())
+    received = json.loads(sys.stdin.read())
+    spec = UnitSpec.from_json(json.dumps(received["spec"]))
     log = _Log()
     try:
-        result = work(spec, log)
+        result = work(spec, log, received.get("secrets") or {})
     except MemoryError:
         result = UnitResult.failure(spec.key, MEMORY, f"out of memory (limit {spec.memory_limit_mb} MB per process)")
     except Exception as err:
@@ -164,6 +170,8 @@ def prepare(spec: UnitSpec, log: _Log) -> Path:
             return target
     else:
         target = root / "units" / spec.slug / f"{module_name(spec.module)}-{spec.key[:12]}"
+        if spec.mode == "pr":
+            shutil.rmtree(target, ignore_errors=True)  # gofix_conc.pr reconciles with the forge, not with this
         if (target / ".git" / "gofix-conc-ready").is_file():
             try:
                 # an earlier attempt may have left a half-made branch: start again from the commit
@@ -190,6 +198,11 @@ def prepare(spec: UnitSpec, log: _Log) -> Path:
             repos.git(["fetch", "-q", origin, "+refs/heads/*:refs/remotes/origin/*"], partial)
             repos.git(["fetch", "-q", origin, "HEAD"], partial)
         repos.git(["checkout", "-q", "--detach", spec.commit], partial)
+        if spec.mode == "pr":
+            # gofix_conc.pr builds from the remote base branch and pushes to origin; HEAD must be a branch
+            repos.git(["checkout", "-q", "-b", "gofix-conc-campaign"], partial)
+            if spec.remote_url:
+                repos.git(["remote", "add", "origin", spec.remote_url], partial)
         if spec.mode != "scan" and not _has_identity(partial):
             repos.git(["config", "user.name", "gofix-conc"], partial)
             repos.git(["config", "user.email", "gofix-conc@localhost"], partial)
@@ -240,7 +253,7 @@ def _config(spec: UnitSpec, checkout: Path, module_dir: Path):  # -> config.Conf
     return config.Config(path=checkout / config.CONFIG_NAME)  # exclude globs relative to the repository
 
 
-def work(spec: UnitSpec, log: _Log) -> UnitResult:
+def work(spec: UnitSpec, log: _Log, secrets: dict[str, str] | None = None) -> UnitResult:
     from gofix_conc import discovery, engine, registry
 
     try:
@@ -257,7 +270,7 @@ def work(spec: UnitSpec, log: _Log) -> UnitResult:
     cfg = _config(spec, checkout, module_dir)
     rules = registry.selected(spec.select or cfg.select, [*cfg.ignore, *spec.ignore])
     settings = engine.Settings(rules=tuple(r.id for r in rules), options=cfg.rules, go_version=cfg.go_version)
-    nested = _nested_modules(module_dir)
+    nested = _nested_modules(module_dir) if spec.mode != "pr" else []  # one pull request covers every module
     files = [
         f
         for f in discovery.go_files([module_dir], cfg.exclude, cfg.root)
@@ -283,7 +296,54 @@ def work(spec: UnitSpec, log: _Log) -> UnitResult:
     )
     if spec.mode == "scan":
         return result
+    if spec.mode == "pr":
+        return _pull_request(spec, settings, cfg, checkout, result, log, secrets or {})
     return _fix(spec, settings, files, checkout, result, log)
+
+
+def _pull_request(spec: UnitSpec, settings, cfg, checkout: Path, result: UnitResult, log: _Log, secrets) -> UnitResult:
+    """``gofix-conc pr`` on the unit's repository: one pull request per repository, reconciled with the forge."""
+    from gofix_conc import pr, verify
+    from gofix_conc.forge import ForgeError
+
+    request = pr.Request(
+        paths=(checkout,),
+        settings=dataclasses.replace(settings, unsafe_fixes=spec.unsafe_fixes),
+        branch=spec.branch,
+        verify=None if spec.verify == "none" else verify.Mode(spec.verify),
+        forge=spec.forge,
+        api_url=spec.api_url,
+        exclude=cfg.exclude,
+        jobs=1,
+    )
+    try:
+        outcome = pr.run(request, checkout, environ=dict(secrets))
+    except (pr.PrError, ForgeError) as err:
+        return UnitResult.failure(spec.key, PR, str(err))
+    log(f"pull request: {outcome.action} {outcome.url or ''}".rstrip())
+    evidence = outcome.evidence
+    rolled_back = tuple(
+        {"rule": rb.rule, "path": rb.path, "line": rb.line, "check": rb.check}
+        for rb in (evidence.rolled_back if evidence else [])
+    )
+    notes = tuple(evidence.notices) if evidence else ()
+    if evidence is None or evidence.mode is None:
+        verification = "skipped"
+    elif any(mark in n for n in notes for mark in PRE_EXISTING_MARKS):
+        verification = "pre-existing"
+    else:
+        verification = "rolled-back" if rolled_back else "passed"
+    return dataclasses.replace(
+        result,
+        fixes_by_rule=dict(Counter(f.rule for f in outcome.fixes)),
+        rolled_back=rolled_back,
+        verification=verification,
+        verification_notes=notes[:50],
+        branch=outcome.branch,
+        commits=tuple(c.sha for c in outcome.commits),
+        pr_url=outcome.url,
+        pr_action=outcome.action,
+    )
 
 
 def _fix(spec: UnitSpec, settings, files: list[Path], checkout: Path, result: UnitResult, log: _Log) -> UnitResult:
