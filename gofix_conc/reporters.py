@@ -133,17 +133,183 @@ def to_sarif(findings: Sequence[Finding], rules: Iterable[Rule], base: Path | No
     return json.dumps(log, indent=2)
 
 
-def unified_diff(old: bytes, new: bytes, a_path: str, b_path: str) -> str:
-    """A diff that ``git apply`` and ``patch -p1`` accept, final newlines included."""
+# Longer edit scripts are first split at lines found once in each text (as git's patience diff does).
+_MAX_EDITS = 200
+
+
+def _shortest_edit(a: Sequence[int], b: Sequence[int], limit: int) -> list[tuple[int, int]] | None:
+    """Myers' O(ND) diff: the pairs of equal lines ``(i, j)`` kept by a shortest edit script.
+
+    None when the script would be longer than ``limit``.
+    """
+    n, m = len(a), len(b)
+    v = {1: 0}
+    trace: list[dict[int, int]] = []
+    for d in range(min(n + m, limit) + 1):
+        trace.append(v.copy())
+        for k in range(-d, d + 1, 2):
+            x = v[k + 1] if k == -d or (k != d and v[k - 1] < v[k + 1]) else v[k - 1] + 1
+            y = x - k
+            while x < n and y < m and a[x] == b[y]:
+                x, y = x + 1, y + 1
+            v[k] = x
+            if x >= n and y >= m:
+                return _backtrack(trace, n, m)
+    return None
+
+
+def _backtrack(trace: list[dict[int, int]], x: int, y: int) -> list[tuple[int, int]]:
+    pairs: list[tuple[int, int]] = []
+    for d in range(len(trace) - 1, -1, -1):
+        v = trace[d]
+        k = x - y
+        prev_k = k + 1 if k == -d or (k != d and v[k - 1] < v[k + 1]) else k - 1
+        prev_x = v[prev_k]
+        prev_y = prev_x - prev_k
+        while x > prev_x and y > prev_y:
+            x, y = x - 1, y - 1
+            pairs.append((x, y))
+        x, y = prev_x, prev_y
+    pairs.reverse()
+    return pairs
+
+
+def _slide_down(pairs: list[tuple[int, int]], a: Sequence[int], b: Sequence[int]) -> list[tuple[int, int]]:
+    """Move each run of only added (or only removed) lines as far down as equal lines allow, as git does.
+
+    A block inserted between two functions then ends with the blank line
+    that separates it from the next one instead of starting with it.
+    """
+    pairs = [(-1, -1), *pairs, (len(a), len(b))]
+    for i in range(len(pairs) - 2):
+        (x0, y0), (x1, y1) = pairs[i], pairs[i + 1]
+        if x1 == x0 + 1 and y1 > y0 + 1 and b[y0 + 1] == b[y1]:  # b[y0+1:y1] added
+            pairs[i + 1] = (x1, y0 + 1)
+        elif y1 == y0 + 1 and x1 > x0 + 1 and a[x0 + 1] == a[x1]:  # a[x0+1:x1] removed
+            pairs[i + 1] = (x0 + 1, y1)
+    return pairs[1:-1]
+
+
+def _unique_anchors(a: Sequence[int], b: Sequence[int]) -> list[tuple[int, int]]:
+    """Lines found exactly once in each text, the longest run of them in the same order in both."""
+    count_a: dict[int, int] = {}
+    count_b: dict[int, int] = {}
+    for line in a:
+        count_a[line] = count_a.get(line, 0) + 1
+    for line in b:
+        count_b[line] = count_b.get(line, 0) + 1
+    where_b = {line: j for j, line in enumerate(b) if count_b[line] == 1}
+    common = [(i, where_b[line]) for i, line in enumerate(a) if count_a[line] == 1 and line in where_b]
+    # Longest increasing subsequence in j (patience sorting), pairs already sorted by i.
+    tails: list[int] = []
+    back: list[int] = []
+    for n, (_, j) in enumerate(common):
+        at = _bisect(common, tails, j)
+        back.append(tails[at - 1] if at else -1)
+        if at == len(tails):
+            tails.append(n)
+        else:
+            tails[at] = n
+    out: list[tuple[int, int]] = []
+    n = tails[-1] if tails else -1
+    while n >= 0:
+        out.append(common[n])
+        n = back[n]
+    return out[::-1]
+
+
+def _bisect(common: list[tuple[int, int]], tails: list[int], j: int) -> int:
+    lo, hi = 0, len(tails)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if common[tails[mid]][1] < j:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _matches(a: Sequence[int], b: Sequence[int]) -> list[tuple[int, int]]:
+    """Pairs of equal lines kept by a short edit script: the shortest one unless it is long."""
+    pre = 0
+    while pre < len(a) and pre < len(b) and a[pre] == b[pre]:
+        pre += 1
+    post = 0
+    while post < len(a) - pre and post < len(b) - pre and a[-1 - post] == b[-1 - post]:
+        post += 1
+    mid_a, mid_b = a[pre : len(a) - post], b[pre : len(b) - post]
+    pairs = _shortest_edit(mid_a, mid_b, _MAX_EDITS) if mid_a and mid_b else []
+    if pairs is None:
+        anchors = _unique_anchors(mid_a, mid_b)
+        if anchors:
+            pairs = []
+            i0 = j0 = 0
+            for i, j in [*anchors, (len(mid_a), len(mid_b))]:
+                pairs += [(i0 + x, j0 + y) for x, y in _matches(mid_a[i0:i], mid_b[j0:j])]
+                if i < len(mid_a):
+                    pairs.append((i, j))
+                i0, j0 = i + 1, j + 1
+        elif set(mid_a) & set(mid_b):
+            pairs = _shortest_edit(mid_a, mid_b, 5 * _MAX_EDITS)
+            if pairs is None:  # no line to split at and a long script: difflib's quick matching
+                blocks = difflib.SequenceMatcher(None, mid_a, mid_b).get_matching_blocks()
+                pairs = [(i + t, j + t) for i, j, size in blocks for t in range(size)]
+        else:
+            pairs = []
+    head = [(i, i) for i in range(pre)]
+    tail = [(len(a) - post + t, len(b) - post + t) for t in range(post)]
+    return head + [(i + pre, j + pre) for i, j in pairs] + tail
+
+
+class _Minimal(difflib.SequenceMatcher):
+    """difflib's opcodes and hunks over the equal lines of a minimal diff, not difflib's own matching.
+
+    difflib's matching is not minimal and drops lines it finds too often
+    (``}()``, blank lines), which then show as removed and added again.
+    """
+
+    def __init__(self, a: Sequence[str], b: Sequence[str]) -> None:
+        super().__init__(None, a, b, autojunk=False)
+
+    def get_matching_blocks(self) -> list[difflib.Match]:
+        if self.matching_blocks is None:
+            ids: dict[str, int] = {}
+            x = [ids.setdefault(line, len(ids)) for line in self.a]
+            y = [ids.setdefault(line, len(ids)) for line in self.b]
+            blocks: list[list[int]] = []
+            for i, j in _slide_down(_matches(x, y), x, y):
+                if blocks and blocks[-1][0] + blocks[-1][2] == i and blocks[-1][1] + blocks[-1][2] == j:
+                    blocks[-1][2] += 1
+                else:
+                    blocks.append([i, j, 1])
+            self.matching_blocks = [difflib.Match(*block) for block in blocks]
+            self.matching_blocks.append(difflib.Match(len(x), len(y), 0))
+        return self.matching_blocks
+
+
+def _range(start: int, length: int) -> str:
+    """A hunk range as ``diff -u`` writes it (1-based; an empty range names the line before it)."""
+    if length == 1:
+        return str(start + 1)
+    return f"{start + 1 if length else start},{length}"
+
+
+def unified_diff(old: bytes, new: bytes, a_path: str, b_path: str, n: int = 3) -> str:
+    """A diff as small as ``git diff`` shows, which ``git apply`` and ``patch -p1`` accept, final newlines included."""
     # Lines end at "\n" only: str.splitlines would also split at form feeds and U+2028.
     a = re.findall(r"[^\n]*\n|[^\n]+$", old.decode())
     b = re.findall(r"[^\n]*\n|[^\n]+$", new.decode())
-    out = []
-    for line in difflib.unified_diff(a, b, a_path, b_path, n=3):
-        if line.startswith(("---", "+++")):
-            out.append(line.rstrip("\n") + "\n")
-        elif not line.endswith("\n"):
-            out.append(line + "\n\\ No newline at end of file\n")
-        else:
-            out.append(line)
-    return "".join(out)
+    groups = list(_Minimal(a, b).get_grouped_opcodes(n)) if a != b else []
+    if not groups:
+        return ""
+    out = [f"--- {a_path}\n", f"+++ {b_path}\n"]
+    for group in groups:
+        first, last = group[0], group[-1]
+        out.append(f"@@ -{_range(first[1], last[2] - first[1])} +{_range(first[3], last[4] - first[3])} @@\n")
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                out += [" " + line for line in a[i1:i2]]
+                continue
+            out += ["-" + line for line in a[i1:i2]]
+            out += ["+" + line for line in b[j1:j2]]
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in out)

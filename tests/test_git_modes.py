@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -593,3 +594,39 @@ def test_every_mode_gives_the_files_write_gives_when_two_rules_fix_one_goroutine
     applied = clone(repo, tmp_path / "applied")
     applied.git.apply(str(patch))
     assert snapshot(Path(applied.working_tree_dir)) == written
+
+
+def _goroutines(count: int, body: str) -> bytes:
+    funcs = [
+        f"func Run{i}(xs []int) {{\n\tfor _, x := range xs {{\n\t\tgo func() {{\n{body}\t\t}}()\n\t}}\n}}\n"
+        for i in range(count)
+    ]
+    return ("package p\n\nfunc work(int) {}\n\n" + "\n".join(funcs)).encode()
+
+
+def test_diff_of_lines_inserted_into_goroutines_only_adds(tmp_path: Path) -> None:
+    # 40 functions: `}()`, `}` and blank lines are common enough for difflib's autojunk to drop them.
+    old = _goroutines(40, "\t\t\twork(x)\n")
+    new = _goroutines(40, "\t\t\tdefer func() { <-sem }()\n\t\t\twork(x)\n")
+    diff = reporters.unified_diff(old, new, "a/p.go", "b/p.go")
+    body = diff.splitlines()[2:]
+    assert [line for line in body if line.startswith("-")] == []
+    assert [line for line in body if line.startswith("+")] == ["+\t\t\tdefer func() { <-sem }()"] * 40
+    (tmp_path / "old.go").write_bytes(old)
+    (tmp_path / "new.go").write_bytes(new)
+    by_git = subprocess.run(
+        ["git", "diff", "--no-index", "--no-color", "old.go", "new.go"], cwd=tmp_path, capture_output=True, text=True
+    ).stdout
+    hunks = [re.sub(r"^(@@ .* @@).*", r"\1", line) for line in by_git.splitlines()[4:]]  # no function names
+    assert body == hunks  # the hunks git diff shows, line for line
+
+
+def test_diff_of_a_block_inserted_between_functions_ends_with_the_blank_line() -> None:
+    old = b"package p\n\nfunc a() {\n}\n\nfunc c() {\n}\n"
+    new = b"package p\n\nfunc a() {\n}\n\nfunc b() {\n}\n\nfunc c() {\n}\n"
+    diff = reporters.unified_diff(old, new, "a/p.go", "b/p.go")
+    assert [line for line in diff.splitlines() if line[:1] in "+-" and line[1:3] not in ("++", "--")] == [
+        "+func b() {",
+        "+}",
+        "+",
+    ]
