@@ -5,14 +5,31 @@ Finds `x++`, `x--`, `x += n` and `x -= n` inside a goroutine (`go func() {...}()
 or `g.Go(func() error {...})`) on an integer that the goroutine shares with
 other code: a variable captured from the enclosing function, a package-level
 variable or a struct field. It reports them when another goroutine can touch
-the value at the same time: the goroutine is started in a loop, another
-goroutine uses the variable, the function reads or writes it while the
-goroutine may still run (before `wg.Wait()`, a channel receive or a similar
-join), or, for package-level variables and fields, the goroutine may outlive
-the function. Updates made while the same goroutine holds a mutex
-(`mu.Lock()` before, `mu.Unlock()` after or deferred) are not reported, nor
-are floating-point accumulators. A single goroutine that writes while its
-parent waits for it is not a race and is not reported.
+the value at the same time: the goroutine is started in a loop (and not
+waited for in the same iteration), or by a callback that may run many times
+(an HTTP handler), another goroutine uses the variable while this one may
+run, the function reads or writes it while the goroutine may still run
+(before `wg.Wait()`, a channel receive or a similar join), or, for
+package-level variables and fields, the goroutine may outlive the function.
+The message says which of these it is.
+
+Not reported, because something orders the accesses (happens-before, as
+`gofix_conc.concurrency` reads it from the code):
+- a single goroutine that writes while its parent waits for it: the parent
+  reads after `wg.Wait()`, errgroup's `Wait()`, `<-done`, a receive from a
+  result channel (`<-chans[i]`), ranging over a channel the goroutine closes;
+- the parent's writes before the `go` statement (the `go` orders them);
+- a goroutine started in a loop and waited for before the next iteration;
+- two goroutines one of which was waited for before the other started,
+  `synctest.Wait()` between them included, and code after `synctest.Test`/
+  `synctest.Run`, which return once every goroutine of the bubble exited;
+- goroutines started by a callback that runs at most once (`once.Do`,
+  `t.Run`, `synctest.Test`, `time.AfterFunc`, `sync.OnceFunc`);
+- goroutines passing one token around a ring of channels
+  (`<-turn[i]; n++; turn[i+1] <- true`, the function putting at most one
+  token in): they take turns;
+- updates made while the same goroutine holds a mutex (`mu.Lock()` before,
+  `mu.Unlock()` after or deferred), and floating-point accumulators.
 
 ## Why is this bad?
 `x++` is a read, an add and a write. Two goroutines doing it at once lose
@@ -68,8 +85,16 @@ other uses are in other functions or files, which a fix would have to rewrite
 together.
 
 ## Fix safety
-The fix is safe: every use of the variable is rewritten and conversions keep
-each expression's type. There is no fix when a use cannot be rewritten: the
+The fix is safe when the goroutines only update the counter: every use of
+the variable is rewritten and conversions keep each expression's type, so
+the program computes what it did, without the lost updates. It is unsafe
+when a goroutine also reads the counter (`if n < max { n++ }`,
+`n++; if n%100 == 0 {...}`): each atomic operation is atomic, the read and
+the update together are not, so a decision taken on the read can still be
+stale. The race detector no longer sees that logic race: the reviewer must
+check whether the code needs a lock or `CompareAndSwap` instead.
+
+There is no fix when a use cannot be rewritten: the
 address is taken (`&x`, so something may write it through a pointer), the
 variable is assigned together with others (`x, err = f()`), it is a function
 parameter or result, or it is declared in an `if`/`for` header or a grouped
@@ -88,7 +113,7 @@ from tree_sitter import Node
 
 from gofix_conc import concurrency, layout, scopes
 from gofix_conc.context import FileContext
-from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule
+from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
 from gofix_conc.source import captures
 
 # Counter updates, the operand captured:
@@ -144,7 +169,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             continue  # not inside a goroutine, or the variable is the goroutine's own
         if concurrency.holds_lock(match, goroutine.literal):
             continue  # the goroutine holds a mutex around the update
-        reason = race_reason(ctx, counter, goroutine)
+        reason = race_reason(ctx, counter, goroutine, match)
         if reason is None:
             continue  # nothing else touches the counter while the goroutine runs
         fix = None
@@ -284,14 +309,14 @@ def value_type(expr: Node, depth: int = 0) -> Node | str | None:
 class Goroutine:
     literal: Node  # the innermost goroutine's func literal holding the update
     spawn: Node  # the outermost go statement / Go call between the update and the counter's scope
-    multiplied: bool  # started in a loop, or from a function that may run many times
+    multiplied: str | None  # why several copies may run at once (a loop, a callback), or None
 
 
 def goroutine_of(update: Node, counter: Counter) -> Goroutine | None:
     """The goroutine an update runs in, when the counter lives outside it."""
     literal: Node | None = None
     spawn: Node | None = None
-    multiplied = False
+    multiplied: str | None = None
     for ancestor in scopes.ancestors(update):
         if counter.decl is not None and scopes.contains(ancestor, counter.decl.node):
             break  # the counter's own scope: the goroutine shares it with this one
@@ -300,10 +325,11 @@ def goroutine_of(update: Node, counter: Counter) -> Goroutine | None:
             if start is not None:
                 literal = literal or ancestor
                 spawn = start
-            elif literal is not None and not concurrency.called_on_the_spot(ancestor):
-                multiplied = True  # a callback: may be called again and start more goroutines
-        elif ancestor.type == "for_statement" and literal is not None:
-            multiplied = True
+            elif literal is not None and not concurrency.runs_at_most_once(ancestor):
+                multiplied = multiplied or _callback_reason(ancestor)
+        elif ancestor.type == "for_statement" and literal is not None and spawn is not None:
+            if not concurrency.joined_each_iteration(spawn, ancestor):
+                multiplied = multiplied or "goroutines started in a loop update it at once"
         elif ancestor.type in ("function_declaration", "method_declaration"):
             break
     if literal is None or spawn is None:
@@ -311,13 +337,23 @@ def goroutine_of(update: Node, counter: Counter) -> Goroutine | None:
     return Goroutine(literal, spawn, multiplied)
 
 
+def _callback_reason(literal: Node) -> str:
+    """What the message says of goroutines started by a callback that may run many times."""
+    call = concurrency.callback_caller(literal)
+    function = call.child_by_field_name("function") if call is not None else None
+    if function is None or function.text is None:
+        return "goroutines started by a function value that may be called many times update it at once"
+    return f"goroutines started by a callback that {function.text.decode()} may call many times update it at once"
+
+
 # -- whether it races ----------------------------------------------------------
 
 
-def race_reason(ctx: FileContext, counter: Counter, goroutine: Goroutine) -> str | None:
+def race_reason(ctx: FileContext, counter: Counter, goroutine: Goroutine, update: Node) -> str | None:
     """Why the update can run at the same time as another access, or None."""
-    if goroutine.multiplied:
-        return "goroutines started in a loop update it at once"
+    token = concurrency.holds_token(update)
+    if goroutine.multiplied and not token:
+        return goroutine.multiplied
     frame = scopes.top_level(goroutine.spawn)
     for use in uses(ctx, counter):
         if not scopes.contains(frame, use):
@@ -328,7 +364,12 @@ def race_reason(ctx: FileContext, counter: Counter, goroutine: Goroutine) -> str
             return "another goroutine uses it at the same time"
         owner = concurrency.goroutine_around(use, None)
         if owner is not None and not scopes.contains(owner, goroutine.literal):
-            return "another goroutine uses it at the same time"
+            if token and concurrency.holds_token(use):
+                continue  # both hold the token when they touch it: one at a time
+            other = concurrency.goroutine_start(owner) or owner
+            if concurrency.overlap(_spawn_seen_from(use, goroutine), _outermost_start(other, frame)):
+                return "another goroutine uses it at the same time"
+            continue  # one of the two was waited for before the other started
         if concurrency.runs_concurrently(use, _spawn_seen_from(use, goroutine)):
             return "the function uses it while the goroutine may still run"
     if counter.shared and not concurrency.joined(goroutine.spawn):
@@ -345,6 +386,16 @@ def _spawn_seen_from(use: Node, goroutine: Goroutine) -> Node:
         if ancestor.type == "func_literal" and (start := concurrency.goroutine_start(ancestor)) is not None:
             spawn = start
     return spawn
+
+
+def _outermost_start(start: Node, frame: Node) -> Node:
+    """The start of the outermost goroutine around ``start`` within ``frame`` (what the parent runs)."""
+    for ancestor in scopes.ancestors(start):
+        if ancestor == frame:
+            break
+        if ancestor.type == "func_literal" and (outer := concurrency.goroutine_start(ancestor)) is not None:
+            start = outer
+    return start
 
 
 def uses(ctx: FileContext, counter: Counter) -> list[Node]:
@@ -501,10 +552,46 @@ def plan_fix(ctx: FileContext, counter: Counter) -> Fix | None:
     if padding is None:
         return None
     message = f"Make {decl.name} an {package}.{kind}" if spell.typed else f"Update {decl.name} with {package}.Add{kind}"
+    safety = Safety.SAFE
+    if reads_and_updates(decl, function):
+        safety = Safety.UNSAFE
+        message += (
+            f" (check: a goroutine reads {decl.name} and updates it; each atomic operation is atomic,"
+            " the read and the update together are not)"
+        )
     try:
-        return ctx.fix(message, [*import_edits, *edits, *padding])
+        return ctx.fix(message, [*import_edits, *edits, *padding], safety)
     except ValueError:
         return None  # two rewrites of one expression (x += x): left to a human
+
+
+def reads_and_updates(decl: scopes.Declaration, function: Node) -> bool:
+    """Whether a goroutine both reads the counter and updates it: ``if n < max { n++ }``, ``n++; if n%100 == 0``.
+
+    Atomics make the race detector quiet there, but another goroutine can
+    still update the counter between the read and the update: what the code
+    decides from the read may be stale, as it was before the fix.
+    """
+    updated: set[int] = set()
+    read: set[int] = set()
+    for ref in scopes.references(decl, function):
+        literal = concurrency.goroutine_around(ref, None)
+        if ref == decl.node or literal is None:
+            continue
+        parent = ref.parent
+        while parent is not None and parent.type == "parenthesized_expression":
+            parent = parent.parent
+        is_update = parent is not None and (
+            parent.type in ("inc_statement", "dec_statement")
+            or (
+                parent.type == "expression_list"
+                and parent.parent is not None
+                and parent.parent.type == "assignment_statement"
+                and parent == parent.parent.child_by_field_name("left")
+            )
+        )
+        (updated if is_update else read).add(literal.id)
+    return bool(updated & read)
 
 
 def _identifiers_named(node: Node, name: str) -> list[Node]:
@@ -669,6 +756,6 @@ RULE = Rule(
     summary="integer counters updated with ++ or += by concurrent goroutines without synchronization",
     doc=__doc__ or "",
     check=check,
-    fix_kind=FixKind.SAFE,
+    fix_kind=FixKind.SOMETIMES_UNSAFE,
     triggers=(b"go ", b"go\t", b".Go("),  # goroutines: go statements, wg.Go / errgroup Go
 )

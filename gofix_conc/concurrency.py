@@ -1,11 +1,25 @@
 """When goroutines run at the same time as other code, as far as the source shows.
 
-There is no happens-before analysis here, only the shapes real code uses:
-a goroutine is a func literal started by ``go`` or by ``g.Go(...)``
+This is the happens-before of the shapes real code uses, not of every
+program: a goroutine is a func literal started by ``go`` or by ``g.Go(...)``
 (``sync.WaitGroup.Go``, errgroup); the code after it runs concurrently until
-a join, a statement that waits: ``wg.Wait()``, a receive from a channel a
-goroutine can signal on, ``for v := range ch``. Timer channels and calls
-(``<-ticker.C``, ``<-ctx.Done()``) are no joins.
+a join, a statement that waits: ``wg.Wait()`` (``synctest.Wait()`` too), a
+receive from a channel a goroutine can signal on (``<-done``,
+``<-chans[i]``), ``for v := range ch``. Timer channels and calls
+(``<-ticker.C``, ``<-ctx.Done()``) are no joins. On top of that:
+
+- a goroutine joined in the same iteration that started it does not overlap
+  the goroutines of other iterations (``go f(); <-done`` in a loop);
+- two goroutines do not overlap when a join of the first comes between their
+  starts;
+- ``synctest.Run``/``synctest.Test`` return only once every goroutine of
+  their bubble has exited: code after them is ordered after those goroutines;
+- callbacks that run at most once (``once.Do``, ``t.Run``, ``synctest.Test``,
+  ``time.AfterFunc``, ...) do not multiply the goroutines they start;
+- a goroutine that takes a token from a channel before a statement and hands
+  it on after it, in a ring of channels that goroutines pass it around
+  (``<-turn[i]; n++; turn[i+1] <- true``), holds the token there: one
+  goroutine at a time.
 """
 
 from __future__ import annotations
@@ -40,10 +54,39 @@ def goroutine_start(literal: Node) -> Node | None:
     return None
 
 
+# Functions and methods that call their func-literal argument at most once:
+#   once.Do(f)  t.Run(name, f)  synctest.Test(t, f)  time.AfterFunc(d, f)  sync.OnceFunc(f)
+_RUNS_ONCE = frozenset({"Do", "Run", "Test", "AfterFunc", "OnceFunc", "OnceValue", "OnceValues"})
+# Calls that return only after every goroutine started in their callback has exited.
+_BUBBLES = frozenset({b"synctest.Run", b"synctest.Test"})
+
+
 def called_on_the_spot(literal: Node) -> bool:
     """``func() {...}()``: the literal runs once, right there."""
     parent = literal.parent
     return parent is not None and parent.type == "call_expression" and parent.child_by_field_name("function") == literal
+
+
+def callback_caller(literal: Node) -> Node | None:
+    """The call a func literal is passed to as an argument, if it is."""
+    parent = literal.parent
+    while parent is not None and parent.type == "parenthesized_expression":
+        parent = parent.parent
+    if parent is None or parent.type != "argument_list" or parent.parent is None:
+        return None
+    return parent.parent if parent.parent.type == "call_expression" else None
+
+
+def runs_at_most_once(literal: Node) -> bool:
+    """A func literal called once where it stands, or handed to a function that calls it at most once."""
+    if called_on_the_spot(literal):
+        return True
+    call = callback_caller(literal)
+    function = call.child_by_field_name("function") if call is not None else None
+    if function is None:
+        return False
+    name = function.child_by_field_name("field") if function.type == "selector_expression" else function
+    return name is not None and name.text is not None and name.text.decode() in _RUNS_ONCE
 
 
 def goroutine_around(node: Node, stop: Node | None) -> Node | None:
@@ -108,24 +151,67 @@ def runs_concurrently(use: Node, spawn: Node) -> bool:
         return not joined(spawn)
     if use.start_byte < spawn.end_byte:
         return False
-    child = use
-    for ancestor in scopes.ancestors(use):
+    return not joined_between(spawn, use)
+
+
+def joined_between(spawn: Node, later: Node) -> bool:
+    """Whether a join of the goroutine started at ``spawn`` comes before ``later`` runs.
+
+    ``later`` comes after ``spawn`` in the source; a ``synctest.Run`` holding
+    the spawn and not ``later`` is such a join (the bubble's goroutines have
+    exited when it returns).
+    """
+    for call in scopes.ancestors(spawn):
+        function = call.child_by_field_name("function") if call.type == "call_expression" else None
+        if function is not None and function.text in _BUBBLES and not scopes.contains(call, later):
+            return True
+    child = later
+    for ancestor in scopes.ancestors(later):
         if ancestor.type == "statement_list":
             for statement in ancestor.named_children:
                 if statement.start_byte >= child.start_byte:
                     break
                 if statement.start_byte >= spawn.end_byte and is_join(statement):
-                    return False
+                    return True
+                loop = statement.type == "for_statement" and scopes.contains(statement, spawn)
+                if loop and joined_each_iteration(spawn, statement):
+                    return True  # go f(); <-done in the loop
         if (
             ancestor.type == "communication_case"
             and receives_signal(ancestor)
             and ancestor.start_byte >= spawn.end_byte
         ):
-            return False  # case v := <-done: the goroutine has signalled
+            return True  # case v := <-done: the goroutine has signalled
         if ancestor.type in ("function_declaration", "method_declaration"):
             break
         child = ancestor
-    return True
+    return False
+
+
+def overlap(first: Node, second: Node) -> bool:
+    """Whether the goroutines started at ``first`` and ``second`` may run at the same time.
+
+    They do not when one was joined before the other started.
+    """
+    if first.start_byte > second.start_byte:
+        first, second = second, first
+    return not joined_between(first, second)
+
+
+def joined_each_iteration(spawn: Node, loop: Node) -> bool:
+    """Whether every iteration of ``loop`` waits for the goroutine it started before the next one."""
+    child = spawn
+    for ancestor in scopes.ancestors(spawn):
+        if ancestor == loop:
+            return False
+        if ancestor.type == "statement_list" and any(
+            s.start_byte >= child.end_byte and is_join(s) for s in ancestor.named_children
+        ):
+            return True
+        if ancestor.type in scopes.FUNCTIONS:
+            return False
+        child = ancestor
+    return False
 
 
 def receives_signal(case: Node) -> bool:
@@ -140,9 +226,9 @@ def receives_signal(case: Node) -> bool:
 
 
 def is_signal_channel(channel: Node) -> bool:
-    """A channel a goroutine may signal on: ``done``, ``s.results``; not ``ticker.C`` or ``ctx.Done()``."""
-    while channel.type == "parenthesized_expression" and channel.named_children:
-        channel = channel.named_children[0]
+    """A channel a goroutine may signal on: ``done``, ``s.results``, ``chans[i]``; not ``ticker.C``, ``ctx.Done()``."""
+    while channel.type in ("parenthesized_expression", "index_expression") and channel.named_children:
+        channel = channel.child_by_field_name("operand") or channel.named_children[0]
     if channel.type == "identifier":
         return True
     field = channel.child_by_field_name("field") if channel.type == "selector_expression" else None
@@ -187,3 +273,92 @@ def _is_channel(expr: Node) -> bool:
         return declared.type == "channel_type"
     value = scopes.initial_value(decl)
     return value is not None and value.text is not None and value.text.replace(b" ", b"").startswith(b"make(chan")
+
+
+# Channel operations as statements of a goroutine, the channel captured:
+#   <-turn   v := <-turn   if _, ok := <-turn[i]; !ok {...}   next <- true
+TOKEN_RECEIVE = """
+(unary_expression operator: "<-" operand: (_) @channel) @receive
+"""
+TOKEN_SEND = """
+(send_statement channel: (_) @channel) @send
+"""
+
+
+def holds_token(node: Node) -> bool:
+    """Whether the goroutine running ``node`` holds a token passed around a ring of channels.
+
+    The goroutine received from a channel in a statement before ``node`` (in
+    a block around it), some goroutine sends on that channel, and this one
+    sends on a channel that some goroutine receives its token from; the
+    function itself puts at most one token in, outside loops. Then the
+    goroutines take turns: ``<-turn[i]; n++; turn[i+1] <- true``.
+    """
+    literal = goroutine_around(node, None)
+    if literal is None:
+        return False
+    function = scopes.top_level(literal)
+    received, sent = _token_channels(function)
+    taken = {_channel_root(c) for c in _receives_before(node, literal)}
+    gives = {_channel_root(c) for c in _own(captures(TOKEN_SEND, literal).get("channel", []), literal)}
+    if not (taken & sent and gives & received):
+        return False
+    outside = [
+        c
+        for c in captures(TOKEN_SEND, function).get("channel", [])
+        if goroutine_around(c, None) is None and _channel_root(c) in received | sent
+    ]
+    return len(outside) <= 1 and not any(scopes.enclosing(c, scopes.LOOPS) for c in outside)
+
+
+def _token_channels(function: Node) -> tuple[set[str | None], set[str | None]]:
+    """The channels goroutines of ``function`` receive from and send on."""
+    received: set[str | None] = set()
+    sent: set[str | None] = set()
+    for kind, into in ((TOKEN_RECEIVE, received), (TOKEN_SEND, sent)):
+        for channel in captures(kind, function).get("channel", []):
+            if goroutine_around(channel, None) is not None:
+                into.add(_channel_root(channel))
+    received.discard(None)
+    sent.discard(None)
+    return received, sent
+
+
+def _own(nodes: list[Node], literal: Node) -> list[Node]:
+    """The nodes run by the goroutine ``literal`` itself, not by a func literal inside it."""
+    return [n for n in nodes if scopes.enclosing_function(n) == literal]
+
+
+def _receives_before(node: Node, literal: Node) -> list[Node]:
+    """Channels received from in statements before ``node`` in the blocks around it, within ``literal``."""
+    found: list[Node] = []
+    child = node
+    for ancestor in scopes.ancestors(node):
+        if ancestor == literal:
+            break
+        if ancestor.type == "statement_list":
+            for statement in ancestor.named_children:
+                if statement.start_byte >= child.start_byte:
+                    break
+                found += _own(captures(TOKEN_RECEIVE, statement).get("channel", []), literal)
+        elif ancestor.type == "if_statement" and child != ancestor.child_by_field_name("initializer"):
+            header = ancestor.child_by_field_name("initializer")
+            if header is not None:
+                found += _own(captures(TOKEN_RECEIVE, header).get("channel", []), literal)
+        child = ancestor
+    return found
+
+
+def _channel_root(channel: Node) -> str | None:
+    """The variable a channel expression stands on, through one local alias: ``next := chans[i]`` is ``chans``."""
+    root = scopes.root_identifier(channel)
+    if root is None:
+        return None
+    decl = scopes.resolve(root)
+    value = scopes.initial_value(decl) if decl is not None else None
+    if value is not None and value.type in ("index_expression", "selector_expression"):
+        aliased = scopes.root_identifier(value)
+        if aliased is not None:
+            root = aliased
+            decl = scopes.resolve(root)
+    return f"{root.text.decode() if root.text else ''}@{decl.node.start_byte if decl is not None else -1}"
