@@ -7,13 +7,18 @@ of workers (a constant bound such as `runtime.NumCPU()`, or a counting loop
 whose goroutines take nothing from the iteration: `for i := 0; i < n; i++ {
 go w.run() }`), and the goroutines do not drain a shared channel.
 
+Not reported, because they are not unbounded: an iteration that waits for its
+goroutine (`go f(); <-done`, `wg.Wait()` in the same iteration), a goroutine
+that can start only once (`if n == 1 { go ... }`, `if x == nil { x = ...; go
+... }`), `go ...; return` or `break` right after, loops over a literal list or
+a fixed-size array.
+
 ## Why is this bad?
-Each iteration starts one more goroutine. With a large input, or a loop fed by
-the network, thousands of goroutines run at once: memory grows with their
-stacks, downstream services get every request at the same moment, and file
-descriptors or connections run out. A semaphore acquired *inside* the
-goroutine does not help: the goroutines are still all started, and each one
-parked on the semaphore still holds its stack.
+Each iteration starts one more goroutine. With a large input, thousands of
+goroutines run at once: memory grows with their stacks, downstream services
+get every request at the same moment, and file descriptors or connections run
+out. A semaphore acquired *inside* the goroutine does not help: the goroutines
+are still all started, and each one parked on the semaphore still holds its stack.
 
 ## Example
 ```go
@@ -24,6 +29,7 @@ for _, u := range urls {
                 fetch(u)
         }()
 }
+wg.Wait()
 ```
 
 Use instead:
@@ -38,16 +44,18 @@ for _, u := range urls {
                 fetch(u)
         }()
 }
+wg.Wait()
 ```
 
 ## What the fix does
 Declares a semaphore channel before the outermost loop of the function (one
-limit for nested loops, reused by every goroutine of that loop nest), acquires
-it right before the `go`, and releases it in a deferred call that the goroutine
-runs first. `go f(x)` becomes `go func() { ...; f(x) }()`, with arguments that
-could change bound to fresh locals before the `go` so they are still evaluated
-there. A semaphore acquired inside the goroutine is moved before the `go`. The
-size comes from `.gofix-conc.toml`:
+limit for nested loops), acquires it right before the `go`, and releases it in
+a deferred call that the goroutine runs first. Safe fixes of one function
+share one semaphore; a loop nest limited separately gets a name that says
+what it limits (`keysSem`). `go f(x)` becomes `go func() { ...; f(x) }()`,
+with arguments that could change bound before the `go` so they are still
+evaluated there, named after the callee's parameters. A semaphore acquired
+inside the goroutine is moved before the `go`. The size comes from `.gofix-conc.toml`:
 
 ```toml
 [rules.unbounded-goroutines]
@@ -56,11 +64,32 @@ max-pool-size = 1024 # constant loop bounds up to this are treated as worker poo
 ```
 
 ## Fix safety
-The fix is unsafe when the goroutines talk over a channel that the function
-only serves after the loop (a send on a results channel read after the loop,
-a receive from a channel closed after it): with the loop blocked on the
-semaphore and the goroutines blocked on the channel, nothing moves. Limiting
-also slows the loop to the pace of the slowest goroutines, by design.
+The fix is safe only when the code shows that a limit keeps the behaviour:
+every loop around the `go` walks a slice, map, array or string held in memory
+(not a channel, not a count); the function waits for the goroutines after the
+loop (`wg.Wait()` on a WaitGroup they use, or receiving every result); the
+goroutines talk to nothing but that WaitGroup and a results channel with room
+for every iteration (`make(chan T, len(xs))`); the file is not a test. Anything
+else is unsafe, and the message names what a reviewer must check.
+
+There is no fix at all where a semaphore breaks the program or overrides a
+design decision:
+- loops fed by a stream (`l.Accept()`, `for { select ... }`, `for v := range ch`,
+  a receive in the iteration): concurrency is the design, and a semaphore caps
+  the service at `limit` clients and blocks the loop (it no longer sees
+  `ctx.Done()`); a limit there is a product decision (`netutil.LimitListener`);
+- goroutines that live as long as the program (an endless loop waiting for
+  events, `syncLoop`, `watch...`): capping them starves the rest;
+- a lock held by the loop (`mu.Lock()`/`RLock()` before the loop or in the
+  iteration): a goroutine that takes it, even in a deferred cleanup, deadlocks;
+- goroutines that feed the loop (they send on a channel the loop reads, or
+  call the function itself) or wait on a channel: deadlock once `limit`
+  goroutines wait on the blocked loop; the same for sends on an unbuffered
+  channel read only after the loop;
+- another limiter in the function (`Acquire`, `SetLimit`, a token channel, a
+  worker pool): a second one silently changes the configured limit;
+- shutdown paths (`Stop`, `Close`, `Shutdown`, `Kill`... or goroutines sharing
+  a deadline or timeout context): one timeout would become many.
 """
 
 from __future__ import annotations
@@ -69,10 +98,11 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
-from gofix_conc import goroutines, scopes, types
+from gofix_conc import fanout, goroutines, scopes, types
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, FixKind, Rule, Safety
-from gofix_conc.source import captures
+from gofix_conc.source import captures, matches
+from gofix_conc.types import Types
 
 # go statements, each checked against the loops around it:
 #   for ... { ...; go f(x) }
@@ -85,7 +115,7 @@ SEMAPHORE_DECLARATION = """
   left: (expression_list . (identifier) @name .)
   right: (expression_list . (call_expression
     function: (identifier) @make
-    arguments: (argument_list . (channel_type value: (struct_type)) . (_)))) .)
+    arguments: (argument_list . (channel_type value: (struct_type)) . (_) @size))) .)
 """
 
 # A semaphore taken x/sync/semaphore style:
@@ -102,6 +132,8 @@ _CLOSES = '(call_expression function: (identifier) @fn (#eq? @fn "close") argume
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
+    types = Types(ctx.root)
+    planned: list[tuple[Node, Node | None, fanout.Verdict]] = []
     for go in captures(GO_STATEMENTS, ctx.root).get("go", []):
         loop = scopes.enclosing(go, scopes.LOOPS)
         if loop is None:
@@ -111,18 +143,53 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         inner_acquire = acquired_inside(ctx, go)
         if inner_acquire is None and is_limited(ctx, loop, go):
             continue  # a semaphore is taken before the go in this iteration
+        if fanout.not_unbounded(ctx, go, types, lambda loop: has_constant_bound(ctx, loop)):
+            continue  # one goroutine at a time, or a handful in all
+        planned.append((go, inner_acquire, verdict(ctx, go, inner_acquire, types)))
+    names: dict[int, str] = {}  # declaration point -> semaphore name, shared by the fixes of this pass
+    safe_anchors = [anchor_of(outermost_loop(go)) for go, _, v in planned if v.outcome is fanout.Outcome.SAFE]
+    for go, inner_acquire, decision in planned:
         if inner_acquire is not None:
             message = "semaphore acquired inside the goroutine: every goroutine is still started at once"
         else:
             message = "goroutine started in a loop with no limit on how many run at once"
-        yield ctx.finding(go, message, plan_fix(ctx, go, inner_acquire))
+        if decision.outcome is fanout.Outcome.NO_FIX:
+            yield ctx.finding(go, f"{message}; no automatic fix: {decision.reason}")
+            continue
+        if decision.outcome is fanout.Outcome.UNSAFE:
+            message = f"{message}; a limit is unsafe until reviewed: {decision.reason}"
+        yield ctx.finding(go, message, plan_fix(ctx, go, inner_acquire, decision, safe_anchors, names))
 
 
-def plan_fix(ctx: FileContext, go: Node, inner_acquire: Node | None):  # type: ignore[no-untyped-def]
+def verdict(ctx: FileContext, go: Node, inner_acquire: Node | None, types: Types) -> fanout.Verdict:
+    """Whether a semaphore keeps the behaviour here, and if not, what stands in the way."""
     outer = outermost_loop(go)
-    anchor = outer.parent if outer.parent is not None and outer.parent.type == "labeled_statement" else outer
+    own = own_semaphores(ctx, go)
+    if inner_acquire is not None:
+        channel = inner_acquire.child_by_field_name("channel")
+        own = own | ({ctx.text(channel)} if channel is not None else set())
+    blocked = fanout.no_fix_reason(ctx, go, outer, types, own)
+    if blocked is not None:
+        return fanout.Verdict(fanout.Outcome.NO_FIX, blocked)
+    unsafe = fanout.unsafe_reason(ctx, go, outer, types, own)
+    if unsafe is not None:
+        return fanout.Verdict(fanout.Outcome.UNSAFE, unsafe)
+    return fanout.Verdict(fanout.Outcome.SAFE)
+
+
+def plan_fix(  # type: ignore[no-untyped-def]
+    ctx: FileContext,
+    go: Node,
+    inner_acquire: Node | None,
+    decision: fanout.Verdict,
+    safe_anchors: list[Node],
+    names: dict[int, str],
+):
+    outer = outermost_loop(go)
+    anchor = anchor_of(outer)
     if not (ctx.source.starts_line(go.start_byte) and ctx.source.starts_line(anchor.start_byte)):
         return None
+    safe = decision.outcome is fanout.Outcome.SAFE
     edits: list[Edit] = []
     if inner_acquire is not None:
         acquire = ctx.text(inner_acquire)
@@ -131,11 +198,22 @@ def plan_fix(ctx: FileContext, go: Node, inner_acquire: Node | None):  # type: i
         edits.append(Edit(start, end, b""))
         release_lines: list[str] = []
     else:
-        sem = existing_semaphore(ctx, anchor)
+        sem = existing_semaphore(ctx, anchor, shared=safe)
         if sem is None:
-            sem = ctx.fresh_name(go, "sem")
+            # Safe fixes of one function share one limit, declared before the first
+            # of their loop nests that is in scope here: their declarations conflict,
+            # so the fix loop applies one and the next pass reuses its semaphore.
+            shared = [a for a in safe_anchors if a.parent is not None and scopes.contains(a.parent, anchor)]
+            declared_at = min(shared, key=lambda a: a.start_byte) if safe and shared else anchor
+            if declared_at.start_byte not in names:
+                names[declared_at.start_byte] = semaphore_name(ctx, go, outer)
+            sem = names[declared_at.start_byte]
             limit = int(ctx.option("limit"))
-            edits.append(ctx.lines_before(anchor, [f"{sem} := make(chan struct{{}}, {limit})"], ctx.indent(outer)))
+            edits.append(
+                ctx.lines_before(
+                    declared_at, [f"{sem} := make(chan struct{{}}, {limit})"], ctx.indent(loop_of(declared_at))
+                )
+            )
         acquire = f"{sem} <- struct{{}}{{}}"
         release_lines = [f"defer func() {{ <-{sem} }}()"]
     if release_lines:
@@ -147,13 +225,50 @@ def plan_fix(ctx: FileContext, go: Node, inner_acquire: Node | None):  # type: i
     else:
         before = [acquire]
     edits.append(ctx.lines_before(go, before))
-    safety = Safety.UNSAFE if may_deadlock(ctx, go, outer) else Safety.SAFE
     verb = (
         "Move the semaphore acquire before the go statement"
         if inner_acquire is not None
         else "Bound the goroutines with a semaphore"
     )
-    return ctx.fix(verb, edits, safety)
+    return ctx.fix(verb, edits, Safety.SAFE if safe else Safety.UNSAFE)
+
+
+def loop_of(anchor: Node) -> Node:
+    """The loop of an anchor: a label stands at column 0, its loop at the code's indent."""
+    return anchor.named_children[-1] if anchor.type == "labeled_statement" else anchor
+
+
+def anchor_of(outer: Node) -> Node:
+    """Where a declaration before the loop goes: above its label, if it has one."""
+    parent = outer.parent
+    return parent if parent is not None and parent.type == "labeled_statement" else outer
+
+
+def semaphore_name(ctx: FileContext, go: Node, outer: Node) -> str:
+    """``sem``; when the function has one already, a name that says what this one limits."""
+    name = ctx.fresh_name(go, "sem")
+    return name if name == "sem" else ctx.fresh_name(go, f"{limited_noun(ctx, go, outer)}Sem")
+
+
+def limited_noun(ctx: FileContext, go: Node, outer: Node) -> str:
+    """What the goroutines are started for: the collection the loop walks, else the callee."""
+    clause = fanout.clause_of(outer)
+    ranged = clause.child_by_field_name("right") if clause is not None and clause.type == "range_clause" else None
+    root = scopes.root_identifier(ranged) if ranged is not None else None
+    if root is None and ranged is not None and ranged.type == "selector_expression":
+        root = ranged.child_by_field_name("field")
+    if root is not None:
+        return ctx.text(root)
+    call = goroutines.call_of(go)
+    function = call.child_by_field_name("function") if call is not None else None
+    last = (
+        function.child_by_field_name("field")
+        if function is not None and function.type == "selector_expression"
+        else function
+    )
+    if last is not None and last.type in ("identifier", "field_identifier"):
+        return ctx.text(last)
+    return "goroutine"
 
 
 def outermost_loop(node: Node) -> Node:
@@ -164,16 +279,38 @@ def outermost_loop(node: Node) -> Node:
     return loop
 
 
-def existing_semaphore(ctx: FileContext, anchor: Node) -> str | None:
-    """The name of ``sem := make(chan struct{}, N)`` right before the loop, if any."""
-    previous = anchor.prev_named_sibling
-    while previous is not None and previous.type == "comment":
-        previous = previous.prev_named_sibling
-    if previous is None or previous.type != "short_var_declaration":
-        return None
-    for match in captures(SEMAPHORE_DECLARATION, previous).get("name", []):
-        if match.parent is not None and match.parent.parent == previous:
-            return ctx.text(match)
+def own_semaphores(ctx: FileContext, go: Node) -> set[str]:
+    """Semaphores of the shape this rule declares (``sem := make(chan struct{}, limit)``) in the function."""
+    limit = str(ctx.option("limit"))
+    function = scopes.enclosing_function(go)
+    found: set[str] = set()
+    for match in matches(SEMAPHORE_DECLARATION, function) if function is not None else []:
+        name, size = match["name"][0], match["size"][0]
+        if ctx.text(size) == limit and scopes.enclosing_function(name) == function:
+            found.add(ctx.text(name))
+    return found
+
+
+def existing_semaphore(ctx: FileContext, anchor: Node, shared: bool) -> str | None:
+    """The semaphore this rule declared right before the loop nest (or, when ``shared``, before an earlier one)."""
+    limit = str(ctx.option("limit"))
+    child = anchor
+    for ancestor in scopes.ancestors(anchor):
+        if ancestor.type in scopes.FUNCTIONS:
+            return None
+        if ancestor.type != "statement_list":
+            child = ancestor
+            continue
+        earlier = [s for s in ancestor.named_children if s.end_byte <= child.start_byte and s.type != "comment"]
+        candidates = earlier[::-1] if shared else earlier[-1:]
+        for statement in candidates:
+            for match in matches(SEMAPHORE_DECLARATION, statement):
+                name, size = match["name"][0], match["size"][0]
+                if ctx.text(size) == limit and name.parent is not None and name.parent.parent == statement:
+                    return ctx.text(name)
+        if not shared:
+            return None
+        child = ancestor
     return None
 
 
@@ -225,6 +362,16 @@ def acquired_inside(ctx: FileContext, go: Node) -> Node | None:
         released = _channel_decls(ctx, body, '(unary_expression operator: "<-" operand: (_) @ch)')
         return statement if decl in released else None
     return None
+
+
+def _channel_decls(ctx: FileContext, node: Node, pattern: str) -> set[scopes.Declaration]:
+    found = set()
+    for channel in captures(pattern, node).get("ch", []):
+        root = scopes.root_identifier(channel)
+        decl = scopes.resolve(root) if root is not None else None
+        if decl is not None:
+            found.add(decl)
+    return found
 
 
 # -- worker pools -----------------------------------------------------------
@@ -420,58 +567,6 @@ def drains_shared_channel(ctx: FileContext, go: Node) -> bool:
         if channel.type == "selector_expression" and is_channel(ctx, channel):
             return True
     return False
-
-
-# -- fix safety -------------------------------------------------------------
-
-
-def _channel_decls(ctx: FileContext, node: Node, pattern: str) -> set[scopes.Declaration]:
-    found = set()
-    for channel in captures(pattern, node).get("ch", []):
-        root = scopes.root_identifier(channel)
-        decl = scopes.resolve(root) if root is not None else None
-        if decl is not None:
-            found.add(decl)
-    return found
-
-
-def may_deadlock(ctx: FileContext, go: Node, outer: Node) -> bool:
-    """The goroutines use a channel the function only serves after the loop."""
-    body, _ = _function_body(ctx, go)
-    used = _channel_decls(ctx, body, _COMMUNICATION) if body is not None else set()
-    if goroutines.literal_of(go) is None:
-        call = goroutines.call_of(go)
-        for arg in call.child_by_field_name("arguments").named_children if call else []:  # type: ignore[union-attr]
-            root = scopes.root_identifier(arg)
-            decl = scopes.resolve(root) if root is not None and is_channel(ctx, arg) else None
-            if decl is not None:
-                used.add(decl)
-    if not used:
-        return False
-    function = scopes.enclosing_function(go)
-    if function is None:
-        return False
-    used = {d for d in used if not has_room_for_every_iteration(ctx, d, outer)}
-    later: set[scopes.Declaration] = set()
-    for pattern in (_COMMUNICATION, _RANGES, _CLOSES):
-        for channel in captures(pattern, function).get("ch", []):
-            root = scopes.root_identifier(channel)
-            if channel.start_byte >= outer.end_byte and root is not None:
-                decl = scopes.resolve(root)
-                later |= {decl} if decl is not None else set()
-    return bool(used & later)
-
-
-def has_room_for_every_iteration(ctx: FileContext, channel: scopes.Declaration, loop: Node) -> bool:
-    """``make(chan T, len(xs))`` for a loop over ``xs``: no send ever blocks."""
-    construct = channel.construct
-    right = construct.child_by_field_name("right") or construct.child_by_field_name("value")
-    clause = next((c for c in loop.named_children if c.type == "range_clause"), None)
-    ranged = clause.child_by_field_name("right") if clause is not None else None
-    if right is None or ranged is None or len(right.named_children) != 1:
-        return False
-    made = ctx.text(right.named_children[0]).replace(" ", "")
-    return made.startswith("make(chan") and made.endswith(f",len({ctx.text(ranged)}))")
 
 
 RULE = Rule(

@@ -5,11 +5,16 @@ Go evaluates the function value and the arguments of ``go f(x)`` at the go
 statement. A wrapping closure evaluates them when it runs, so every argument
 whose value could differ by then is first bound to a fresh local:
 
-    go handle(conn, <-ready, i)   ⇒   arg := <-ready
+    go handle(conn, <-ready, i)   ⇒   ready2 := <-ready
                                       go func() {
                                           defer ...
-                                          handle(conn, arg, i)
+                                          handle(conn, ready2, i)
                                       }()
+
+A bound argument is named after the callee's parameter when the callee is
+declared in this file and the name is free (``func handle(c net.Conn, token
+string)`` gives ``token := <-ready``), else after the expression
+(``emails[i]`` gives ``email``, ``<-tokens`` ``token``).
 
 Literals, func literals, constants and variables that nothing writes after the
 go statement (per-iteration loop variables from Go 1.22 on) are left in place.
@@ -177,6 +182,14 @@ def start_goroutine_with(ctx: FileContext, go: Node, lines: list[str]) -> Gorout
         return None
     bindings: list[tuple[str, Node]] = []
     replaced: list[Edit] = []
+    callee = declared_callee(ctx, go)
+    names = parameter_names(callee) if callee is not None else []
+    values = [
+        a.named_children[0] if a.type == "variadic_argument" and a.named_children else a
+        for a in arguments.named_children
+        if a.type != "comment"
+    ]
+    parameters = {v.start_byte: n for v, n in zip(values, names, strict=False)}
     parts = [function, *(a for a in arguments.named_children if a.type != "comment")]
     for part in parts:
         if part.type in ("type_identifier", "slice_type", "map_type", "channel_type", "array_type", "pointer_type"):
@@ -185,7 +198,7 @@ def start_goroutine_with(ctx: FileContext, go: Node, lines: list[str]) -> Gorout
             part = part.named_children[0]  # bind the slice of `xs...`; the call keeps its `...`
         if is_stable(ctx, part, go):
             continue
-        name = ctx.fresh_name(go, "fn" if part is function else "arg")
+        name = binding_name(ctx, go, part, parameters.get(part.start_byte), "fn" if part is function else "arg")
         bindings.append((name, part))
         replaced.append(Edit(part.start_byte - call.start_byte, part.end_byte - call.start_byte, name.encode()))
     call_text = ctx.source.data[call.start_byte : call.end_byte]
@@ -204,6 +217,121 @@ def start_goroutine_with(ctx: FileContext, go: Node, lines: list[str]) -> Gorout
         values = ", ".join(gofmt.respace(v, depth) for _, v in bindings)
         before.append(f"{names} := {values}")
     return GoroutineEdit([Edit(go.start_byte, go.end_byte, text.encode())], before)
+
+
+def declared_callee(ctx: FileContext, go: Node) -> Node | None:
+    """The declaration of the function ``go f(x)`` / ``go r.m(x)`` runs, when this file has it."""
+    from gofix_conc.source import captures
+
+    call = call_of(go)
+    function = call.child_by_field_name("function") if call is not None else None
+    if function is None:
+        return None
+    if function.type == "identifier":
+        decl = scopes.resolve(function)
+        construct = decl.construct if decl is not None and decl.kind == "func" else None
+        return construct if construct is not None and construct.type == "function_declaration" else None
+    name = function.child_by_field_name("field") if function.type == "selector_expression" else None
+    if name is None:
+        return None
+    methods = captures("(method_declaration name: (field_identifier) @n) @d", ctx.root)
+    found = [d for d, n in zip(methods.get("d", []), methods.get("n", []), strict=False) if n.text == name.text]
+    return found[0] if len(found) == 1 else None  # one method of that name: no guessing the receiver's type
+
+
+def parameter_names(function: Node) -> list[str]:
+    params = function.child_by_field_name("parameters")
+    return [
+        name.text.decode()
+        for declaration in (params.named_children if params is not None else [])
+        if declaration.type in ("parameter_declaration", "variadic_parameter_declaration")
+        for name in declaration.children_by_field_name("name")
+        if name.is_named
+    ]
+
+
+def binding_name(ctx: FileContext, go: Node, value: Node, parameter: str | None, fallback: str = "arg") -> str:
+    """The callee's parameter name when free, else a name the expression suggests."""
+    if parameter is not None and parameter != "_":
+        name = ctx.fresh_name(go, parameter)
+        if name == parameter:
+            return name
+    suggested = _suggested_name(value)
+    return ctx.fresh_name(go, suggested if suggested != "arg" else fallback)
+
+
+def _suggested_name(value: Node) -> str:
+    """``emails[i]`` → email, ``<-tokens`` → token, ``s.conn`` → conn, ``time.After(d)`` → after."""
+    node = value
+    for _ in range(8):
+        if node.type in ("index_expression", "unary_expression", "parenthesized_expression", "slice_expression"):
+            inner = node.child_by_field_name("operand") or next(iter(node.named_children), None)
+            singular = node.type in ("index_expression", "unary_expression")
+            if inner is None:
+                break
+            if singular and inner.type == "identifier":
+                return _singular(inner.text.decode())
+            if singular and inner.type == "selector_expression":
+                field = inner.child_by_field_name("field")
+                return _singular(_lower(field.text.decode())) if field is not None else "arg"
+            node = inner
+        elif node.type == "selector_expression":
+            field = node.child_by_field_name("field")
+            return _lower(field.text.decode()) if field is not None else "arg"
+        elif node.type == "call_expression":
+            function = node.child_by_field_name("function")
+            node = function if function is not None else node
+            if function is None:
+                break
+        elif node.type == "identifier":
+            return node.text.decode()
+        else:
+            break
+    return "fn" if value.type == "func_literal" else "arg"
+
+
+def _singular(name: str) -> str:
+    if name.endswith("ies") and len(name) > 4:
+        return name[:-3] + "y"
+    if name.endswith("s") and not name.endswith("ss") and len(name) > 2:
+        return name[:-1]
+    return name
+
+
+def _lower(name: str) -> str:
+    lowered = name[:1].lower() + name[1:]
+    return lowered if lowered.isidentifier() and lowered not in _KEYWORDS else "arg"
+
+
+_KEYWORDS = frozenset(
+    [
+        "break",
+        "case",
+        "chan",
+        "const",
+        "continue",
+        "default",
+        "defer",
+        "else",
+        "fallthrough",
+        "for",
+        "func",
+        "go",
+        "goto",
+        "if",
+        "import",
+        "interface",
+        "map",
+        "package",
+        "range",
+        "return",
+        "select",
+        "struct",
+        "switch",
+        "type",
+        "var",
+    ]
+)
 
 
 def _raw_strings(node: Node) -> list[Node]:
