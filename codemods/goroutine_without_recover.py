@@ -4,13 +4,22 @@
 Finds `go` statements (`go func() {...}()`, `go f(x)`, `go s.m(x)`, `go cb()`)
 whose function has no top-level deferred recover: neither a deferred closure
 that calls `recover()` itself, nor a deferred call to a helper that does (a
-function or method of this file whose body calls `recover()`, or a name listed
-in `helpers`). Where the recover stands among the defers does not matter. A
-`go f(x)` whose `f` is declared in the same file and recovers is protected, and
-so is a func literal that only defers calls and then calls such a function.
-`_test.go` files are not checked unless `include-tests = true`. Functions declared
-in other files or packages are not looked into: `go f()` of such a function is
-flagged, and a deferred call of one counts only when it is listed in `helpers`.
+function or method of the package, in any of its files, whose body calls
+`recover()`, or a name listed in `helpers`). Where the recover stands among the
+defers does not matter. A `go f(x)` whose `f` recovers is protected, and so is
+a func literal that only defers calls and then calls such a function.
+
+Not flagged, because a crash is what they want or already have in hand:
+- code that handles panics on purpose: a `recover()` anywhere in the
+  goroutine, or in a function of the package it calls (two calls deep), such
+  as a deferred closure that recovers, cleans up and panics again;
+- goroutines that must take the process down when they die: an endless
+  `for { ... }` with no way out (program-lifetime workers), a server's
+  `Serve`/`ListenAndServe` loop, and exit monitors that call `os.Exit` or
+  `log.Fatal` themselves. A recover there leaves a zombie process that no
+  longer does its job.
+
+`_test.go` files are not checked unless `include-tests = true`.
 
 ## Why is this bad?
 A panic that no deferred function of its own goroutine recovers ends the whole
@@ -33,7 +42,7 @@ Use instead:
 go func() {
         defer func() {
                 if r := recover(); r != nil {
-                        log.Printf("panic in goroutine: %v\\n%s", r, debug.Stack())
+                        log.Printf("goroutine in Run: panic: %v\\n%s", r, debug.Stack())
                 }
         }()
         defer wg.Done()
@@ -45,47 +54,76 @@ go func() {
 Inserts the deferred recover as the goroutine's first statement, so it runs
 last and also catches panics in the other deferred calls. `go f(x)` becomes
 `go func() { defer ...; f(x) }()`; a function value or argument that could
-change before the goroutine starts is bound to a fresh local before the `go`,
-so it is still evaluated there. Missing imports are added, aliased when their
-name is taken (`stdlog "log"`). The handler is Go code in which `r` is the
-recovered value and packages go by their default names (renamed when the
-import gets an alias). `r` is scoped to the `if`, so it hides no outer `r` the
-handler could name. Helpers match a deferred call by its text (`recoverPanic`,
-for one declared in another file of the package), by package name and function
+change before the goroutine starts is bound to a fresh local before the `go`.
+
+Completion signals at the very end of a func literal (`close(done)`,
+`wg.Done()`, `cancel()`, `<-sem`, `sem.Release(1)`, `done <- struct{}{}`) are
+turned into defers registered after the existing ones, so that on the normal
+path they run in the same order as before and after a recovered panic they
+still run: `work(); close(done)` ⇒ `defer close(done); work()`. This is done
+only where it keeps the normal path: no `return` or `goto` can skip them today,
+every other defer comes first in the function, and what they read is declared
+outside the goroutine and not written in it (a defer evaluates its arguments
+when it is registered).
+
+The handler logs the way the package already does, found from the code:
+a `log`/`logger` parameter or receiver field (`*slog.Logger`, `*log.Logger`,
+logr, zap, logrus), a `logf` method or function, the test's `t`, or the
+logging package the package imports (`log/slog`, klog, logrus, glog, zap,
+`log`); otherwise the global `log`. The message names the goroutine
+(`serveConn: panic: ...`). Only the imports the handler uses are added, under
+their plain names unless a name of the package takes them. A configured
+handler replaces the detection; `r` is the recovered value and packages go by
+their default names (renamed when the import gets an alias). Helpers match a
+deferred call by its text (`recoverPanic`), by package name and function
 (`safe.Recover`, whatever the import's alias) or by import path and function
-(`example.com/lib/safe.Recover`):
+(`example.com/lib/safe.Recover`); `k8s.io/apimachinery`'s `HandleCrash` is
+known without configuration:
 
 ```toml
 [rules.goroutine-without-recover]
-handler = 'panics.Report(r)'                  # default: log.Printf("panic in goroutine: %v\\n%s", r, debug.Stack())
-handler-imports = ["example.com/internal/panics"]   # default: ["log", "runtime/debug"]
+handler = 'panics.Report(r)'                  # default: detected, else log.Printf(...)
+handler-imports = ["example.com/internal/panics"]   # default: log and runtime/debug as the handler names them
 helpers = ["safe.Recover", "panics.Guard"]    # deferred calls that count as a recover
 include-tests = false                         # also check _test.go files
 ```
 
 ## Fix safety
-After the fix a panic ends only its goroutine, so work that the goroutine
-hands over at its end may never be handed over: a channel send or `close`,
-`wg.Done()` or `mu.Unlock()` that is not deferred. Where the program crashed
-before, whoever waits for that now waits forever. The fix is unsafe when the
-goroutine's function (as far as this file shows it) does any of these outside a
-`defer`. A handler that is not gofmt-formatted makes the output not gofmt-clean.
+After the fix a panic ends only its goroutine, and everything the rest of the
+goroutine would have done is skipped. The fix is safe only when the rule can
+show from the code that nothing else changes; it is unsafe, with a message
+saying what to check, when:
+- a completion signal is not deferred and cannot be moved (`mu.Unlock()`,
+  a `close`/`Done` in a branch or behind a `return`): whoever waits for it now
+  waits forever instead of crashing;
+- the goroutine hands over a result (a send of a value, a write to a variable
+  of the function that started it, `CloseWithError`, `Commit`, a `Close` that
+  is not deferred): after a recovered panic the reader gets a zero, stale or
+  truncated result and no sign that it is wrong;
+- it consumes a channel in a loop: after a recovered panic nothing receives
+  any more and the senders block;
+- it calls `panic` itself: the crash was asked for;
+- the function it runs is not in the package (a callback, another package):
+  its completion signals are unknown;
+- the package is a library (not `main`) with no logging convention: the fix
+  would print the library's panics into the program's global log and hide
+  them from the program, a decision for the program's owner (set `handler`).
+A handler that is not gofmt-formatted makes the output not gofmt-clean.
 """
 
 from __future__ import annotations
 
-import functools
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from gofix_conc import goroutines, scopes
+from gofix_conc import goroutines, loggers, package, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.imports import default_name, imports
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
-from gofix_conc.source import Source, captures, parse
+from gofix_conc.source import captures, parse
 
 # Every goroutine:  go <call>
 GO_STATEMENTS = "(go_statement) @go"
@@ -94,73 +132,152 @@ GO_STATEMENTS = "(go_statement) @go"
 #   recover()
 RECOVER_CALLS = '(call_expression function: (identifier) @f (#eq? @f "recover")) @call'
 
-# Functions and methods of the file, by name:
-#   func name(...) {...}        func (r T) name(...) {...}
-DECLARATIONS = "[(function_declaration name: (identifier) @name) (method_declaration name: (field_identifier) @name)]"
-
-# What a goroutine may hand over to whoever waits for it, when done outside a defer:
-#   ch <- v     close(ch)     wg.Done()     mu.Unlock()
-HANDOFFS = """
+# Calls, by the name they call:  f(x)   x.f(y)
+CALLS = """
 [
-  (send_statement) @h
-  (expression_statement (call_expression function: (identifier) @f (#eq? @f "close")) @h)
-  (expression_statement (call_expression
-    function: (selector_expression field: (field_identifier) @m (#match? @m "^(Done|Unlock|RUnlock)$"))) @h)
+  (call_expression function: (identifier) @name) @call
+  (call_expression function: (selector_expression field: (field_identifier) @name)) @call
 ]
 """
 
+# What a goroutine hands to whoever waits for it, by kind (one pattern each: predicates are per pattern):
+#   ch <- v     close(ch)     cancel()     wg.Done()     mu.Unlock()     w.Close()     <-sem
+HANDOFFS = """
+(send_statement) @send
+(call_expression function: (identifier) @f (#eq? @f "close")) @signal
+(call_expression function: (identifier) @c (#match? @c "^cancel")) @signal
+(call_expression function: (selector_expression
+  field: (field_identifier) @d (#match? @d "^(Done|Release)$"))) @signal
+(call_expression function: (selector_expression
+  field: (field_identifier) @u (#match? @u "^(Unlock|RUnlock|Signal|Broadcast)$"))) @unlock
+(call_expression function: (selector_expression
+  field: (field_identifier) @x (#match? @x "^(Close|CloseWrite|CloseSend)$"))) @close
+(call_expression function: (selector_expression
+  field: (field_identifier) @e (#match? @e "^(CloseWithError|Commit)$"))) @result
+(expression_statement (unary_expression operator: "<-")) @receive
+"""
+
+# Receiving values in a loop: v := <-ch, case v := <-ch:, for v := range ch
+RECEIVES = """
+[
+  (receive_statement left: (_)) @value
+  (short_var_declaration right: (expression_list (unary_expression operator: "<-"))) @value
+  (assignment_statement right: (expression_list (unary_expression operator: "<-"))) @value
+  (range_clause) @range
+]
+"""
+
+# Ways out of a loop or a goroutine that skip what follows:
+#   return   goto L   break   runtime.Goexit()   t.FailNow()
+EXITS = "[(return_statement) (goto_statement) (break_statement)] @exit"
+
+SERVE_LOOPS = frozenset({"Serve", "ServeTLS", "ListenAndServe", "ListenAndServeTLS"})
+PROCESS_EXITS = frozenset({"Exit", "Fatal", "Fatalf", "Fatalln"})
+SKIPPING_CALLS = frozenset({"Goexit", "FailNow", "Fatal", "Fatalf", "SkipNow", "Skip", "Skipf"})
+BREAKABLE = frozenset({"for_statement", "expression_switch_statement", "type_switch_statement", "select_statement"})
+KNOWN_HELPERS = (
+    "k8s.io/apimachinery/pkg/util/runtime.HandleCrash",
+    "k8s.io/apimachinery/pkg/util/runtime.HandleCrashWithContext",
+)
+UNKNOWN_FUNCTION = "it runs a function the package does not show (a callback, from elsewhere): check what it hands over"
 MESSAGE = "goroutine has no deferred recover: a panic in it crashes the whole program"
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
     if ctx.is_test_file and not ctx.option("include-tests"):
         return  # a panic in a test goroutine fails the test run, which is what tests want
-    handler: Handler | None = None
+    found: package.Package | None = None
     for go in captures(GO_STATEMENTS, ctx.root).get("go", []):
-        bodies = goroutine_bodies(ctx, go)
-        if bodies and all(is_protected(ctx, body) for body in bodies):
+        found = found or package.siblings(ctx.path, ctx.source)  # read once, and only for files with a go
+        run = Goroutine(ctx, found, go)
+        if run.wants_the_crash():
             continue
-        handler = handler or prepare_handler(ctx)  # the same for every goroutine of the file
-        yield ctx.finding(go, MESSAGE, plan_fix(ctx, go, bodies, handler))
+        yield ctx.finding(go, MESSAGE, plan_fix(run))
 
 
-def plan_fix(ctx: FileContext, go: Node, bodies: list[Node] | None, handler: Handler) -> Fix | None:
+@dataclass
+class Goroutine:
+    """One go statement, what it runs (as far as the package shows) and what it hands over."""
+
+    ctx: FileContext
+    package: package.Package
+    go: Node
+    bodies: list[Node] | None = field(init=False)
+    literal: Node | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.literal = goroutines.literal_of(self.go)
+        self.bodies = goroutine_bodies(self, self.go)
+
+    def wants_the_crash(self) -> bool:
+        """Already protected, handling panics on purpose, or meant to end the process when it dies."""
+        call = goroutines.call_of(self.go)
+        function = call.child_by_field_name("function") if call is not None else None
+        if function is not None and function.type == "selector_expression":
+            function = function.child_by_field_name("field")
+        if text(function) in SERVE_LOOPS:
+            return True  # go srv.Serve(l): the server's accept loop
+        if not self.bodies:
+            return False
+        if all(is_protected(self, body) for body in self.bodies):
+            return True
+        if any(handles_panics(self, body, depth=2) for body in self.bodies):
+            return True
+        return all(runs_for_the_program(self, body) or exits_the_process(body) for body in self.bodies)
+
+
+def plan_fix(run: Goroutine) -> Fix | None:
+    ctx, go = run.ctx, run.go
     if not ctx.source.starts_line(go.start_byte):
         return None  # in a one-line func literal: opening it up is for gofmt, not for edits
-    if any(declared_in_function(ctx, name, go) for name in handler.packages):
-        return None  # an imported package hidden by a local of the goroutine's function
-    started = goroutines.start_goroutine_with(ctx, go, handler.lines)
+    handler = prepare_handler(run)
+    if handler is None:
+        return None  # the handler's names are hidden by locals of the function
+    concerns = list(handler.concerns)
+    moved, move_edits, lines = plan_moves(run, handler.lines)
+    for body in run.bodies or []:
+        concerns += what_a_panic_skips(run, body, moved)
+        concerns += what_callees_hand_over(run, body)
+    if run.bodies is None:
+        concerns.append(UNKNOWN_FUNCTION)
+    started = goroutines.start_goroutine_with(ctx, go, lines)
     if started is None:
         return None
-    edits = [*handler.import_edits, *started.edits]
+    edits = [*handler.import_edits, *started.edits, *move_edits]
     if started.before_go:
         edits.append(ctx.lines_before(go, started.before_go))
-    unsafe = any(hands_over_outside_defer(body) for body in bodies or [])
-    return ctx.fix("Recover and log panics in the goroutine", edits, Safety.UNSAFE if unsafe else Safety.SAFE)
+    if concerns:
+        message = "Recover and log panics in the goroutine; check: " + "; ".join(dict.fromkeys(concerns))
+        return ctx.fix(message, edits, Safety.UNSAFE)
+    return ctx.fix("Recover and log panics in the goroutine", edits, Safety.SAFE)
 
 
 # -- what the goroutine runs ------------------------------------------------
 
 
-def goroutine_bodies(ctx: FileContext, go: Node) -> list[Node] | None:
+def text(node: Node | None) -> str:
+    """A node's text, whichever file of the package it comes from."""
+    return node.text.decode() if node is not None and node.text is not None else ""
+
+
+def goroutine_bodies(run: Goroutine, go: Node) -> list[Node] | None:
     """The body (bodies, for a method name several types share) the goroutine runs; None when unknown."""
-    literal = goroutines.literal_of(go)
-    if literal is not None:
-        body = literal.child_by_field_name("body")
+    if run.literal is not None:
+        body = run.literal.child_by_field_name("body")
         return [body] if body is not None else None
     call = goroutines.call_of(go)
     function = call.child_by_field_name("function") if call is not None else None
-    return callee_bodies(ctx, function) if function is not None else None
+    return callee_bodies(run, function) if function is not None else None
 
 
-def callee_bodies(ctx: FileContext, function: Node) -> list[Node] | None:
-    """Bodies of the functions a call expression's function part may be, as far as this file shows."""
+def callee_bodies(run: Goroutine, function: Node) -> list[Node] | None:
+    """Bodies of the functions a call expression's function part may be, in this file or the package."""
     found: list[Node] = []
     if function.type == "identifier":
         decl = scopes.resolve(function)
         if decl is None:
-            return None  # another file of the package, or a builtin
-        if decl.kind == "func":
+            found = [d for d in declarations(run, text(function)) if d.type == "function_declaration"]
+        elif decl.kind == "func":
             found = [decl.construct]
         else:
             literal = bound_literal(decl)
@@ -168,107 +285,101 @@ def callee_bodies(ctx: FileContext, function: Node) -> list[Node] | None:
     elif function.type == "selector_expression":
         operand = function.child_by_field_name("operand")
         name = function.child_by_field_name("field")
-        if operand is None or name is None or is_package(ctx, operand):
+        if operand is None or name is None or is_package(run.ctx, operand):
             return None  # another package
-        found = [d for d in declarations(ctx, ctx.text(name)) if d.type == "method_declaration"]
-        receiver = type_name(ctx, operand)
+        found = [d for d in declarations(run, text(name)) if d.type == "method_declaration"]
+        receiver = type_name(operand)
         if receiver is not None:
-            found = [d for d in found if receiver_type(ctx, d) == receiver]
+            found = [d for d in found if receiver_type(d) == receiver]
     bodies = [b for d in found if (b := d.child_by_field_name("body")) is not None]
     return bodies or None
 
 
+def declarations(run: Goroutine, name: str) -> list[Node]:
+    """Functions and methods called ``name``: this file's, else the package's other files'."""
+    query = "[(function_declaration name: (identifier) @n) (method_declaration name: (field_identifier) @n)]"
+    own = [n.parent for n in captures(query, run.ctx.root).get("n", []) if text(n) == name and n.parent]
+    return own or run.package.functions.get(name, [])
+
+
 def bound_literal(decl: scopes.Declaration) -> Node | None:
     """The func literal a local variable is declared with and never reassigned."""
-    construct = decl.construct
-    right = construct.child_by_field_name("right") or construct.child_by_field_name("value")
-    left = construct.child_by_field_name("left")
-    names = left.named_children if left is not None else construct.children_by_field_name("name")
-    if right is None or decl.node not in names or len(names) != len(right.named_children):
-        return None
-    value = right.named_children[names.index(decl.node)]
-    function = scopes.enclosing_function(construct)
-    if value.type != "func_literal" or function is None:
+    value = scopes.initial_value(decl)
+    function = scopes.enclosing_function(decl.construct)
+    if value is None or value.type != "func_literal" or function is None:
         return None
     rewritten = [w for w in scopes.writes(decl, scopes.top_level(function)) if w != decl.node]
     return None if rewritten else value
 
 
-def declarations(ctx: FileContext, name: str) -> list[Node]:
-    return _declarations_by_name(ctx.source).get(name, [])
-
-
-@functools.lru_cache(maxsize=8)
-def _declarations_by_name(source: Source) -> dict[str, list[Node]]:
-    """One query per file (and pass), however many goroutines ask."""
-    found: dict[str, list[Node]] = {}
-    for name in captures(DECLARATIONS, source.root).get("name", []):
-        if name.parent is not None:
-            found.setdefault(source.text(name), []).append(name.parent)
-    return found
-
-
-def type_name(ctx: FileContext, operand: Node) -> str | None:
+def type_name(operand: Node) -> str | None:
     """``T`` for a variable declared ``x T``, ``x *T``, ``x := T{...}`` or ``x := &T{...}``; else None."""
     decl = scopes.resolve(operand) if operand.type == "identifier" else None
     if decl is None:
         return None
     declared = decl.construct.child_by_field_name("type")
     if declared is None and decl.construct.type == "short_var_declaration":
-        right = decl.construct.child_by_field_name("right")
-        value = right.named_children[0] if right is not None and len(right.named_children) == 1 else None
+        value = scopes.initial_value(decl)
         if value is not None and value.type == "unary_expression":
             value = value.child_by_field_name("operand")
         if value is not None and value.type == "composite_literal":
             declared = value.child_by_field_name("type")
-    return type_name_of(ctx, declared)
+    return type_name_of(declared)
 
 
-def receiver_type(ctx: FileContext, method: Node) -> str | None:
+def receiver_type(method: Node) -> str | None:
     receiver = method.child_by_field_name("receiver")
     declaration = receiver.named_children[0] if receiver is not None and receiver.named_children else None
-    return type_name_of(ctx, declaration.child_by_field_name("type")) if declaration is not None else None
+    return type_name_of(declaration.child_by_field_name("type")) if declaration is not None else None
 
 
-def type_name_of(ctx: FileContext, declared: Node | None) -> str | None:
+def type_name_of(declared: Node | None) -> str | None:
     while declared is not None and declared.type in ("pointer_type", "generic_type"):
         declared = declared.named_children[0]
-    return ctx.text(declared) if declared is not None and declared.type == "type_identifier" else None
+    return text(declared) if declared is not None and declared.type == "type_identifier" else None
 
 
 def is_package(ctx: FileContext, operand: Node) -> bool:
     """``x`` in ``x.F`` names an imported package (not shadowed by a local declaration)."""
     if operand.type != "identifier" or scopes.resolve(operand) is not None:
         return False
-    return ctx.text(operand) in {i.local_name for i in imports(ctx.source)}
+    return text(operand) in {i.local_name for i in imports(ctx.source)}
+
+
+def own_statements(body: Node) -> list[Node]:
+    return [s for s in goroutines.statements(body) if s.type != "comment"]
+
+
+def outside_literals(body: Node, nodes: list[Node]) -> list[Node]:
+    """The nodes that run as part of ``body`` itself, not in a func literal nested in it."""
+    return [n for n in nodes if scopes.enclosing_function(n) == body.parent]
 
 
 # -- protection -------------------------------------------------------------
 
 
-def is_protected(ctx: FileContext, body: Node) -> bool:
+def is_protected(run: Goroutine, body: Node) -> bool:
     """A top-level defer recovers, or the body only defers calls and then calls a protected function."""
-    statements = [s for s in goroutines.statements(body) if s.type != "comment"]
-    if has_deferred_recover(ctx, body):
+    if has_deferred_recover(run, body):
         return True
-    rest = [s for s in statements if s.type != "defer_statement"]
-    return len(rest) == 1 and delegates_to_protected(ctx, rest[0])
+    rest = [s for s in own_statements(body) if s.type != "defer_statement"]
+    return len(rest) == 1 and delegates_to_protected(run, rest[0])
 
 
-def has_deferred_recover(ctx: FileContext, body: Node) -> bool:
-    return any(defers_recover(ctx, s) for s in goroutines.statements(body) if s.type == "defer_statement")
+def has_deferred_recover(run: Goroutine, body: Node) -> bool:
+    return any(defers_recover(run, s) for s in own_statements(body) if s.type == "defer_statement")
 
 
-def defers_recover(ctx: FileContext, defer: Node) -> bool:
+def defers_recover(run: Goroutine, defer: Node) -> bool:
     call = next((c for c in defer.named_children if c.type == "call_expression"), None)
     function = call.child_by_field_name("function") if call is not None else None
     if function is None:
         return False
     if function.type == "func_literal":
         return calls_recover(function)
-    if is_configured_helper(ctx, function):
+    if is_configured_helper(run.ctx, function):
         return True
-    bodies = callee_bodies(ctx, function)
+    bodies = callee_bodies(run, function)
     return bodies is not None and all(calls_recover(b.parent) for b in bodies if b.parent is not None)
 
 
@@ -279,20 +390,19 @@ def calls_recover(function: Node) -> bool:
 
 
 def is_configured_helper(ctx: FileContext, function: Node) -> bool:
-    """The deferred function is listed in ``helpers``: by its text, or as package path + name."""
-    helpers = set(ctx.option("helpers") or [])
-    text = ctx.text(function)
-    if text in helpers:
+    """The deferred function is listed in ``helpers`` (or known): by its text, or as package path + name."""
+    helpers = {*(ctx.option("helpers") or []), *KNOWN_HELPERS}
+    if text(function) in helpers:
         return True
     operand = function.child_by_field_name("operand") if function.type == "selector_expression" else None
     if operand is None or not is_package(ctx, operand):
         return False
-    field = ctx.text(function.child_by_field_name("field"))  # type: ignore[arg-type]
-    imported = next(i for i in imports(ctx.source) if i.local_name == ctx.text(operand))
-    return f"{default_name(imported.path)}.{field}" in helpers or f"{imported.path}.{field}" in helpers
+    name = text(function.child_by_field_name("field"))
+    imported = next(i for i in imports(ctx.source) if i.local_name == text(operand))
+    return f"{default_name(imported.path)}.{name}" in helpers or f"{imported.path}.{name}" in helpers
 
 
-def delegates_to_protected(ctx: FileContext, statement: Node) -> bool:
+def delegates_to_protected(run: Goroutine, statement: Node) -> bool:
     """``f(a, b.c)`` with f protected: nothing else in the goroutine can panic in practice."""
     call = statement.named_children[0] if statement.type == "expression_statement" else None
     if call is None or call.type != "call_expression":
@@ -301,16 +411,367 @@ def delegates_to_protected(ctx: FileContext, statement: Node) -> bool:
     simple = ("identifier", "selector_expression", "int_literal", "interpreted_string_literal", "true", "false", "nil")
     if arguments is None or any(a.type not in simple for a in arguments.named_children):
         return False
-    bodies = callee_bodies(ctx, call.child_by_field_name("function"))  # type: ignore[arg-type]
+    bodies = callee_bodies(run, call.child_by_field_name("function"))  # type: ignore[arg-type]
     # One level only: the callee itself must defer the recover (no chains, no recursion).
-    return bodies is not None and all(has_deferred_recover(ctx, b) for b in bodies)
+    return bodies is not None and all(has_deferred_recover(run, b) for b in bodies)
 
 
-def hands_over_outside_defer(body: Node) -> bool:
-    def deferred(node: Node) -> bool:
-        return any(a.type == "defer_statement" for a in scopes.ancestors(node) if scopes.contains(body, a))
+def handles_panics(run: Goroutine, body: Node, depth: int) -> bool:
+    """A working recover deferred anywhere in the body, or in a package function it calls.
 
-    return any(not deferred(h) for h in captures(HANDOFFS, body).get("h", []))
+    Whoever wrote one thought about panics here: a recover per item in a loop,
+    a deferred closure that cleans up and panics again on purpose, a crash
+    handler such as ``HandleCrash``. A second wrapper around that would only
+    hide the crash the code asks for. ``defer recover()`` and the like recover
+    nothing and do not count.
+    """
+    defers = captures("(defer_statement) @d", body).get("d", [])
+    if any(defers_recover(run, d) for d in defers if in_file(run, d) or d.parent != body):
+        return True
+    if depth == 0:
+        return False
+    for call in captures(CALLS, body).get("call", []):
+        function = call.child_by_field_name("function")
+        if function is None or (call.parent is not None and call.parent.type == "defer_statement"):
+            continue  # deferred helpers are judged above
+        callees = [b for b in callee_bodies(run, function) or [] if b != body]
+        if callees and all(handles_panics(run, callee, depth - 1) for callee in callees):
+            return True  # every function the call may be (one, unless the receiver's type is unknown)
+    return False
+
+
+def in_file(run: Goroutine, node: Node) -> bool:
+    """Whether ``node`` belongs to the file being checked (not to another file of the package)."""
+    return scopes.top_level(node).parent == run.ctx.root
+
+
+# -- goroutines that should crash -------------------------------------------
+
+
+def runs_for_the_program(run: Goroutine, body: Node) -> bool:
+    """An endless loop with no way out, or a server's Serve loop: when it dies the process should too."""
+    for statement in own_statements(body):
+        if statement.type == "for_statement" and endless(statement):
+            return True
+        calls = captures(CALLS, statement).get("name", [])
+        if any(text(n) in SERVE_LOOPS for n in outside_literals(body, calls)):
+            return True
+    return False
+
+
+def endless(loop: Node) -> bool:
+    """``for { ... }`` that nothing breaks out of, returns from or jumps out of."""
+    body = loop.child_by_field_name("body")
+    if any(c.is_named and c != body for c in loop.children if c.type != "comment"):
+        return False  # a condition or a clause
+    label = (
+        loop.parent.child_by_field_name("label") if loop.parent and loop.parent.type == "labeled_statement" else None
+    )
+    for exit in captures(EXITS, loop).get("exit", []):
+        if scopes.enclosing_function(exit) != scopes.enclosing_function(loop):
+            continue  # a return in a nested func literal leaves only that literal
+        if exit.type != "break_statement":
+            return False
+        target = exit.named_children[0] if exit.named_children else None
+        if target is not None:
+            if label is not None and text(target) == text(label):
+                return False
+            continue  # breaks an inner labelled statement
+        if next((a for a in scopes.ancestors(exit) if a.type in BREAKABLE), None) == loop:
+            return False
+    return True
+
+
+def exits_the_process(body: Node) -> bool:
+    """``os.Exit``, ``log.Fatal``: the goroutine's job is to end the process on its own failure."""
+    for name in captures(CALLS, body).get("name", []):
+        selector = name.parent
+        if text(name) in PROCESS_EXITS and selector is not None and selector.type == "selector_expression":
+            operand = text(selector.child_by_field_name("operand"))
+            if text(name) != "Exit" or operand in ("os", "syscall"):
+                return True
+    return False
+
+
+# -- what a recovered panic skips --------------------------------------------
+
+
+def what_a_panic_skips(run: Goroutine, body: Node, moved: set[Node]) -> list[str]:
+    """Why the program could wait forever or read a wrong result once the panic is recovered."""
+    concerns = []
+    in_literal = run.literal is not None
+    name = body.parent.child_by_field_name("name") if body.parent is not None else None
+    whose = text(name) if not in_literal and name is not None else "it"
+    found = handoffs(body)
+    first = next((s for s in own_statements(body) if s.type != "defer_statement"), None)
+    releases = [r for r in found.get("receive", []) if r != first and is_release(r)]
+    for handoff in [*found.get("signal", []), *releases]:
+        if not any(scopes.contains(m, handoff) for m in moved) and not is_deferred(body, handoff):
+            concerns.append(f"{text(handoff)} in {whose} is not deferred: after a recovered panic its waiter hangs")
+    for unlock in found.get("unlock", []):
+        if not is_deferred(body, unlock):
+            concerns.append(f"{text(unlock)} in {whose} is not deferred: a panic before it leaves the lock held")
+    for closing in found.get("close", []):
+        if not is_deferred(body, closing):
+            concerns.append(f"{text(closing)} in {whose} is not deferred: after a recovered panic a reader may hang")
+    for result in found.get("result", []):
+        concerns.append(f"{text(result)} in {whose}: after a recovered panic the result is cut short or never sent")
+    for send in found.get("send", []):
+        if not any(scopes.contains(m, send) for m in moved) and not (
+            is_deferred(body, send) and is_signal_value(send.child_by_field_name("value"))
+        ):
+            concerns.append(f"`{text(send)}` in {whose}: after a recovered panic it is skipped or sends a wrong value")
+    if in_literal and run.literal is not None:
+        for name in starter_variables_written(run.literal):
+            concerns.append(f"{name} is read by the starting function: after a recovered panic it keeps a stale value")
+    for loop in consuming_loops(run, body):
+        concerns.append(f"{whose} receives in a loop (line {loop.start_point.row + 1}): after a panic senders block")
+    for call in captures(CALLS, body).get("name", []):
+        if text(call) == "panic" and call.parent is not None and call.parent.type == "call_expression":
+            concerns.append(f"{whose} panics on purpose at line {call.start_point.row + 1}: the crash was asked for")
+            break
+    return concerns
+
+
+def what_callees_hand_over(run: Goroutine, body: Node) -> list[str]:
+    """Hand-overs outside a defer in the package functions the goroutine calls (one call deep).
+
+    ``serve(); rw.finish()`` where ``finish`` closes a pipe and sends the
+    response: after a recovered panic in ``serve`` the reader waits forever.
+    """
+    concerns = []
+    for call in captures(CALLS, body).get("call", []):
+        function = call.child_by_field_name("function")
+        if function is None or is_deferred(body, call) or function.type not in ("identifier", "selector_expression"):
+            continue
+        for callee in callee_bodies(run, function) or []:
+            if callee == body or callee.parent is None or callee.parent.type == "func_literal":
+                continue  # recursion; a func literal bound to a local is the goroutine's own code
+            found = handoffs(callee)
+            given = [h for kind, nodes in found.items() if kind != "receive" for h in nodes]
+            late = [h for h in given if not is_deferred(callee, h)]
+            if late:
+                name = text(callee.parent.child_by_field_name("name"))
+                concerns.append(
+                    f"{name}, which it calls, does `{text(late[0])}` outside a defer: "
+                    "after a recovered panic a waiter may hang or read a wrong result"
+                )
+    return concerns
+
+
+def handoffs(body: Node) -> dict[str, list[Node]]:
+    """HANDOFFS by kind; ``Done()`` and the like only as statements (``<-ctx.Done()`` waits)."""
+    found = captures(HANDOFFS, body)
+    for kind in ("signal", "unlock"):
+        found[kind] = [
+            h for h in found.get(kind, []) if h.parent is not None and h.parent.type == "expression_statement"
+        ]
+    return found
+
+
+def is_release(receive: Node) -> bool:
+    """``<-sem`` after some work gives back a slot; ``<-ctx.Done()`` or ``<-t.C`` only waits."""
+    operand = receive.named_children[0].child_by_field_name("operand")
+    if operand is None or operand.type not in ("identifier", "selector_expression"):
+        return False
+    return operand.type == "identifier" or text(operand.child_by_field_name("field")) != "C"
+
+
+def is_deferred(body: Node, node: Node) -> bool:
+    return any(a.type == "defer_statement" for a in scopes.ancestors(node) if scopes.contains(body, a))
+
+
+def is_signal_value(value: Node | None) -> bool:
+    """``struct{}{}``, ``true``, ``1``: a send that says "done" and carries no result."""
+    if value is None:
+        return False
+    if value.type == "composite_literal":
+        body = value.child_by_field_name("body")
+        return body is not None and not body.named_children
+    return value.type in ("true", "false", "int_literal")
+
+
+def starter_variables_written(literal: Node) -> list[str]:
+    """Variables of the starting function (not its parameters) that the goroutine writes: its results."""
+    names = []
+    for decl, uses in scopes.captured(literal).items():
+        if decl.kind not in ("var", "result"):
+            continue
+        if any(scopes.is_write(climb(use)) or scopes.is_write(use) for use in uses):
+            names.append(decl.name)
+    return names
+
+
+def climb(use: Node) -> Node:
+    """``x.f[i]`` for ``x``: writing a part of a variable writes the variable."""
+    node = use
+    while node.parent is not None and node.parent.type in ("selector_expression", "index_expression"):
+        if node.parent.child_by_field_name("operand") != node:
+            break
+        node = node.parent
+    return node
+
+
+def consuming_loops(run: Goroutine, body: Node) -> list[Node]:
+    """Loops of the body that take values from a channel (``for v := range ch``, ``v := <-ch``)."""
+    found = captures(RECEIVES, body)
+    loops: list[Node] = []
+    for node in found.get("value", []):
+        loop = scopes.enclosing(node, scopes.LOOPS)
+        if loop is not None and loop not in loops:
+            loops.append(loop)
+    for clause in found.get("range", []):
+        operand = clause.child_by_field_name("right")
+        loop = clause.parent
+        if operand is not None and loop is not None and loop not in loops and is_channel(run, operand):
+            loops.append(loop)
+    return loops
+
+
+def field_is_channel(run: Goroutine, selector: Node) -> bool:
+    """``x.f`` where ``x``'s struct type, declared in the package, has ``f chan T``."""
+    operand = selector.child_by_field_name("operand")
+    owner = type_name(operand) if operand is not None else None
+    if owner is None:
+        return False
+    specs = [s for s in captures(package.TYPES, run.ctx.root).get("name", []) if text(s) == owner]
+    for spec in [s.parent for s in specs if s.parent is not None] + run.package.types.get(owner, []):
+        struct = spec.child_by_field_name("type")
+        field_type = scopes.struct_field_type(struct, text(selector.child_by_field_name("field"))) if struct else None
+        if field_type is not None and field_type.type == "channel_type":
+            return True
+    return False
+
+
+def is_channel(run: Goroutine, expr: Node) -> bool:
+    """A range operand known to be a channel: ``ch`` declared ``chan T`` or ``make(chan T)``, ``t.C``."""
+    if expr.type == "selector_expression":
+        return text(expr.child_by_field_name("field")) == "C" or field_is_channel(run, expr)
+    if expr.type != "identifier":
+        return False
+    decl = scopes.resolve(expr)
+    if decl is None:
+        return False
+    declared = scopes.declared_type(decl)
+    value = scopes.initial_value(decl)
+    if declared is None and value is not None and value.type == "call_expression":
+        arguments = value.child_by_field_name("arguments")
+        declared = arguments.named_children[0] if arguments is not None and arguments.named_children else None
+    return declared is not None and declared.type == "channel_type"
+
+
+# -- completion signals turned into defers -----------------------------------
+
+
+def plan_moves(run: Goroutine, handler: list[str]) -> tuple[set[Node], list[Edit], list[str]]:
+    """Completion signals at the end of a func literal, deferred so a recovered panic still runs them.
+
+    Returns the moved statements, the edits that delete them and insert their
+    defers after the existing ones, and the lines to put first in the goroutine.
+    """
+    body = run.literal.child_by_field_name("body") if run.literal is not None else None
+    if body is None or body.start_point.row == body.end_point.row:
+        return set(), [], handler
+    statements = own_statements(body)
+    tail: list[Node] = []
+    for statement in reversed(statements):
+        if not movable(statement):
+            break
+        tail.insert(0, statement)
+    leading = 0
+    while leading < len(statements) and statements[leading].type == "defer_statement":
+        leading += 1
+    if not tail or not keeps_normal_path(run, body, statements, tail, leading):
+        return set(), [], handler
+    ctx = run.ctx
+    comments = attached_comments(tail[0])
+    start = ctx.source.line_start((comments or tail)[0].start_byte)
+    before = ctx.source.line_start(start - 1) if start > body.start_byte else start
+    if not ctx.source.data[before:start].strip():
+        start = before  # the blank line above the moved lines would end up before the "}"
+    end = ctx.source.data.index(b"\n", tail[-1].end_byte) + 1
+    deletion = Edit(start, end, b"")
+    deferred = [*(text(c) for c in comments), *(as_defer(s) for s in reversed(tail))]
+    if leading == 0:
+        return set(tail), [deletion], [*handler, *deferred]
+    last = statements[leading - 1]
+    at = ctx.source.data.index(b"\n", last.end_byte) + 1
+    indent = ctx.indent(last)
+    insertion = Edit(at, at, "".join(f"{indent}{line}\n" for line in deferred).encode())
+    return set(tail), [insertion, deletion], handler
+
+
+def movable(statement: Node) -> bool:
+    """A pure completion signal: running it after a recovered panic is what a defer would do."""
+    if statement.type == "send_statement":
+        return is_signal_value(statement.child_by_field_name("value"))
+    inner = statement.named_children[0] if statement.type == "expression_statement" else None
+    if inner is None:
+        return False
+    if inner.type == "unary_expression":
+        operand = inner.child_by_field_name("operand")
+        return operand is not None and operand.type in ("identifier", "selector_expression")
+    if inner.type != "call_expression":
+        return False
+    function = inner.child_by_field_name("function")
+    if function is not None and function.type == "identifier":
+        return text(function) == "close" or text(function).startswith("cancel")
+    name = function.child_by_field_name("field") if function is not None else None
+    return text(name) in ("Done", "Release")
+
+
+def keeps_normal_path(run: Goroutine, body: Node, statements: list[Node], tail: list[Node], leading: int) -> bool:
+    """Whether deferring the tail changes nothing when no panic happens."""
+    if leading + len(tail) > len(statements):
+        return False  # a defer among the signals
+    later_defers = [d for d in captures("(defer_statement) @d", body).get("d", []) if d not in statements[:leading]]
+    if outside_literals(body, later_defers):
+        return False  # a defer registered later runs before ours: the order would change
+    exits = [e for e in captures("[(return_statement) (goto_statement)] @e", body).get("e", [])]
+    if outside_literals(body, exits):
+        return False  # today a return skips the signals; deferred they would run on that path
+    skipping = [n for n in captures(CALLS, body).get("name", []) if text(n) in SKIPPING_CALLS]
+    if outside_literals(body, skipping):
+        return False  # Goexit runs defers: the signal would run where it did not
+    if any(not ends_its_line(run, s) for s in tail) or not run.ctx.source.starts_line(tail[0].start_byte):
+        return False
+    written = {
+        text(scopes.root_identifier(climb(i)) or i)
+        for i in captures("(identifier) @i", body).get("i", [])
+        if scopes.is_write(climb(i)) or scopes.is_write(i)
+    }
+    for statement in tail:
+        for ident in captures("(identifier) @i", statement).get("i", []):
+            decl = scopes.resolve(ident)
+            if decl is not None and scopes.contains(body, decl.node):
+                return False  # declared in the goroutine: not in scope where the defer goes
+            if text(ident) in written:
+                return False  # the defer would read it before the goroutine changes it
+    return True
+
+
+def ends_its_line(run: Goroutine, node: Node) -> bool:
+    data = run.ctx.source.data
+    end = data.find(b"\n", node.end_byte)
+    return not data[node.end_byte : end if end >= 0 else len(data)].strip()
+
+
+def attached_comments(statement: Node) -> list[Node]:
+    """Comment lines right above a statement, which describe it and move with it."""
+    found: list[Node] = []
+    node = statement.prev_named_sibling
+    row = statement.start_point.row
+    while node is not None and node.type == "comment" and node.end_point.row == row - 1:
+        found.insert(0, node)
+        row = node.start_point.row
+        node = node.prev_named_sibling
+    return found
+
+
+def as_defer(statement: Node) -> str:
+    if statement.type == "expression_statement" and statement.named_children[0].type == "call_expression":
+        return f"defer {text(statement)}"
+    return f"defer func() {{ {text(statement)} }}()"
 
 
 # -- the handler ------------------------------------------------------------
@@ -318,34 +779,120 @@ def hands_over_outside_defer(body: Node) -> bool:
 
 @dataclass(frozen=True)
 class Handler:
-    """The deferred recover for one file: its lines, the imports it adds and the package names it uses."""
+    """The deferred recover for one goroutine: its lines, its imports, and what makes it unsafe."""
 
     lines: list[str]
     import_edits: list[Edit]
-    packages: list[str]
+    concerns: list[str]
 
 
-def prepare_handler(ctx: FileContext) -> Handler:
-    template = textwrap.dedent(str(ctx.option("handler"))).strip()
-    paths = [str(p) for p in ctx.option("handler-imports") or []]
+DEFAULT_IMPORTS = {"log": "log", "debug": "runtime/debug", "slog": "log/slog", "fmt": "fmt", "os": "os"}
+
+
+def prepare_handler(run: Goroutine) -> Handler | None:
+    ctx = run.ctx
+    configured = textwrap.dedent(str(ctx.option("handler") or "")).strip()
+    if configured:
+        statements, paths, value = configured_handler(ctx, configured), configured_imports(ctx, configured), "r"
+        concerns: list[str] = []
+    else:
+        logger = loggers.find(ctx.source, run.package, run.go)
+        value = "rec" if logger is not None and (logger.expr or "").split(".")[0] == "r" else "r"
+        statements, paths = logged(logger, label(run), value)
+        concerns = [] if logger is not None or package.package_name(ctx.source) == "main" else [NO_CONVENTION]
     names, edits = ctx.import_names(*paths) if paths else ({}, [])
+    if any(declared_in_function(ctx, name, run.go) for name in names.values()):
+        return None
     renames = {default_name(p): names[p] for p in paths}
-    prefix = b"package p\nfunc _() {\n"
-    tree = parse(prefix + template.encode() + b"\n}\n")
-    if tree.root_node.has_error:
+    text_ = rename_packages(statements, renames)
+    body = [f"\t\t{line}" for line in text_.splitlines() if line.strip()]
+    lines = ["defer func() {", f"\tif {value} := recover(); {value} != nil {{", *body, "\t}", "}()"]
+    return Handler(lines, edits, concerns)
+
+
+NO_CONVENTION = (
+    "this library has no logger: panics would go to the program's global log and never reach the program; "
+    "set [rules.goroutine-without-recover] handler to the package's way of reporting them"
+)
+
+
+def logged(logger: loggers.Logger | None, what: str, r: str) -> tuple[str, list[str]]:
+    """A Go statement reporting the recovered value ``r`` the logger's way, and the imports it needs."""
+    printf = f'"{what}: panic: %v\\n%s", {r}, debug.Stack()'
+    kind = logger.kind if logger is not None else "printf"
+    target = logger.expr if logger is not None and logger.expr else None
+    if target is None and logger is not None and logger.package is not None:
+        target = default_name(logger.package)
+    kv = f'"panic", {r}, "stack", string(debug.Stack())'
+    zap_fields = f'zap.Any("panic", {r}), zap.Stack("stack")'
+    calls = {
+        "slog": (f'{target}.Error("{what}: panic", {kv})', ["log/slog"] if logger and logger.package else []),
+        "log": (f"{target}.Printf({printf})", []),
+        "logr": (f'{target}.Error(nil, "{what}: panic", {kv})', []),
+        "zap": (f'{target}.Error("{what}: panic", {zap_fields})', ["go.uber.org/zap"]),
+        "zap-global": (
+            f'zap.L().Error("{what}: panic", zap.Any("panic", {r}), zap.Stack("stack"))',
+            ["go.uber.org/zap"],
+        ),
+        "sugar": (f'{target}.Errorw("{what}: panic", {kv})', []),
+        "logrus": (f"{target}.Errorf({printf})", []),
+        "testing": (f"{target}.Errorf({printf})", []),
+        "logf": (f"{target}({printf})", []),
+        "printf-errorf": (f"{target}.Errorf({printf})", [logger.package] if logger and logger.package else []),
+        "printf": (f"log.Printf({printf})", ["log"]),
+    }
+    statement, paths = calls[kind]
+    if "debug.Stack()" in statement:
+        paths = [*paths, "runtime/debug"]
+    return statement, paths
+
+
+def label(run: Goroutine) -> str:
+    """What the log line calls the goroutine: the function it runs, or the one that starts it."""
+    call = goroutines.call_of(run.go)
+    function = call.child_by_field_name("function") if call is not None and run.literal is None else None
+    if function is not None and function.type == "selector_expression":
+        function = function.child_by_field_name("field")
+    if function is not None and function.type in ("identifier", "field_identifier"):
+        return text(function)
+    starter = scopes.top_level(run.go)
+    name = starter.child_by_field_name("name")
+    return f"goroutine in {text(name)}" if name is not None else "goroutine"
+
+
+def configured_handler(ctx: FileContext, template: str) -> str:
+    if parse(f"package p\nfunc _() {{\n{template}\n}}\n".encode()).root_node.has_error:
         raise ValueError(f"[rules.goroutine-without-recover] handler is not Go statements: {template!r}")
-    text = template.encode()
-    identifiers = captures("[(identifier) (package_identifier)] @id", tree.root_node).get("id", [])
-    for ident in sorted(identifiers, key=lambda n: n.start_byte, reverse=True):
-        new = renames.get(ident.text.decode()) if scopes.resolve(ident) is None else None
-        if new is not None:
+    return template
+
+
+def configured_imports(ctx: FileContext, template: str) -> list[str]:
+    """``handler-imports``, plus the standard packages the handler names by their usual names."""
+    paths = [str(p) for p in ctx.option("handler-imports") or []]
+    named = {default_name(p) for p in paths}
+    used = package_identifiers(template)
+    return paths + [p for name, p in DEFAULT_IMPORTS.items() if name in used and name not in named]
+
+
+def package_identifiers(statements: str) -> set[str]:
+    """Names used as ``name.X`` in Go statements and declared nowhere in them."""
+    prefix = b"package p\nfunc _() {\n"
+    tree = parse(prefix + statements.encode() + b"\n}\n")
+    operands = captures("(selector_expression operand: (identifier) @id)", tree.root_node).get("id", [])
+    return {text(i) for i in operands if scopes.resolve(i) is None}
+
+
+def rename_packages(statements: str, renames: dict[str, str]) -> str:
+    prefix = b"package p\nfunc _() {\n"
+    tree = parse(prefix + statements.encode() + b"\n}\n")
+    data = statements.encode()
+    operands = captures("(selector_expression operand: (identifier) @id)", tree.root_node).get("id", [])
+    for ident in sorted(operands, key=lambda n: n.start_byte, reverse=True):
+        new = renames.get(text(ident)) if scopes.resolve(ident) is None else None
+        if new is not None and new != text(ident):
             start, end = ident.start_byte - len(prefix), ident.end_byte - len(prefix)
-            text = text[:start] + new.encode() + text[end:]
-    body = [f"\t\t{line}" for line in text.decode().splitlines() if line.strip()]
-    # r is the handler's own name for the value and lives only in the if: an outer r (an
-    # *http.Request, say) is hidden from nothing that could still name it, so r is always free.
-    lines = ["defer func() {", "\tif r := recover(); r != nil {", *body, "\t}", "}()"]
-    return Handler(lines, edits, list(names.values()))
+            data = data[:start] + new.encode() + data[end:]
+    return data.decode()
 
 
 def declared_in_function(ctx: FileContext, name: str, go: Node) -> bool:
@@ -365,8 +912,8 @@ RULE = Rule(
     check=check,
     fix_kind=FixKind.SOMETIMES_UNSAFE,
     default_options={
-        "handler": 'log.Printf("panic in goroutine: %v\\n%s", r, debug.Stack())',
-        "handler-imports": ["log", "runtime/debug"],
+        "handler": "",
+        "handler-imports": [],
         "helpers": [],
         "include-tests": False,
     },

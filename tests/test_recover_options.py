@@ -23,15 +23,22 @@ def _go(text: str) -> str:
 
 
 def _run(
-    tmp_path: Path, before: str, options: dict[str, Any] | None = None, name: str = "svc.go", fix: bool = True
+    tmp_path: Path,
+    before: str,
+    options: dict[str, Any] | None = None,
+    name: str = "svc.go",
+    fix: bool = True,
+    unsafe: bool = False,
 ) -> FileResult:
     (tmp_path / "go.mod").write_text("module example.com/svc\n\ngo 1.24\n")
-    settings = Settings(rules=(RULE,), options={RULE: options or {}}, fix=fix)
+    settings = Settings(rules=(RULE,), options={RULE: options or {}}, fix=fix, unsafe_fixes=unsafe)
     return process_data(tmp_path / name, _go(before).encode(), settings)
 
 
-def _fixed(tmp_path: Path, before: str, options: dict[str, Any] | None = None, name: str = "svc.go") -> str:
-    result = _run(tmp_path, before, options, name)
+def _fixed(
+    tmp_path: Path, before: str, options: dict[str, Any] | None = None, name: str = "svc.go", unsafe: bool = False
+) -> str:
+    result = _run(tmp_path, before, options, name, unsafe=unsafe)
     assert result.error is None, result.error
     assert result.status is Status.CHANGED, result
     assert result.new is not None
@@ -54,7 +61,7 @@ def test_custom_handler_and_its_import(tmp_path: Path) -> None:
 
         import "context"
 
-        func Start(ctx context.Context, jobs <-chan int) {
+        func Start(ctx context.Context, jobs []int) {
             go func() {
                 for j := range jobs {
                     _ = j
@@ -71,7 +78,7 @@ def test_custom_handler_and_its_import(tmp_path: Path) -> None:
             "example.com/svc/internal/panics"
         )
 
-        func Start(ctx context.Context, jobs <-chan int) {
+        func Start(ctx context.Context, jobs []int) {
             go func() {
                 defer func() {
                     if r := recover(); r != nil {
@@ -186,22 +193,42 @@ def test_test_files_are_skipped_unless_included(tmp_path: Path) -> None:
     assert "recover()" in _fixed(tmp_path, IN_TEST, {"include-tests": True}, name="svc_test.go")
 
 
-def test_no_fix_when_a_local_hides_the_imported_log(tmp_path: Path) -> None:
+def test_a_logger_parameter_is_the_handler(tmp_path: Path) -> None:
     before = """
         package svc
 
         import "log"
 
-        func Serve(log *log.Logger, ch chan int) {
+        func Serve(log *log.Logger, ticks []int) {
             go func() {
-                for range ch {
+                for range ticks {
                     log.Print("tick")
                 }
             }()
         }
         """
+    fixed = _fixed(tmp_path, before)
+    assert 'log.Printf("goroutine in Serve: panic: %v\\n%s", r, debug.Stack())' in fixed
+    assert '\t"runtime/debug"\n' in fixed and "stdlog" not in fixed
+
+
+def test_no_fix_when_a_local_hides_the_imported_log(tmp_path: Path) -> None:
+    before = """
+        package main
+
+        import "log"
+
+        func Serve(ticks []int) {
+            log := 1
+            go func() {
+                for range ticks {
+                    _ = log
+                }
+            }()
+        }
+        """
     result = _run(tmp_path, before, fix=False)
-    assert [(f.line, f.fix) for f in result.findings] == [(6, None)]
+    assert [(f.line, f.fix) for f in result.findings] == [(7, None)]
 
 
 def test_a_handler_that_is_not_go_is_reported(tmp_path: Path) -> None:
@@ -225,7 +252,7 @@ def test_with_unbounded_goroutines_the_fixes_converge_and_vet(tmp_path: Path, go
     assert vet.returncode == 0, vet.stdout + vet.stderr
     # Both wrappers sit in the goroutine that the loop starts.
     text = result.new.decode()
-    assert "defer func() { <-sem }()" in text and text.count("recover()") == 12
+    assert "defer func() { <-sem }()" in text and text.count("recover()") == 11
 
 
 def test_imports_avoid_package_level_names_of_other_files(tmp_path: Path) -> None:
@@ -242,9 +269,9 @@ def test_imports_avoid_package_level_names_of_other_files(tmp_path: Path) -> Non
             }()
         }
         """
-    fixed = _fixed(tmp_path, before)
+    fixed = _fixed(tmp_path, before, unsafe=True)  # a library with no logger: unsafe
     assert '\tstddebug "runtime/debug"\n' in fixed and '\t"log"\n' in fixed
-    assert 'log.Printf("panic in goroutine: %v\\n%s", r, stddebug.Stack())' in fixed
+    assert 'log.Printf("goroutine in Serve: panic: %v\\n%s", r, stddebug.Stack())' in fixed
 
 
 def test_import_c_keeps_its_cgo_preamble(tmp_path: Path) -> None:
@@ -258,6 +285,147 @@ def test_import_c_keeps_its_cgo_preamble(tmp_path: Path) -> None:
             go C.rand()
         }
         """
-    fixed = _fixed(tmp_path, before)
+    fixed = _fixed(tmp_path, before, unsafe=True)
     head = 'package svc\n\n// #include <stdlib.h>\nimport "C"\n\nimport (\n\t"log"\n\t"runtime/debug"\n)\n'
     assert fixed.startswith(head)
+
+
+# -- the package's other files ---------------------------------------------------
+
+SIBLING_HELPERS = """
+    package svc
+
+    import (
+        "log"
+        "runtime/debug"
+    )
+
+    // recoverAndLog is deferred directly by goroutines of other files.
+    func recoverAndLog() {
+        if r := recover(); r != nil {
+            log.Printf("panic: %v\\n%s", r, debug.Stack())
+        }
+    }
+
+    // protectedLoop recovers on its own.
+    func protectedLoop(jobs []func()) {
+        defer recoverAndLog()
+        for _, j := range jobs {
+            j()
+        }
+    }
+
+    // rethrow cleans up and lets the panic go on: a crash on purpose.
+    func rethrow(work func()) {
+        defer func() {
+            if r := recover(); r != nil {
+                log.Print("cleaning up")
+                panic(r)
+            }
+        }()
+        work()
+    }
+
+    // finish hands the result over outside a defer.
+    func finish(done chan struct{}) {
+        log.Print("finished")
+        close(done)
+    }
+    """
+
+
+def test_helpers_and_functions_of_other_files_are_looked_into(tmp_path: Path) -> None:
+    (tmp_path / "helpers.go").write_text(_go(SIBLING_HELPERS))
+    (tmp_path / "other.go").write_text("package other\n\nfunc recoverAndLog() {}\n")  # another package
+    before = """
+        package svc
+
+        func Start(jobs []func(), done chan struct{}) {
+            go func() {
+                defer recoverAndLog()
+                jobs[0]()
+            }()
+            go protectedLoop(jobs)
+            go func() {
+                rethrow(jobs[0])
+            }()
+            go func() {
+                jobs[0]()
+            }()
+            go func() {
+                jobs[0]()
+                finish(done)
+            }()
+        }
+        """
+    result = _run(tmp_path, before, fix=False)
+    assert result.error is None, result.error
+    assert [f.line for f in result.findings] == [12, 15]
+    last = result.findings[1].fix
+    assert last is not None and last.safety.value == "unsafe"
+    assert "finish, which it calls, does `close(done)` outside a defer" in last.message
+    assert result.findings[0].fix is not None and result.findings[0].fix.safety.value == "safe"  # log used
+
+
+def test_a_logger_field_declared_in_another_file(tmp_path: Path) -> None:
+    (tmp_path / "types.go").write_text(
+        _go("""
+            package svc
+
+            import "log/slog"
+
+            type Worker struct {
+                logger *slog.Logger
+            }
+            """)
+    )
+    before = """
+        package svc
+
+        func (w *Worker) Start(jobs []func()) {
+            go func() {
+                for _, j := range jobs {
+                    j()
+                }
+            }()
+        }
+        """
+    fixed = _fixed(tmp_path, before)
+    assert 'w.logger.Error("goroutine in Start: panic", "panic", r, "stack", string(debug.Stack()))' in fixed
+    assert '"log"' not in fixed and '"log/slog"' not in fixed  # the field's package is not named here
+
+
+def test_a_known_crash_handler_is_not_wrapped_again(tmp_path: Path) -> None:
+    before = """
+        package svc
+
+        import utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+
+        func Start(work func()) {
+            go func() {
+                defer utilruntime.HandleCrash()
+                work()
+            }()
+        }
+        """
+    assert _lines_found(tmp_path, before) == []
+
+
+def test_a_library_without_a_logger_gets_an_unsafe_fix_that_says_why(tmp_path: Path) -> None:
+    before = """
+        package svc
+
+        func Start(work func()) {
+            go func() {
+                work()
+            }()
+        }
+        """
+    result = _run(tmp_path, before, fix=False)
+    [finding] = result.findings
+    assert finding.fix is not None and finding.fix.safety.value == "unsafe"
+    assert "this library has no logger" in finding.fix.message
+    configured = _run(tmp_path, before, {"handler": "log.Print(r)"}, fix=False)
+    assert configured.findings[0].fix is not None and configured.findings[0].fix.safety.value == "safe"
+    fixed = _fixed(tmp_path, before, {"handler": "log.Print(r)"})
+    assert 'import "log"\n' in fixed and "debug" not in fixed  # only what the handler names

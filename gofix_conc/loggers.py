@@ -1,0 +1,193 @@
+"""How a Go package logs errors, so that code a fix adds logs the same way.
+
+Looked for, nearest first, from the function the new code goes into:
+
+- a logger that function can name: a parameter or a field of its receiver
+  called ``log``/``logger`` (any case) of a known type (``*slog.Logger``,
+  ``*log.Logger``, ``logr.Logger``, ``*zap.Logger``, ``*zap.SugaredLogger``,
+  ``*logrus.Logger``/``Entry``, ``logrus.FieldLogger``), a ``logf`` method
+  of the receiver's type, a ``*testing.T``/``B``/``TB`` parameter;
+- a package-level ``logf(format string, args ...any)`` of the package;
+- a logging package the file, else the package, imports: ``log/slog``, klog,
+  logrus, glog, zap, ``log``.
+
+A field or parameter that the package compares with nil is optional (a nil
+``*slog.Logger`` panics when called): it is not used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tree_sitter import Node
+
+from gofix_conc import scopes
+from gofix_conc.imports import imports
+from gofix_conc.package import Package
+from gofix_conc.source import Source, captures
+
+LOGGER_NAMES = ("log", "logger", "Log", "Logger")
+
+# Known logger types by their written type (package part as the default import name).
+VALUE_TYPES = {
+    "*slog.Logger": "slog",
+    "*log.Logger": "log",
+    "logr.Logger": "logr",
+    "*zap.Logger": "zap",
+    "*zap.SugaredLogger": "sugar",
+    "*logrus.Logger": "logrus",
+    "*logrus.Entry": "logrus",
+    "logrus.FieldLogger": "logrus",
+    "*testing.T": "testing",
+    "*testing.B": "testing",
+    "testing.TB": "testing",
+}
+
+# Logging packages in order of preference, with the kind of calls they take.
+PACKAGES = (
+    ("log/slog", "slog"),
+    ("k8s.io/klog/v2", "printf-errorf"),
+    ("k8s.io/klog", "printf-errorf"),
+    ("github.com/sirupsen/logrus", "printf-errorf"),
+    ("github.com/golang/glog", "printf-errorf"),
+    ("go.uber.org/zap", "zap-global"),
+    ("log", "printf"),
+)
+
+# A comparison of something with nil:  x.logger == nil   logger != nil
+NIL_CHECKS = """
+(binary_expression left: (_) @x operator: ["==" "!="] right: (nil))
+"""
+
+
+@dataclass(frozen=True)
+class Logger:
+    """Where errors go: through a value the code can name, or through a package."""
+
+    kind: str  # slog, log, logr, zap, sugar, logrus, testing, logf, printf, printf-errorf, zap-global
+    expr: str | None  # the Go expression of the logger (s.logger, t, s.logf); None for a package
+    package: str | None  # import path for package-level calls (log/slog); None for a value
+    found: str  # where it comes from, for messages: "s.logger (*slog.Logger)", "log/slog"
+
+
+def find(source: Source, package: Package, near: Node) -> Logger | None:
+    """The logger code placed at ``near`` should use, or None when the package has no convention."""
+    function = scopes.top_level(near)
+    return _from_function(source, package, function) or _package_logf(source, package) or _imported(source, package)
+
+
+def _from_function(source: Source, package: Package, function: Node) -> Logger | None:
+    parameters = [
+        (p, d)
+        for field in ("parameters", "receiver")
+        if (p := function.child_by_field_name(field)) is not None
+        for d in p.named_children
+        if d.type == "parameter_declaration"
+    ]
+    for params, declaration in parameters:
+        type_node = declaration.child_by_field_name("type")
+        written = _text(type_node)
+        for name in declaration.children_by_field_name("name"):
+            value = _text(name)
+            if value == "_":
+                continue
+            kind = VALUE_TYPES.get(written)
+            named = kind is not None and value.lower() in ("log", "logger")
+            if kind == "testing" or (named and not _compared_with_nil(function, value)):
+                return Logger(kind, value, None, f"{value} ({written})")
+            if params.type == "parameter_list" and params == function.child_by_field_name("receiver"):
+                found = _receiver_logger(source, package, value, type_node)
+                if found is not None:
+                    return found
+    return None
+
+
+def _receiver_logger(source: Source, package: Package, receiver: str, type_node: Node | None) -> Logger | None:
+    while type_node is not None and type_node.type in ("pointer_type", "generic_type"):
+        type_node = type_node.named_children[0]
+    if type_node is None or type_node.type != "type_identifier":
+        return None
+    type_name = _text(type_node)
+    for method in package.functions.get("logf", []) + _own_declarations(source, "logf"):
+        if method.type == "method_declaration" and _receiver_type(method) == type_name and _is_printf(method):
+            return Logger("logf", f"{receiver}.logf", None, f"{receiver}.logf")
+    for spec in _type_specs(source, package, type_name):
+        struct = spec.child_by_field_name("type")
+        if struct is None or struct.type != "struct_type":
+            continue
+        for field in LOGGER_NAMES:
+            written = _text(scopes.struct_field_type(struct, field))
+            kind = VALUE_TYPES.get(written)
+            if kind is not None and kind != "testing" and not _field_compared_with_nil(source, package, field):
+                return Logger(kind, f"{receiver}.{field}", None, f"{receiver}.{field} ({written})")
+    return None
+
+
+def _package_logf(source: Source, package: Package) -> Logger | None:
+    for function in package.functions.get("logf", []) + _own_declarations(source, "logf"):
+        if function.type == "function_declaration" and _is_printf(function):
+            return Logger("logf", "logf", None, "logf")
+    return None
+
+
+def _imported(source: Source, package: Package) -> Logger | None:
+    own = {i.path for i in imports(source)}
+    for path, kind in PACKAGES:
+        if path in own:
+            return Logger(kind, None, path, path)
+    everywhere = {i.path for i in package.imports()}
+    for path, kind in PACKAGES:
+        if path in everywhere:
+            return Logger(kind, None, path, path)
+    return None
+
+
+# -- helpers ----------------------------------------------------------------
+
+
+def _text(node: Node | None) -> str:
+    return node.text.decode() if node is not None and node.text is not None else ""
+
+
+def _own_declarations(source: Source, name: str) -> list[Node]:
+    query = "[(function_declaration name: (identifier) @n) (method_declaration name: (field_identifier) @n)]"
+    return [n.parent for n in captures(query, source.root).get("n", []) if _text(n) == name and n.parent is not None]
+
+
+def _type_specs(source: Source, package: Package, name: str) -> list[Node]:
+    own = [n.parent for n in captures("(type_spec name: (type_identifier) @n)", source.root).get("n", [])]
+    return [s for s in own if s is not None and _text(s.child_by_field_name("name")) == name] + package.types.get(
+        name, []
+    )
+
+
+def _receiver_type(method: Node) -> str:
+    receiver = method.child_by_field_name("receiver")
+    declaration = receiver.named_children[0] if receiver is not None and receiver.named_children else None
+    type_node = declaration.child_by_field_name("type") if declaration is not None else None
+    while type_node is not None and type_node.type in ("pointer_type", "generic_type"):
+        type_node = type_node.named_children[0]
+    return _text(type_node)
+
+
+def _is_printf(function: Node) -> bool:
+    """``(format string, args ...any)``: a printf-style logging function."""
+    params = function.child_by_field_name("parameters")
+    kinds = [p.type for p in params.named_children] if params is not None else []
+    return (
+        kinds == ["parameter_declaration", "variadic_parameter_declaration"]
+        and function.child_by_field_name("result") is None
+    )
+
+
+def _compared_with_nil(function: Node, name: str) -> bool:
+    return any(_text(x) == name for x in captures(NIL_CHECKS, function).get("x", []))
+
+
+def _field_compared_with_nil(source: Source, package: Package, field: str) -> bool:
+    roots = [source.root, *(f.source.root for f in package.files)]
+    for root in roots:
+        for x in captures(NIL_CHECKS, root).get("x", []):
+            if x.type == "selector_expression" and _text(x.child_by_field_name("field")) == field:
+                return True
+    return False
