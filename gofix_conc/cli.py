@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Annotated, Optional
 import typer
 
 from gofix_conc import __version__, cache, config, discovery, gitops, interactive, patches, registry, reporters, verify
-from gofix_conc.engine import FileResult, Settings, Status, run
+from gofix_conc.engine import Appeared, FileResult, Settings, Status, run
 from gofix_conc.model import Finding
 from gofix_conc.writer import WriteError, write_atomic
 
@@ -128,7 +129,7 @@ def _report_problems(result: FileResult) -> bool:
     return False
 
 
-def _print_findings(findings: list[Finding], rules: list, fmt: Format, quiet: bool, fixed: int = 0) -> None:
+def _print_findings(findings: list[Finding], rules: list, fmt: Format, quiet: bool) -> None:
     if fmt is Format.json:
         typer.echo(reporters.to_json(findings))
     elif fmt is Format.sarif:
@@ -137,7 +138,35 @@ def _print_findings(findings: list[Finding], rules: list, fmt: Format, quiet: bo
         for finding in findings:
             typer.echo(reporters.text_line(finding))
         if not quiet:
-            typer.echo(reporters.summary(findings, fixed))
+            typer.echo(reporters.summary(findings))
+
+
+def _report_appeared(path: Path, appeared: Iterable[Appeared]) -> None:
+    """Name each applied fix that scan did not list, and the fix that brought it up (stderr)."""
+    for item in appeared:
+        typer.echo(reporters.appeared_line(path, item.key, item.after), err=True)
+
+
+def _tally(tally: reporters.FixTally, result: FileResult) -> None:
+    tally.remaining += result.findings
+    tally.resolved += result.resolved
+    if result.status is Status.CHANGED:
+        tally.files += 1
+        tally.fixed += result.fixed
+        tally.appeared += [a.key[0] for a in result.appeared]
+
+
+def _plan_tally(plan: gitops.Plan, settings: Settings) -> reporters.FixTally:
+    for path, item in plan.appeared:
+        _report_appeared(path, [item])
+    return reporters.FixTally(
+        unsafe_fixes=settings.unsafe_fixes,
+        files=len(plan.changed_paths),
+        fixed=[f for step in plan.steps for change in step.changes for f in change.fixed],
+        remaining=list(plan.remaining),
+        appeared=[a.key[0] for _, a in plan.appeared],
+        resolved=list(plan.resolved),
+    )
 
 
 @app.command()
@@ -272,7 +301,11 @@ def _fix_commit(job: _Job, start: Path, jobs: int | None, quiet: bool, per: Comm
         return 2
     if not quiet and not commits:
         typer.echo("Nothing to commit.")
-    _print_findings(plan.remaining, job.rules, Format.text, quiet, plan.fixed)
+    tally = _plan_tally(plan, job.settings)
+    for finding in plan.remaining:
+        typer.echo(reporters.text_line(finding))
+    if not quiet:
+        typer.echo(reporters.fix_summary(tally))
     return 2 if errors else 1 if plan.remaining else 0
 
 
@@ -300,13 +333,9 @@ def _fix_patch(job: _Job, start: Path, jobs: int | None, quiet: bool, target: st
     _, base = _repository_or_cwd(start)
     plan = _plan(job, jobs, CommitPer.file)
     _output(target, patches.unified(_file_patches(plan.final(), base)))
+    tally = _plan_tally(plan, job.settings)
     if not quiet:
-        changed = len(plan.changed_paths)
-        typer.echo(
-            f"{plan.fixed} fix{'es' * (plan.fixed != 1)} in {changed} file{'s' * (changed != 1)}; "
-            f"{len(plan.remaining)} finding(s) left.",
-            err=True,
-        )
+        typer.echo(reporters.fix_summary(tally), err=True)
     return 2 if _plan_errors(plan) else 1 if plan.steps else 0
 
 
@@ -337,6 +366,9 @@ def _fix_format_patch(job: _Job, start: Path, jobs: int | None, quiet: bool, tar
             _output(str(directory / name), text)
             if not quiet:
                 typer.echo(reporters.display_path(directory / name))
+    tally = _plan_tally(plan, job.settings)
+    if not quiet:
+        typer.echo(reporters.fix_summary(tally), err=True)
     return 2 if _plan_errors(plan) else 1 if plan.steps else 0
 
 
@@ -406,17 +438,14 @@ def fix(
     if format_patch is not None:
         raise typer.Exit(_fix_format_patch(job, paths[0], jobs, quiet, format_patch, commit_per or CommitPer.rule))
     errors = False
-    remaining: list[Finding] = []
-    fixed = 0
-    changed = 0
+    tally = reporters.FixTally(unsafe_fixes=job.settings.unsafe_fixes)
     for result in run(job.files, job.settings, jobs):
         errors |= _report_problems(result)
-        remaining += result.findings
+        _report_appeared(result.path, result.appeared)
+        _tally(tally, result)
         if result.status is not Status.CHANGED:
             continue
         assert result.original is not None and result.new is not None
-        changed += 1
-        fixed += len(result.fixed)
         if write:
             try:
                 write_atomic(result.path, result.new, result.original)
@@ -427,15 +456,14 @@ def fix(
             name = reporters.display_path(result.path)
             sys.stdout.write(reporters.unified_diff(result.original, result.new, f"a/{name}", f"b/{name}"))
     if write:
-        _print_findings(remaining, job.rules, Format.text, quiet, fixed)
-        raise typer.Exit(2 if errors else 1 if remaining else 0)
+        for finding in tally.remaining:
+            typer.echo(reporters.text_line(finding))
+        if not quiet:
+            typer.echo(reporters.fix_summary(tally))
+        raise typer.Exit(2 if errors else 1 if tally.remaining else 0)
     if not quiet:
-        typer.echo(
-            f"{fixed} fix{'es' * (fixed != 1)} in {changed} file{'s' * (changed != 1)}; "
-            f"{len(remaining)} finding(s) left.",
-            err=True,
-        )
-    raise typer.Exit(2 if errors else 1 if changed else 0)
+        typer.echo(reporters.fix_summary(tally), err=True)
+    raise typer.Exit(2 if errors else 1 if tally.files else 0)
 
 
 @app.command()

@@ -84,6 +84,7 @@ class Plan:
     remaining: list[Finding] = field(default_factory=list)  # findings left after every step
     problems: list[FileResult] = field(default_factory=list)  # results with errors or warnings
     appeared: list[tuple[Path, engine.Appeared]] = field(default_factory=list)  # fixes only a later pass offered
+    resolved: list[Finding] = field(default_factory=list)  # findings gone once other fixes were applied
 
     @property
     def changed_paths(self) -> list[Path]:
@@ -111,6 +112,7 @@ def plan_by_file(files: Sequence[Path], settings: Settings, jobs: int | None = N
             plan.problems.append(result)
         plan.remaining += result.findings
         plan.appeared += [(result.path, a) for a in result.appeared]
+        plan.resolved += result.resolved
         if result.status is Status.CHANGED:
             assert result.original is not None and result.new is not None
             rules = tuple(sorted({f.rule for f in result.fixed}))
@@ -138,6 +140,7 @@ def plan_by_rule(files: Sequence[Path], settings: Settings, jobs: int | None = N
             plan.problems.append(result)
         plan.remaining += result.findings
         plan.appeared += [(result.path, a) for a in result.appeared]
+        plan.resolved += result.resolved
         steps = engine.by_rule(result, settings.rules)
         if steps:
             assert result.original is not None

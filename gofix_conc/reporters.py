@@ -7,6 +7,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,24 +37,93 @@ def text_line(finding: Finding) -> str:
     return f"{where}: {finding.rule} {finding.message}{fix_label(finding)}"
 
 
-def summary(findings: Sequence[Finding], fixed: int = 0) -> str:
-    if not findings and not fixed:
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def _table(rows: list[tuple[str, str]]) -> list[str]:
+    width = max((len(rule) for rule, _ in rows), default=0)
+    return [f"  {rule:<{width}}  {text}" for rule, text in rows]
+
+
+def summary(findings: Sequence[Finding]) -> str:
+    """What ``scan`` found, in all and per rule: how many, how many with a safe fix, with an unsafe one."""
+    if not findings:
         return "No findings."
-    parts = []
-    if fixed:
-        parts.append(f"Fixed {fixed} finding{'s' * (fixed != 1)}.")
-    if findings:
-        n = len(findings)
-        safe = sum(1 for f in findings if f.fix is not None and f.fix.safety is Safety.SAFE)
-        unsafe = sum(1 for f in findings if f.fix is not None and f.fix.safety is Safety.UNSAFE)
-        line = f"Found {n} finding{'s' * (n != 1)}"
-        notes = []
-        if safe:
-            notes.append(f"{safe} fixable with 'gofix-conc fix'")
-        if unsafe:
-            notes.append(f"{unsafe} more with --unsafe-fixes")
-        parts.append(line + (f" ({', '.join(notes)})." if notes else "."))
-    return " ".join(parts)
+    safe = sum(1 for f in findings if f.fix is not None and f.fix.safety is Safety.SAFE)
+    unsafe = sum(1 for f in findings if f.fix is not None and f.fix.safety is Safety.UNSAFE)
+    notes = []
+    if safe:
+        notes.append(f"{safe} fixable with 'gofix-conc fix'")
+    if unsafe:
+        notes.append(f"{unsafe} {'more' if safe else 'fixable'} with --unsafe-fixes")
+    head = f"Found {_plural(len(findings), 'finding')}" + (f" ({', '.join(notes)})" if notes else "")
+    rows = []
+    for rule in sorted({f.rule for f in findings}):
+        of_rule = [f for f in findings if f.rule == rule]
+        kinds = [
+            (sum(1 for f in of_rule if f.fix is not None and f.fix.safety is Safety.SAFE), "fixable"),
+            (sum(1 for f in of_rule if f.fix is not None and f.fix.safety is Safety.UNSAFE), "with unsafe fix"),
+        ]
+        details = ", ".join(f"{n} {what}" for n, what in kinds if n)
+        rows.append((rule, f"{len(of_rule)}" + (f" ({details})" if details else "")))
+    return "\n".join([head + ":", *_table(rows)])
+
+
+@dataclass
+class FixTally:
+    """What a ``fix`` run did, gathered over files (or a plan's steps) for :func:`fix_summary`."""
+
+    unsafe_fixes: bool = False
+    files: int = 0  # files changed
+    fixed: list[Finding] = field(default_factory=list)
+    remaining: list[Finding] = field(default_factory=list)
+    appeared: list[str] = field(default_factory=list)  # rule of each fix only a later pass offered
+    resolved: list[Finding] = field(default_factory=list)  # gone once other fixes were applied
+
+    def left_kind(self, finding: Finding) -> str:
+        if finding.fix is None:
+            return "no fix"
+        if finding.fix.safety is Safety.UNSAFE and not self.unsafe_fixes:
+            return "unsafe fix not applied"
+        return "fix not applied"
+
+
+def fix_summary(tally: FixTally) -> str:
+    """What ``fix`` fixed and left, in all and per rule, with the reason each finding was left."""
+    fixed, left = len(tally.fixed), len(tally.remaining)
+    if not fixed and not left:
+        return "No findings."
+    head = f"Fixed {_plural(fixed, 'finding')} in {_plural(tally.files, 'file')}; {left} left"
+    unsafe = sum(1 for f in tally.remaining if tally.left_kind(f) == "unsafe fix not applied")
+    if unsafe:
+        head += f" ({unsafe} fixable with --unsafe-fixes)"
+    rows = []
+    for rule in sorted({f.rule for f in [*tally.fixed, *tally.remaining, *tally.resolved]}):
+        parts = []
+        n_fixed = sum(1 for f in tally.fixed if f.rule == rule)
+        if n_fixed:
+            later = tally.appeared.count(rule)
+            parts.append(f"fixed {n_fixed}" + (f" ({later} only after another fix)" if later else ""))
+        left_here = [tally.left_kind(f) for f in tally.remaining if f.rule == rule]
+        if left_here:
+            kinds = ", ".join(f"{kind} {left_here.count(kind)}" for kind in dict.fromkeys(sorted(left_here)))
+            parts.append(f"left {len(left_here)} ({kinds})")
+        resolved = sum(1 for f in tally.resolved if f.rule == rule)
+        if resolved:
+            parts.append(f"{resolved} gone with other fixes")
+        rows.append((rule, ", ".join(parts)))
+    return "\n".join([head + ":", *_table(rows)])
+
+
+def appeared_line(path: Path, key: tuple[str, int, int], after: tuple[str, int, int]) -> str:
+    """A note on a fix the first pass did not offer: which fix brought it up (positions in the file as read)."""
+    name = display_path(path)
+    rule, line, column = key
+    return (
+        f"{name}:{line}:{column}: note: {rule} fix applied once fixing {after[0]} at {name}:{after[1]}:{after[2]}"
+        " brought it up (scan did not list it; it is safe)"
+    )
 
 
 def to_json(findings: Iterable[Finding]) -> str:

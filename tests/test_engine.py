@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from textwrap import dedent
 
 import pytest
-from conftest import LOOP
 
 from gofix_conc import config, discovery
 from gofix_conc.edits import apply, compatible, merge_insertions
@@ -13,6 +13,26 @@ from gofix_conc.engine import Settings, Status, process
 from gofix_conc.model import Edit, Fix
 
 RULE = "unbounded-goroutines"
+
+# The loop of conftest's LOOP with a join after it, so that the semaphore is a safe fix.
+LOOP = dedent(
+    """\
+    package p
+
+    import "sync"
+
+    func work(x int, wg *sync.WaitGroup) { defer wg.Done() }
+
+    func Run(xs []int) {
+    \tvar wg sync.WaitGroup
+    \tfor _, x := range xs {
+    \t\twg.Add(1)
+    \t\tgo work(x, &wg)
+    \t}
+    \twg.Wait()
+    }
+    """
+)
 
 
 def _write(tmp_path: Path, text: str | bytes, name: str = "p.go", go: str = "1.24") -> Path:
@@ -49,7 +69,7 @@ def test_crlf_insertions_follow_the_file() -> None:
 
 
 def test_fix_loop_reaches_a_fixed_point_and_is_idempotent(tmp_path: Path) -> None:
-    source = LOOP.replace("\t\tgo work(x)\n", "\t\tgo work(x)\n\t\tgo work(x + 1)\n")
+    source = LOOP.replace("\t\tgo work(x, &wg)\n", "\t\tgo work(x, &wg)\n\t\tgo work(x+1, &wg)\n")
     path = _write(tmp_path, source)
     result = process(path, Settings(rules=(RULE,), fix=True))
     assert result.status is Status.CHANGED and len(result.fixed) == 2 and not result.findings
@@ -63,7 +83,7 @@ def test_fix_loop_reaches_a_fixed_point_and_is_idempotent(tmp_path: Path) -> Non
 
 def test_ignore_comment_silences_one_rule(tmp_path: Path) -> None:
     comment = "//gofix-conc:ignore unbounded-goroutines bounded by caller"
-    silenced = LOOP.replace("\t\tgo work(x)", f"\t\t{comment}\n\t\tgo work(x)")
+    silenced = LOOP.replace("\t\tgo work(x, &wg)", f"\t\t{comment}\n\t\tgo work(x, &wg)")
     path = _write(tmp_path, silenced)
     assert process(path, Settings(rules=(RULE,))).findings == ()
     other = silenced.replace("ignore unbounded-goroutines", "ignore timer-in-loop")
