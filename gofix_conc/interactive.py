@@ -238,6 +238,7 @@ class Session:
         current = list(engine.process_data(path, raw, self.scan).findings)
         pending = [f for f in current if self.offered(f)]
         skipped: list[Finding] = []  # the skipped findings as the latest run found them
+        held = [f for f in current if f.fix is not None and not self.offered(f)]  # unsafe, not offered
         skip_rest = False
         while pending:
             finding = pending.pop(0)
@@ -272,11 +273,12 @@ class Session:
                 outcome.skipped.append(finding)
                 continue
             outcome.applied.append(finding)
-            pending, skipped = self.carried(finding, source.data, pending, skipped, list(after.findings))
+            pending, skipped, held = self.carried(finding, source.data, pending, skipped, held, list(after.findings))
             raw, current = new_raw, list(after.findings)
         else:
             outcome.unreviewed = 0
-        outcome.remaining = current
+        held_at = {(f.rule, f.start): f for f in held}  # as unsafe as when first shown
+        outcome.remaining = [held_at.get((f.rule, f.start), f) for f in current]
         if outcome.applied:
             try:
                 write_atomic(path, raw, original)
@@ -286,25 +288,42 @@ class Session:
                 self.console.print(Text(f"error: {err}", style="bold red"))
 
     def carried(
-        self, accepted: Finding, data: bytes, pending: list[Finding], skipped: list[Finding], news: list[Finding]
-    ) -> tuple[list[Finding], list[Finding]]:
-        """The fixes still to show after ``accepted``, recomputed on the updated text, and the skipped ones."""
+        self,
+        accepted: Finding,
+        data: bytes,
+        pending: list[Finding],
+        skipped: list[Finding],
+        held: list[Finding],
+        news: list[Finding],
+    ) -> tuple[list[Finding], list[Finding], list[Finding]]:
+        """The fixes still to show after ``accepted``, recomputed on the updated text; the skipped and held ones.
+
+        A fix held back as unsafe stays unsafe, as scan showed it, even when its
+        recomputed form looks safe on the updated text.
+        """
         assert accepted.fix is not None
         applied = edits.merge_insertions(accepted.fix.edits)
-        pairs = carry([*pending, *skipped, accepted], news, applied, data)
+        pairs = carry([*pending, *skipped, *held, accepted], news, applied, data)
         still: list[Finding] = []
         still_skipped: list[Finding] = []
+        still_held: list[Finding] = []
         for n, new in enumerate(news):
             o = pairs.get(n)
             if o is None or o < len(pending):
                 # Undecided, or brought up by the accepted fix: shown like any other.
                 if self.offered(new):
                     still.append(new)
+                elif new.fix is not None:
+                    still_held.append(new)
             elif o < len(pending) + len(skipped):
                 still_skipped.append(new)
+            elif o < len(pending) + len(skipped) + len(held):
+                if new.fix is not None and new.fix.safety is Safety.SAFE:
+                    new = dataclasses.replace(new, fix=dataclasses.replace(new.fix, safety=Safety.UNSAFE))
+                (still if self.offered(new) else still_held).append(new)
             # else: the accepted fix did not resolve its own finding; left to report
         still.sort(key=lambda f: (f.start, f.rule))
-        return still, still_skipped
+        return still, still_skipped, still_held
 
     # -- screen ----------------------------------------------------------------------
 
