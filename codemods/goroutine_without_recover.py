@@ -19,7 +19,8 @@ Not flagged, because a crash is what they want or already have in hand:
   `log.Fatal` themselves. A recover there leaves a zombie process that no
   longer does its job.
 
-`_test.go` files are not checked unless `include-tests = true`.
+`_test.go` files, and functions that take a `*testing.T`/`B`/`TB` in other
+files (test helpers), are not checked unless `include-tests = true`.
 
 ## Why is this bad?
 A panic that no deferred function of its own goroutine recovers ends the whole
@@ -108,7 +109,12 @@ saying what to check, when:
 - the package is a library (not `main`) with no logging convention: the fix
   would print the library's panics into the program's global log and hide
   them from the program, a decision for the program's owner (set `handler`).
-A handler that is not gofmt-formatted makes the output not gofmt-clean.
+Hand-overs are looked for in the goroutine and in the package functions it
+calls, two calls deep. What the rule cannot see: work handed over through
+pointers and shared buffers (a worker that writes its part of the output, then
+`wg.Done()`): after a recovered panic the starter goes on with that part
+missing. Review joined workers with that in mind. A handler that is not
+gofmt-formatted makes the output not gofmt-clean.
 """
 
 from __future__ import annotations
@@ -189,6 +195,8 @@ def check(ctx: FileContext) -> Iterator[Finding]:
     found: package.Package | None = None
     for go in captures(GO_STATEMENTS, ctx.root).get("go", []):
         found = found or package.siblings(ctx.path, ctx.source)  # read once, and only for files with a go
+        if not ctx.option("include-tests") and loggers.testing_parameter(scopes.top_level(go)) is not None:
+            continue  # a test helper outside _test.go (func f(t *testing.T)): tests want the crash too
         run = Goroutine(ctx, found, go)
         if run.wants_the_crash():
             continue
@@ -533,20 +541,22 @@ def what_a_panic_skips(run: Goroutine, body: Node, moved: set[Node]) -> list[str
     return concerns
 
 
-def what_callees_hand_over(run: Goroutine, body: Node) -> list[str]:
-    """Hand-overs outside a defer in the package functions the goroutine calls (one call deep).
+def what_callees_hand_over(run: Goroutine, body: Node, depth: int = 2, seen: set[int] | None = None) -> list[str]:
+    """Hand-overs outside a defer in the package functions the goroutine calls (two calls deep).
 
     ``serve(); rw.finish()`` where ``finish`` closes a pipe and sends the
     response: after a recovered panic in ``serve`` the reader waits forever.
     """
+    seen = seen if seen is not None else {body.id}
     concerns = []
     for call in captures(CALLS, body).get("call", []):
         function = call.child_by_field_name("function")
         if function is None or is_deferred(body, call) or function.type not in ("identifier", "selector_expression"):
             continue
         for callee in callee_bodies(run, function) or []:
-            if callee == body or callee.parent is None or callee.parent.type == "func_literal":
+            if callee.id in seen or callee.parent is None or callee.parent.type == "func_literal":
                 continue  # recursion; a func literal bound to a local is the goroutine's own code
+            seen.add(callee.id)
             found = handoffs(callee)
             given = [h for kind, nodes in found.items() if kind != "receive" for h in nodes]
             late = [h for h in given if not is_deferred(callee, h)]
@@ -556,6 +566,8 @@ def what_callees_hand_over(run: Goroutine, body: Node) -> list[str]:
                     f"{name}, which it calls, does `{text(late[0])}` outside a defer: "
                     "after a recovered panic a waiter may hang or read a wrong result"
                 )
+            elif depth > 1:
+                concerns += what_callees_hand_over(run, callee, depth - 1, seen)
     return concerns
 
 
@@ -681,6 +693,8 @@ def plan_moves(run: Goroutine, handler: list[str]) -> tuple[set[Node], list[Edit
     leading = 0
     while leading < len(statements) and statements[leading].type == "defer_statement":
         leading += 1
+    if len(tail) == len(statements) - leading:
+        return set(), [], handler  # nothing but signals and waits: no work a panic could interrupt
     if not tail or not keeps_normal_path(run, body, statements, tail, leading):
         return set(), [], handler
     ctx = run.ctx

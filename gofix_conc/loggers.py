@@ -191,3 +191,13 @@ def _field_compared_with_nil(source: Source, package: Package, field: str) -> bo
             if x.type == "selector_expression" and _text(x.child_by_field_name("field")) == field:
                 return True
     return False
+
+
+def testing_parameter(function: Node) -> str | None:
+    """The name of a ``*testing.T``/``B``/``TB`` parameter of ``function``: code that runs in a test."""
+    params = function.child_by_field_name("parameters")
+    for declaration in params.named_children if params is not None else []:
+        if VALUE_TYPES.get(_text(declaration.child_by_field_name("type"))) == "testing":
+            names = declaration.children_by_field_name("name")
+            return _text(names[0]) if names else "_"
+    return None
