@@ -3,22 +3,42 @@
 ## What it does
 Finds, inside `for` loops:
 
-- `time.After(d)` as a case of a `select` (a plain `<-time.After(d)` sleep is left alone);
-- `t := time.NewTimer(d)` whose timer is only used in that iteration (`t.C`, `t.Stop`, `t.Reset`);
+- `time.After(d)` as a case of a `select` in a loop that can go on while
+  the timer has not fired: a message loop, whose select also takes a message
+  (receives from a channel that is not a timer's or a `Done()`, or sends
+  one) or has a `default`, in a case that does not leave the loop;
+- `t := time.NewTimer(d)` used only in that iteration, in such a message
+  loop, or whose `Stop` is deferred inside the loop;
 - `time.Tick(d)`;
 - `x = time.AfterFunc(d, f)` that replaces the timer of the previous
   iteration without stopping it (timers kept per item, in a map or a slice,
   are intended and not reported).
 
+Retry and poll loops are not reported: when every other case leaves the
+loop (`case <-ctx.Done(): return`), an iteration that goes on has received
+from its timer, which has fired and is gone. That is one timer per wait,
+nothing next to the wait itself, and at most one left pending when the loop
+ends, as in a `select` outside a loop, which is not reported either. This
+holds before Go 1.23 as well. Nor are loops that count to a constant
+(`for i := 0; i < 5; i++`, `for range 3`, and every loop around them): they
+make a fixed number of timers per call, as that many selects in a row would.
+A plain `<-time.After(d)` sleep is not reported.
+
 ## Why is this bad?
-Each iteration allocates a timer and its channel. A busy message loop with
-an idle timeout makes one for every message, and before Go 1.23 a timer that
-has not fired yet is not garbage collected: a loop that receives a message
-every millisecond with a one-minute timeout keeps sixty thousand live timers.
-A ticker from `time.Tick` was never collected before Go 1.23: one leaks per
-iteration and keeps firing forever. `time.AfterFunc` assigned over the
-previous timer without `Stop` still runs every earlier callback: a debounce
-that does not debounce.
+In a message loop every message leaves a timer behind that has not fired.
+Before Go 1.23 such a timer is not garbage collected until it fires: a loop
+that receives a message every millisecond with a one-minute timeout keeps
+sixty thousand live timers. From Go 1.23 (modules whose go.mod says
+`go 1.23` or later) the garbage collector reclaims unreferenced timers, so
+this is no leak: what is left is an allocation (the timer and its channel,
+about 200 bytes) for every message, in the loop that handles the most
+messages; the message says which of the two it is. A ticker from
+`time.Tick` was never collected before Go 1.23: one leaks per iteration and
+keeps firing forever; later it is still a ticker made for a single tick.
+A `defer t.Stop()` inside the loop keeps every timer, and a deferred call,
+until the function returns, in every version. `time.AfterFunc` assigned
+over the previous timer without `Stop` still runs every earlier callback: a
+debounce that does not debounce.
 
 ## Example
 ```go
@@ -48,17 +68,37 @@ for {
 ```
 
 ## What the fix does
-Creates one timer (`time.NewTimer`; `time.NewTicker` for `time.Tick`) before
-the outermost loop of the function, with `defer timer.Stop()`, and calls
-`Reset(d)` exactly where the old code made a new timer: right before the
-`select` for `time.After`, in place of `t := time.NewTimer(d)`, right before
-the statement holding `time.Tick`. The timeout still restarts at the same
-moment, with `d` evaluated at the same point, so `d` may depend on values
-computed in the loop (the timer is then created with `0` and first armed by
-`Reset`). A `defer t.Stop()` inside the loop, which piled up one deferred call
-per iteration, is removed. The timer is created even when the loop ends
-before it is used (a retry loop whose first attempt succeeds): one timer per
-call instead of one per wait.
+Makes one timer (`time.NewTimer`; `time.NewTicker` for `time.Tick`) and
+calls `Reset(d)` exactly where the old code made a new timer: right before
+the `select` for `time.After`, in place of `t := time.NewTimer(d)`, right
+before the statement holding `time.Tick`. The timeout restarts at the same
+moment, with `d` evaluated at the same point. A `defer t.Stop()` inside the
+loop, which piled up one deferred call per iteration, is removed.
+
+The timer is made before the outermost loop of the function, with
+`defer timer.Stop()`, only when every entry into the loop reaches the
+`select` (loops without a condition, nothing before the `select` that can
+leave them) and `d` is known before the loop. Otherwise it is made the first
+time it is needed, so that a call that never waits (a frame already
+buffered, a loop that runs no iteration) still makes no timer:
+
+```go
+var timer *time.Timer
+for {
+        if f, ok := r.buffered(); ok {
+                return f, nil
+        }
+        if timer == nil {
+                timer = time.NewTimer(idle)
+        } else {
+                timer.Reset(idle)
+        }
+        select {
+        ...
+```
+
+From Go 1.23 that lazy timer needs no deferred `Stop` (it is collected like
+the ones it replaces); before, a deferred closure stops it if it was made.
 
 Before Go 1.23 `Reset` does not discard a value the timer already sent, so
 for older modules the fix first stops the timer and drains its channel
@@ -81,14 +121,25 @@ limiter usually means, drop the `Reset` by hand.
 For `time.AfterFunc` the fix stops the previous timer before replacing it.
 
 ## Fix safety
+From Go 1.23 the `time.After`, `time.NewTimer` and `time.Tick` fixes are
+safe: `Reset` on a timer (or ticker) whose value was not received discards
+it, so each wait lasts `d` from the same moment as before, and the timer is
+made on no path that had none. They are unsafe when:
+
+- the module is older than Go 1.23: a timer that fires while `Stop` runs
+  can deliver its value after the non-blocking drain, and the next wait then
+  ends at once; the old code, with a fresh timer each time, never did. The
+  fix message asks the reviewer to check that one early timeout is harmless;
+- `d` of a `time.After` calls something and an earlier case of the `select`
+  does too: `Reset` before the `select` evaluates `d` first;
+- `d` of a `time.Tick` is not a positive constant: `time.Tick` returns nil
+  for `d <= 0` (a receive that blocks forever) where `NewTicker` and `Reset`
+  panic.
+
 The `time.AfterFunc` fix is unsafe: earlier callbacks no longer run, which is
-what a debounce means but not what the code did. The `time.Tick` fix is unsafe
-unless `d` is a positive constant: `time.Tick` returns nil for `d <= 0`
-where `NewTicker` and `Reset` panic. The `time.After` fix is unsafe when
-moving `d` before the `select` reorders calls in `d` with calls in the cases
-before it. Before Go 1.23, a timer that fires in the very instant its
-`Stop` runs can still deliver its value after the drain; the runtime gives no
-way to rule that out.
+what a debounce means but not what the code did. A module built with
+`GODEBUG=asynctimerchan=1` gets the pre-1.23 timers whatever its go.mod
+says; the rule reads only go.mod.
 """
 
 from __future__ import annotations
@@ -97,7 +148,7 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
-from gofix_conc import imports, scopes
+from gofix_conc import imports, scopes, types
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, FixKind, Rule, Safety
 from gofix_conc.source import captures
@@ -164,21 +215,42 @@ def check_after(ctx: FileContext, call: Node, loop: Node, time_pkg: str) -> Find
     select = select_of(call)
     if select is None:
         return None  # a plain sleep or an argument: one timer that fires and is gone
-    message = "time.After in a select inside a loop creates a new timer every iteration"
+    if not abandons_timer(select, own_case(call), loop):
+        return None  # every iteration that goes on waited for the timer: one allocation per wait
+    if ctx.at_least(1, 23):
+        message = (
+            "time.After in a select inside a loop allocates a timer for every message the loop handles before it fires"
+        )
+    else:
+        message = (
+            "time.After in a select inside a loop creates a new timer every iteration,"
+            " kept until it fires (before Go 1.23)"
+        )
     duration = only_argument(call)
     statement = statement_holding(select)
     if duration is None or statement is None:
         return ctx.finding(call, message)
     timer = ctx.fresh_name(call, "timer")
     edits = all_or_none(
-        creation(ctx, loop, timer, duration, time_pkg),
-        insert_before(ctx, statement, reset_lines(ctx, timer, ctx.text(duration))),
+        *timer_edits(ctx, loop, statement, timer, duration, time_pkg),
         Edit(call.start_byte, call.end_byte, f"{timer}.C".encode()),
     )
     if edits is None:
         return ctx.finding(call, message)
-    safety = Safety.UNSAFE if reorders_calls(ctx, select, call, duration) else Safety.SAFE
-    return ctx.finding(call, message, ctx.fix("Create the timer once before the loop and Reset it", edits, safety))
+    title = "Create the timer once and Reset it"
+    if reorders_calls(ctx, select, call, duration):
+        title += f" (check: {ctx.text(duration)} is now evaluated before the cases above it)"
+        return ctx.finding(call, message, ctx.fix(title, edits, Safety.UNSAFE))
+    if not ctx.at_least(1, 23):
+        return ctx.finding(call, message, ctx.fix(title + STALE_VALUE, edits, Safety.UNSAFE))
+    return ctx.finding(call, message, ctx.fix(title, edits))
+
+
+# What a reviewer must check in a fix for a module older than Go 1.23.
+STALE_VALUE = (
+    " (check: before Go 1.23 a timer that fires while Stop runs can deliver its value after the drain,"
+    " so one wait may end at once)"
+)
 
 
 def select_of(call: Node) -> Node | None:
@@ -221,6 +293,187 @@ def has_effects(ctx: FileContext, node: Node, skip_time_after: bool = False) -> 
     return bool(calls or receives)
 
 
+# -- whether the loop goes on without the timer -------------------------------
+
+
+def own_case(call: Node) -> Node:
+    """The select case that receives from the timer."""
+    return next(a for a in scopes.ancestors(call) if a.type == "communication_case")
+
+
+def abandons_timer(select: Node, timer_case: Node, loop: Node) -> bool:
+    """Whether the loop can go on while the timer has not fired: a message pump, not a retry.
+
+    Some other case takes a message (receives from a channel that is not a
+    timer's or a ``Done()``, or sends one), or a ``default`` makes the select
+    not wait, and that case does not leave the loop. Then every message
+    leaves a timer behind. When every other case leaves the loop, an
+    iteration that goes on has waited for the timer: a retry or poll loop.
+    """
+    if counts_to_constant(loop):
+        return False  # a fixed number of timers per call, as as many selects in a row
+    for case in select.named_children:
+        if case == timer_case or case.type not in ("communication_case", "default_case"):
+            continue
+        if case.type == "communication_case" and not takes_message(case):
+            continue  # <-ctx.Done(), <-ticker.C: a signal or another clock
+        body = next((c for c in case.named_children if c.type == "statement_list"), None)
+        statements = [c for c in body.named_children if c.type != "comment"] if body is not None else []
+        last = statements[-1] if statements else None
+        if last is not None and leaves_loop(last, loop, select):
+            continue
+        if last is not None and last.type == "continue_statement":
+            return True  # straight on to the next iteration
+        if not leaves_after(select, loop):
+            return True  # falls through to the rest of the iteration, and on
+    return False
+
+
+def counts_to_constant(loop: Node) -> bool:
+    """``for i := 0; i < 4; i++`` or ``for range 4``, and every loop around it in the function too."""
+    current: Node | None = loop
+    while current is not None:
+        clause = next((c for c in current.named_children if c.type in ("for_clause", "range_clause")), None)
+        bound = None
+        if clause is not None and clause.type == "range_clause":
+            bound = clause.child_by_field_name("right")
+        elif clause is not None and (condition := clause.child_by_field_name("condition")) is not None:
+            operator = condition.child_by_field_name("operator") if condition.type == "binary_expression" else None
+            if operator is not None and operator.type in ("<", "<="):
+                bound = condition.child_by_field_name("right")
+        if types.constant(bound) is None:
+            return False
+        current = loop_running(current)
+    return True
+
+
+def leaves_after(select: Node, loop: Node) -> bool:
+    """Whether the statements after ``select`` in its block leave ``loop`` (a case that falls through)."""
+    block = select.parent
+    if block is None or block.type != "statement_list":
+        return False
+    in_loop_body = block.parent is not None and block.parent.parent == loop
+    for statement in block.named_children:
+        if statement.start_byte < select.end_byte or statement.type == "comment":
+            continue
+        if statement.type == "break_statement" and not statement.named_children:
+            return in_loop_body  # ends the loop the select is directly in
+        if leaves_loop(statement, loop, select):
+            return True
+        if may_leave(statement):
+            return False  # a branch that may leave or go on
+    return False
+
+
+def takes_message(case: Node) -> bool:
+    communication = case.child_by_field_name("communication")
+    if communication is None:
+        return False
+    if communication.type == "send_statement":
+        return True
+    receive = communication.child_by_field_name("right") if communication.type == "receive_statement" else None
+    receive = receive or (communication.named_children[0] if communication.named_children else None)
+    channel = receive.child_by_field_name("operand") if receive is not None else None
+    while channel is not None and channel.type == "parenthesized_expression" and channel.named_children:
+        channel = channel.named_children[0]
+    if channel is None:
+        return False
+    if channel.type == "selector_expression":
+        field = channel.child_by_field_name("field")
+        return field is None or field.text != b"C"  # t.C: another timer or ticker
+    if channel.type == "call_expression":
+        function = channel.child_by_field_name("function")
+        name = function.child_by_field_name("field") if function is not None else None
+        return name is None or name.text not in (b"Done", b"After", b"Tick")
+    return True
+
+
+_EXITS = frozenset(
+    {"panic", "os.Exit", "log.Fatal", "log.Fatalf", "log.Fatalln", "log.Panic", "log.Panicf", "runtime.Goexit"}
+)
+
+
+def leaves_loop(statement: Node, loop: Node, select: Node) -> bool:
+    """Whether ``statement``, the last of a case of ``select``, always leaves ``loop``."""
+    kind = statement.type
+    if kind in ("return_statement", "goto_statement"):
+        return True
+    if kind in ("break_statement", "continue_statement"):
+        label = next((c for c in statement.named_children if c.type == "label_name"), None)
+        if label is None:
+            return False  # break ends the select, continue goes on with the loop
+        labeled = [a for a in scopes.ancestors(statement) if a.type == "labeled_statement"]
+        target = next((a for a in labeled if a.named_children[0].text == label.text), None)
+        body = target.named_children[-1] if target is not None else None
+        if kind == "break_statement":
+            return body is not None and body != select  # break of the loop or of one around it
+        return body is not None and body != loop  # continue of an outer loop
+    if kind == "expression_statement" and statement.named_children:
+        call = statement.named_children[0]
+        function = call.child_by_field_name("function") if call.type == "call_expression" else None
+        name = function.text.decode() if function is not None and function.text else ""
+        return name in _EXITS or name.split(".")[-1] in ("Fatal", "Fatalf", "FailNow", "Skip", "Skipf", "SkipNow")
+    if kind == "block":
+        inner = next((c for c in statement.named_children if c.type == "statement_list"), None)
+        last = [c for c in inner.named_children if c.type != "comment"] if inner is not None else []
+        return bool(last) and leaves_loop(last[-1], loop, select)
+    if kind == "if_statement":
+        consequence, alternative = (
+            statement.child_by_field_name("consequence"),
+            statement.child_by_field_name("alternative"),
+        )
+        return (
+            consequence is not None
+            and alternative is not None
+            and leaves_loop(consequence, loop, select)
+            and leaves_loop(alternative, loop, select)
+        )
+    return False
+
+
+def reached_every_iteration(statement: Node, loop: Node) -> bool:
+    """Whether every entry into the outermost loop around ``statement`` runs it (before anything else can leave).
+
+    Each loop from ``statement`` out has no condition (``for {}``, ``for i := 0; ; i++``),
+    holds the next level directly in its body, and nothing before it there
+    can return, break, continue or jump. Then a timer made before the loop
+    is made on no path that made none before.
+    """
+    outermost = outermost_loop(loop)
+    node = statement
+    while True:
+        block = node.parent
+        holder = block.parent if block is not None else None
+        owner = holder.parent if holder is not None else None
+        if block is None or block.type != "statement_list" or owner is None or owner.type != "for_statement":
+            return False
+        if any(c.type in ("range_clause",) for c in owner.named_children):
+            return False  # ranging over nothing runs no iteration
+        clause = next((c for c in owner.named_children if c.type == "for_clause"), None)
+        condition = clause.child_by_field_name("condition") if clause is not None else None
+        bare = [c for c in owner.named_children if c.type not in ("block", "for_clause", "comment")]
+        if condition is not None or bare:
+            return False  # for cond {}: may run no iteration
+        for earlier in block.named_children:
+            if earlier.start_byte >= node.start_byte:
+                break
+            if may_leave(earlier):
+                return False
+        if owner == outermost:
+            return True
+        node = with_label(owner)
+
+
+def may_leave(statement: Node) -> bool:
+    """Whether a statement holds a return, break, continue or goto (outside func literals)."""
+    jumps = ("return_statement", "break_statement", "continue_statement", "goto_statement")
+    for kind in jumps:
+        for found in captures(f"({kind}) @j", statement).get("j", []):
+            if scopes.enclosing_function(found) == scopes.enclosing_function(statement):
+                return True
+    return False
+
+
 # -- t := time.NewTimer(d) in the loop --------------------------------------
 
 
@@ -235,22 +488,32 @@ def check_new_timer(ctx: FileContext, call: Node, loop: Node, time_pkg: str) -> 
     function = scopes.enclosing_function(call)
     if decl is None or function is None or not iteration_local(decl, function):
         return None  # the timer outlives the iteration: one per iteration is needed
-    message = "time.NewTimer in a loop creates a new timer every iteration"
+    uses = [r for r in scopes.references(decl, function) if r != decl.node]
+    stale_defers = [d for d in defers_of_stop(decl, uses) if scopes.enclosing_function(d) == function]
+    hot = any(
+        (select := select_of_timer_channel(use)) is not None and abandons_timer(select, own_case(use), loop)
+        for use in uses
+    )
+    if stale_defers and not counts_to_constant(loop):
+        message = (
+            "time.NewTimer in a loop creates a new timer every iteration, and its Stop deferred in the loop"
+            " keeps each one until the function returns"
+        )
+    elif not hot:
+        return None  # a retry or poll loop, or a fixed number of iterations: nothing piles up
+    elif ctx.at_least(1, 23):
+        message = "time.NewTimer in a loop allocates a timer for every message the loop handles before it fires"
+    else:
+        message = "time.NewTimer in a loop creates a new timer every iteration"
     duration = only_argument(call)
     parent = declaration.parent
     if duration is None or parent is None or parent.type != "statement_list":
         return ctx.finding(call, message)
-    if not ctx.source.starts_line(declaration.start_byte):
+    if not ctx.source.starts_line(declaration.start_byte) or not all(alone_on_its_lines(ctx, d) for d in stale_defers):
         return ctx.finding(call, message)
-    uses = [r for r in scopes.references(decl, function) if r != decl.node]
-    stale_defers = [
-        d for d in defers_of_stop(decl, uses) if scopes.enclosing_function(d) == function and alone_on_its_lines(ctx, d)
-    ]
     timer = decl.name if name_is_unique(ctx, decl) else ctx.fresh_name(call, "timer")
-    reset = f"\n{ctx.indent(declaration)}".join(reset_lines(ctx, timer, ctx.text(duration)))
     edits = all_or_none(
-        creation(ctx, loop, timer, duration, time_pkg),
-        Edit(declaration.start_byte, declaration.end_byte, reset.encode()),
+        *timer_edits(ctx, loop, declaration, timer, duration, time_pkg, replace=True),
         *(delete_lines(ctx, d) for d in stale_defers),
     )
     if edits is None:
@@ -261,7 +524,18 @@ def check_new_timer(ctx: FileContext, call: Node, loop: Node, time_pkg: str) -> 
             for u in uses
             if not any(scopes.contains(d, u) for d in stale_defers)
         ]
-    return ctx.finding(call, message, ctx.fix("Create the timer once before the loop and Reset it", edits))
+    title = "Create the timer once and Reset it"
+    if hot and not ctx.at_least(1, 23):
+        return ctx.finding(call, message, ctx.fix(title + STALE_VALUE, edits, Safety.UNSAFE))
+    return ctx.finding(call, message, ctx.fix(title, edits))
+
+
+def select_of_timer_channel(use: Node) -> Node | None:
+    """The select whose case receives from ``t.C`` at this use of ``t``."""
+    selector = use.parent
+    if selector is None or selector.type != "selector_expression" or selector.parent is None:
+        return None
+    return select_of(selector)
 
 
 def iteration_local(decl: scopes.Declaration, function: Node) -> bool:
@@ -321,18 +595,20 @@ def check_tick(ctx: FileContext, call: Node, loop: Node, time_pkg: str) -> Findi
     statement = statement_holding(call)
     if duration is None or statement is None or not ctx.at_least(1, 15):
         return ctx.finding(call, message)  # Ticker.Reset is from Go 1.15
-    if not available_before(ctx, duration, with_label(outermost_loop(loop)), time_pkg):
-        return ctx.finding(call, message)  # nothing to create the ticker with
     ticker = ctx.fresh_name(call, "ticker")
     edits = all_or_none(
-        creation(ctx, loop, ticker, duration, time_pkg, ticker=True),
-        insert_before(ctx, statement, reset_lines(ctx, ticker, ctx.text(duration), ticker=True)),
+        *timer_edits(ctx, loop, statement, ticker, duration, time_pkg, ticker=True),
         Edit(call.start_byte, call.end_byte, f"{ticker}.C".encode()),
     )
     if edits is None:
         return ctx.finding(call, message)
-    safety = Safety.SAFE if is_positive_constant(ctx, duration, time_pkg) else Safety.UNSAFE
-    return ctx.finding(call, message, ctx.fix("Create one ticker before the loop and Reset it", edits, safety))
+    title = "Create one ticker before the loop and Reset it"
+    if not is_positive_constant(ctx, duration, time_pkg):
+        title += f" (check: {ctx.text(duration)} is positive; time.Tick returned nil for d <= 0, Reset panics)"
+        return ctx.finding(call, message, ctx.fix(title, edits, Safety.UNSAFE))
+    if not ctx.at_least(1, 23):
+        return ctx.finding(call, message, ctx.fix(title + STALE_VALUE.replace("timer", "ticker"), edits, Safety.UNSAFE))
+    return ctx.finding(call, message, ctx.fix(title, edits))
 
 
 # -- x = time.AfterFunc(d, f) ------------------------------------------------
@@ -405,25 +681,64 @@ def all_or_none(*edits: Edit | None) -> list[Edit] | None:
     return None if any(e is None for e in edits) else list(edits)  # type: ignore[arg-type]
 
 
+def timer_edits(
+    ctx: FileContext,
+    loop: Node,
+    statement: Node,
+    name: str,
+    duration: Node,
+    time_pkg: str,
+    replace: bool = False,
+    ticker: bool = False,
+) -> list[Edit | None]:
+    """Make the timer once and restart it at ``statement`` (before it, or in its place with ``replace``).
+
+    The timer is made before the loop only when every entry into the loop
+    reaches ``statement`` and ``d`` is known there; otherwise it is made the
+    first time ``statement`` runs, so no path gets a timer it did not have.
+    """
+    anchor = with_label(outermost_loop(loop))
+    if reached_every_iteration(statement, loop) and available_before(ctx, duration, anchor, time_pkg):
+        first = creation(ctx, loop, name, duration, time_pkg, ticker)
+        restart = reset_lines(ctx, name, ctx.text(duration), ticker)
+    else:
+        first = insert_before(ctx, anchor, lazy_declaration(ctx, name, time_pkg, ticker))
+        restart = lazy_lines(ctx, name, ctx.text(duration), time_pkg, ticker)
+    if replace:
+        text = f"\n{ctx.indent(statement)}".join(restart)
+        return [first, Edit(statement.start_byte, statement.end_byte, text.encode())]
+    return [first, insert_before(ctx, statement, restart)]
+
+
 def creation(
     ctx: FileContext, loop: Node, name: str, duration: Node, time_pkg: str, ticker: bool = False
 ) -> Edit | None:
     """``name := time.NewTimer(d)`` and its deferred Stop, before the outermost loop of the function."""
-    anchor = with_label(outermost_loop(loop))
-    if ticker:
-        lines = [f"{name} := {time_pkg}.NewTicker({ctx.text(duration)})"]
-    elif available_before(ctx, duration, anchor, time_pkg):
-        lines = [f"{name} := {time_pkg}.NewTimer({ctx.text(duration)})"]
-    else:
-        # d is only known in the loop, and Reset arms the timer before any use.
-        lines = [f"{name} := {time_pkg}.NewTimer(0)"]
-        if not ctx.at_least(1, 23):
-            # Nothing can have received from the new timer yet, so this receive
-            # only waits for a send already under way: the loop's first
-            # non-blocking drain would miss it and let it out after Reset.
-            lines += [f"if !{name}.Stop() {{", f"\t<-{name}.C", "}"]
-    lines.append(f"defer {name}.Stop()")
-    return insert_before(ctx, anchor, lines)
+    constructor = "NewTicker" if ticker else "NewTimer"
+    lines = [f"{name} := {time_pkg}.{constructor}({ctx.text(duration)})", f"defer {name}.Stop()"]
+    return insert_before(ctx, with_label(outermost_loop(loop)), lines)
+
+
+def lazy_declaration(ctx: FileContext, name: str, time_pkg: str, ticker: bool = False) -> list[str]:
+    """``var name *time.Timer``; before Go 1.23 with a deferred Stop of whatever it holds then."""
+    lines = [f"var {name} *{time_pkg}.{'Ticker' if ticker else 'Timer'}"]
+    if not ctx.at_least(1, 23):
+        # A pending timer is only freed once it fires or is stopped before 1.23.
+        lines += ["defer func() {", f"\tif {name} != nil {{", f"\t\t{name}.Stop()", "\t}", "}()"]
+    return lines
+
+
+def lazy_lines(ctx: FileContext, name: str, duration: str, time_pkg: str, ticker: bool = False) -> list[str]:
+    """Make the timer the first time through, restart it after that."""
+    constructor = "NewTicker" if ticker else "NewTimer"
+    restart = reset_lines(ctx, name, duration, ticker)
+    return [
+        f"if {name} == nil {{",
+        f"\t{name} = {time_pkg}.{constructor}({duration})",
+        "} else {",
+        *(f"\t{line}" for line in restart),
+        "}",
+    ]
 
 
 def reset_lines(ctx: FileContext, name: str, duration: str, ticker: bool = False) -> list[str]:
