@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
@@ -17,8 +17,10 @@ from typing import Annotated, Optional
 import typer
 
 from gofix_conc import __version__, cache, config, discovery, gitops, interactive, patches, registry, reporters, verify
+from gofix_conc.batch.cli import register as register_batch
 from gofix_conc.engine import Appeared, FileResult, Settings, Status, run
-from gofix_conc.model import Finding
+from gofix_conc.model import Finding, Problem
+from gofix_conc.pr_cli import register as register_pr
 from gofix_conc.writer import WriteError, write_atomic
 
 app = typer.Typer(
@@ -121,6 +123,9 @@ def _prepare(
 def _report_problems(result: FileResult) -> bool:
     """Print a file's errors and warnings to stderr; whether there was an error."""
     name = reporters.display_path(result.path)
+    for problem in result.problems:
+        if problem.severity == "warning":
+            typer.echo(f"{name}:{problem.line}:{problem.column}: warning: {problem.message}", err=True)
     for warning in result.warnings:
         typer.echo(f"{name}: warning: {warning}", err=True)
     if result.error:
@@ -129,16 +134,18 @@ def _report_problems(result: FileResult) -> bool:
     return False
 
 
-def _print_findings(findings: list[Finding], rules: list, fmt: Format, quiet: bool) -> None:
+def _print_findings(
+    findings: list[Finding], rules: list, fmt: Format, quiet: bool, problems: Sequence[Problem] = ()
+) -> None:
     if fmt is Format.json:
-        typer.echo(reporters.to_json(findings))
+        typer.echo(reporters.to_json(findings, problems))
     elif fmt is Format.sarif:
-        typer.echo(reporters.to_sarif(findings, rules))
+        typer.echo(reporters.to_sarif(findings, rules, problems=problems))
     else:
         for finding in findings:
             typer.echo(reporters.text_line(finding))
         if not quiet:
-            typer.echo(reporters.summary(findings))
+            typer.echo(reporters.summary(findings, problems))
 
 
 def _report_appeared(path: Path, appeared: Iterable[Appeared]) -> None:
@@ -196,11 +203,13 @@ def scan(
         cache_dir=None if no_cache else cache_dir or cache.default_dir(),
     )
     findings: list[Finding] = []
+    problems: list[Problem] = []
     errors = False
     for result in run(job.files, job.settings, jobs):
         errors |= _report_problems(result)
         findings += result.findings
-    _print_findings(findings, job.rules, format, quiet)
+        problems += result.problems
+    _print_findings(findings, job.rules, format, quiet, problems)
     raise typer.Exit(2 if errors else 1 if findings else 0)
 
 
@@ -416,6 +425,9 @@ def fix(
     verify_: VerifyOpt = False,
     verify_race: VerifyRaceOpt = False,
     changed_since: ChangedSince = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --write, also rewrite read-only files (they stay read-only).")
+    ] = False,
 ) -> None:
     """Fix findings: show a diff (default), write the files, review each fix, commit them or export patches."""
     if diff and write:
@@ -448,7 +460,7 @@ def fix(
         assert result.original is not None and result.new is not None
         if write:
             try:
-                write_atomic(result.path, result.new, result.original)
+                write_atomic(result.path, result.new, result.original, force=force)
             except WriteError as err:
                 typer.echo(f"gofix-conc: error: {err}", err=True)
                 errors = True
@@ -499,6 +511,10 @@ def _main(
     ] = False,
 ) -> None:
     pass
+
+
+register_pr(app)
+register_batch(app)
 
 
 def main() -> None:

@@ -19,10 +19,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from gofix_conc import cache, discovery, edits, registry, scopes
+from gofix_conc import cache, discovery, edits, gofmt, registry, scopes
 from gofix_conc import source as source_module
 from gofix_conc.context import FileContext
-from gofix_conc.model import Finding, Fix, Safety
+from gofix_conc.model import Finding, Fix, Problem, Safety
 from gofix_conc.source import Source, SourceError, captures
 
 MAX_PASSES = 10
@@ -95,6 +95,7 @@ class FileResult:
     fixed_passes: tuple[int, ...] = ()  # the pass of the fix loop (0 first) that applied each of ``fixed``
     appeared: tuple[Appeared, ...] = ()  # fixes applied that the first pass did not offer
     resolved: tuple[Finding, ...] = ()  # first-pass findings that other fixes made go away
+    problems: tuple[Problem, ...] = ()  # what kept the file, or part of it, from being analysed
 
 
 @dataclass(frozen=True)
@@ -179,8 +180,23 @@ def _check(
             findings.append(
                 Finding(UNUSED_IGNORE, path, ig.node_start, ig.node_end, line, column, end_line, end_column, message)
             )
+    broken = source.broken()
+    if broken:
+        findings = [_outside(f, broken) for f in findings if not _touches(f.start, f.end, broken)]
     findings.sort(key=lambda f: (f.start, f.rule))
     return findings, errors
+
+
+def _touches(start: int, end: int, regions: Sequence[tuple[int, int]]) -> bool:
+    return any(start <= b and a <= end for a, b in regions)
+
+
+def _outside(finding: Finding, broken: Sequence[tuple[int, int]]) -> Finding:
+    """``finding`` without its fix when an edit of the fix touches code the grammar could not parse."""
+    fix = finding.fix
+    if fix is not None and any(_touches(e.start, e.end, broken) for e in fix.edits):
+        return dataclasses.replace(finding, fix=None)
+    return finding
 
 
 def _applicable(finding: Finding, settings: Settings) -> Fix | None:
@@ -224,7 +240,8 @@ def process(path: Path, settings: Settings) -> FileResult:
     try:
         raw = path.read_bytes()
     except OSError as err:
-        return FileResult(path, Status.FAILED, error=f"cannot read: {err.strerror or err}")
+        message = f"cannot read: {err.strerror or err}"
+        return FileResult(path, Status.FAILED, error=message, problems=(Problem(path, message),))
     if settings.cache_dir is None or settings.fix:
         return process_data(path, raw, settings)
     store = cache.Cache(settings.cache_dir)
@@ -235,7 +252,8 @@ def process(path: Path, settings: Settings) -> FileResult:
         findings, error, status = hit
         return FileResult(path, Status(status), tuple(findings), error=error)
     result = process_data(path, raw, settings)
-    store.put(key, result.findings, result.error, result.status.value)
+    if not result.problems:  # rare, and their positions are not part of the cache's record
+        store.put(key, result.findings, result.error, result.status.value)
     return result
 
 
@@ -243,16 +261,48 @@ def process_data(path: Path, raw: bytes, settings: Settings) -> FileResult:
     """Like :func:`process` on ``raw`` in place of the file's bytes (text not yet written)."""
     source = Source(raw)
     try:
-        source.check()
+        source.check_encoding()
     except SourceError as err:
-        return FileResult(path, Status.FAILED, error=f"not analysed: {err}")
+        message = f"not analysed: {err}"
+        line = int(str(err).split(":")[0].removeprefix("line "))
+        return FileResult(path, Status.FAILED, error=message, problems=(Problem(path, message, line=line),))
     if source.is_generated():
         return FileResult(path, Status.SKIPPED)
+    problems: tuple[Problem, ...] = ()
+    if source.root.has_error:
+        problem = _syntax_problem(path, source)
+        if problem.severity == "error":
+            return FileResult(path, Status.FAILED, error=problem.message, problems=(problem,))
+        problems = (problem,)
     go_version = settings.go_version or discovery.go_version(path)
     findings, errors = _check(path, source, settings, go_version)
     if not settings.fix:
-        return FileResult(path, Status.UNCHANGED, tuple(findings), error="\n".join(errors) or None)
-    return _fix_loop(path, raw, source, findings, errors, settings, go_version)
+        error = "\n".join(errors) or None
+        return FileResult(path, Status.UNCHANGED, tuple(findings), error=error, problems=problems)
+    return dataclasses.replace(_fix_loop(path, raw, source, findings, errors, settings, go_version), problems=problems)
+
+
+def _syntax_problem(path: Path, source: Source) -> Problem:
+    """A file tree-sitter could not parse whole: newer Go (a warning, the rest is analysed) or an error.
+
+    tree-sitter-go trails the language (Go 1.26's ``new(expr)``, 1.27's
+    generic methods); gofmt, when there is one, knows the language the
+    toolchain knows. Without gofmt the file is an error, as it always was.
+    """
+    line, column = source.position(source.first_error_offset())
+    if gofmt.accepts(source.raw()):
+        message = "Go syntax newer than the tree-sitter-go grammar: this declaration is not analysed"
+        return Problem(path, message, "warning", line, column)
+    why = "syntax error" + ("" if gofmt.available() else " (or Go syntax newer than the tree-sitter-go grammar)")
+    return Problem(path, f"not analysed: line {line}, column {column}: {why}", "error", line, column)
+
+
+def _breaks(before: Source, after: Source) -> bool:
+    """Whether fixes made text the grammar cannot parse (beyond what it could not parse before them)."""
+    if not after.root.has_error:
+        return False
+    regions = [before.data[a:b] for a, b in before.broken()]
+    return [after.data[a:b] for a, b in after.broken()] != regions
 
 
 def _nearest(offset: int, fixes: Sequence[Fix]) -> int:
@@ -317,12 +367,12 @@ def _fix_loop(
         if not chosen_fixes:
             break
         new_source = Source(source.raw(edits.apply(data, chosen_fixes, crlf=source.crlf)))
-        if new_source.root.has_error:
+        if _breaks(source, new_source):
             # A codemod bug: keep only the fixes that parse on their own.
             good = [
                 fix
                 for fix in chosen_fixes
-                if not Source(source.raw(edits.apply(data, [fix], crlf=source.crlf))).root.has_error
+                if not _breaks(source, Source(source.raw(edits.apply(data, [fix], crlf=source.crlf))))
             ]
             for bad in (f for f, _, fix in candidates if fix in chosen_fixes and fix not in good):
                 errors.append(f"{bad.rule} produced invalid Go at line {bad.line}; fix not applied")

@@ -161,6 +161,10 @@ def _gofmt_binary() -> str | None:
     return str(candidate) if done.returncode == 0 and candidate.is_file() else None
 
 
+def available() -> bool:
+    return _gofmt_binary() is not None
+
+
 def accepts(data: bytes) -> bool | None:
     """Whether gofmt parses ``data`` (None: no gofmt to ask).
 

@@ -73,6 +73,22 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Problem:
+    """Something that kept a file, or part of it, from being analysed; shown in every output format.
+
+    ``severity`` is ``error`` (the run exits 2: a syntax error, an unreadable
+    file) or ``warning`` (valid Go the grammar cannot parse yet: the rest of
+    the file is analysed and the exit code is unaffected).
+    """
+
+    path: Path
+    message: str
+    severity: str = "error"
+    line: int | None = None
+    column: int | None = None
+
+
+@dataclass(frozen=True)
 class Rule:
     """A rule's metadata plus the one function that checks a file."""
 

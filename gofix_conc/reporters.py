@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gofix_conc import __version__
-from gofix_conc.model import Finding, Rule, Safety
+from gofix_conc.model import Finding, Problem, Rule, Safety
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -46,8 +46,23 @@ def _table(rows: list[tuple[str, str]]) -> list[str]:
     return [f"  {rule:<{width}}  {text}" for rule, text in rows]
 
 
-def summary(findings: Sequence[Finding]) -> str:
-    """What ``scan`` found, in all and per rule: how many, how many with a safe fix, with an unsafe one."""
+def summary(findings: Sequence[Finding], problems: Sequence[Problem] = ()) -> str:
+    """What ``scan`` found, in all and per rule: how many, how many with a safe fix, with an unsafe one.
+
+    Files that were not analysed, or only in part, are counted at the end, so
+    that "No findings." never stands for code nobody looked at.
+    """
+    lines = [_found(findings)]
+    unread = len({p.path for p in problems if p.severity == "error"})
+    partial = len({p.path for p in problems if p.severity == "warning"})
+    if unread:
+        lines.append(f"{_plural(unread, 'file')} not analysed (errors above).")
+    if partial:
+        lines.append(f"{_plural(partial, 'file')} analysed in part: Go syntax newer than the grammar (warnings above).")
+    return "\n".join(lines)
+
+
+def _found(findings: Sequence[Finding]) -> str:
     if not findings:
         return "No findings."
     safe = sum(1 for f in findings if f.fix is not None and f.fix.safety is Safety.SAFE)
@@ -126,7 +141,29 @@ def appeared_line(path: Path, key: tuple[str, int, int], after: tuple[str, int, 
     )
 
 
-def to_json(findings: Iterable[Finding]) -> str:
+def _problem_json(problem: Problem) -> dict[str, Any]:
+    return {
+        "path": display_path(problem.path),
+        "severity": problem.severity,
+        "line": problem.line,
+        "column": problem.column,
+        "message": problem.message,
+    }
+
+
+def _notification(problem: Problem, base: Path) -> dict[str, Any]:
+    """A SARIF tool execution notification: what kept (part of) a file from being analysed."""
+    location: dict[str, Any] = {"artifactLocation": {"uri": display_path(problem.path, base), "uriBaseId": "%SRCROOT%"}}
+    if problem.line is not None:
+        location["region"] = {"startLine": problem.line, **({"startColumn": problem.column} if problem.column else {})}
+    return {
+        "level": problem.severity,
+        "message": {"text": problem.message},
+        "locations": [{"physicalLocation": location}],
+    }
+
+
+def to_json(findings: Iterable[Finding], problems: Iterable[Problem] = ()) -> str:
     items = [
         {
             "rule": f.rule,
@@ -140,10 +177,12 @@ def to_json(findings: Iterable[Finding]) -> str:
         }
         for f in findings
     ]
-    return json.dumps({"version": 1, "findings": items}, indent=2)
+    return json.dumps({"version": 1, "findings": items, "problems": [_problem_json(p) for p in problems]}, indent=2)
 
 
-def to_sarif(findings: Sequence[Finding], rules: Iterable[Rule], base: Path | None = None) -> str:
+def to_sarif(
+    findings: Sequence[Finding], rules: Iterable[Rule], base: Path | None = None, problems: Sequence[Problem] = ()
+) -> str:
     base = base or Path.cwd()
     rule_list = list(rules)
     index = {r.id: i for i, r in enumerate(rule_list)}
@@ -197,6 +236,12 @@ def to_sarif(findings: Sequence[Finding], rules: Iterable[Rule], base: Path | No
                 "columnKind": "unicodeCodePoints",
                 "originalUriBaseIds": {"%SRCROOT%": {"uri": base.resolve().as_uri() + "/"}},
                 "results": results,
+                "invocations": [
+                    {
+                        "executionSuccessful": not any(p.severity == "error" for p in problems),
+                        "toolExecutionNotifications": [_notification(p, base) for p in problems],
+                    }
+                ],
             }
         ],
     }

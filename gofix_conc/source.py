@@ -166,12 +166,16 @@ class Source:
             joined = True
         return regions or [(0, len(self.data))]
 
+    def first_error_offset(self) -> int:
+        """Where the first thing the grammar could not parse starts (0 when everything parsed)."""
+        bad = first_error(self.root)
+        return 0 if bad is None else bad.start_byte
+
     def syntax_error(self) -> str | None:
         """Where the first thing the grammar could not parse is, as ``line L, column C``."""
-        bad = first_error(self.root)
-        if bad is None:
+        if not self.root.has_error:
             return None
-        line, column = self.position(bad.start_byte)
+        line, column = self.position(self.first_error_offset())
         return f"line {line}, column {column}"
 
 

@@ -230,3 +230,55 @@ def test_showcase_all_rules_fix_builds_vets_and_is_stable(tmp_path: Path, go_cac
     )
     assert again.returncode == done.returncode and "[*]" not in again.stdout, again.stdout
     assert "[unsafe fix]" not in again.stdout, again.stdout
+
+
+NEWER_SYNTAX = dedent(
+    """\
+    package p
+
+    func Ptr() *int {
+    \treturn new(42)
+    }
+    """
+)
+
+
+def test_newer_syntax_is_a_warning_and_the_rest_is_fixed(module: Path) -> None:
+    (module / "p.go").write_text(LOOP + "\n" + NEWER_SYNTAX.replace("package p\n\n", ""))
+    scanned = gofix("scan", ".", cwd=module)
+    assert scanned.returncode == 1, scanned.stderr  # the finding, not an error
+    assert "p.go:17:13: warning: Go syntax newer than the tree-sitter-go grammar" in scanned.stderr
+    assert "1 file analysed in part" in scanned.stdout
+    as_json = json.loads(gofix("scan", "--format", "json", ".", cwd=module).stdout)
+    assert [(p["severity"], p["line"], p["column"]) for p in as_json["problems"]] == [("warning", 17, 13)]
+    written = gofix("fix", "--write", ".", cwd=module)
+    assert written.returncode == 0, written.stderr
+    fixed = (module / "p.go").read_text()
+    assert "sem <- struct{}{}" in fixed and "return new(42)" in fixed
+
+
+def test_syntax_error_in_every_format(module: Path) -> None:
+    lines = ["package p", ""] + [f"func f{i}() {{}}" for i in range(40)] + ["func g() { x := }", ""]
+    (module / "bad.go").write_text("\n".join(lines))
+    text = gofix("scan", ".", cwd=module)
+    assert text.returncode == 2 and "bad.go: error: not analysed: line 43, column" in text.stderr
+    assert "1 file not analysed" in text.stdout
+    problems = json.loads(gofix("scan", "--format", "json", ".", cwd=module).stdout)["problems"]
+    assert [(p["path"], p["severity"], p["line"]) for p in problems] == [("bad.go", "error", 43)]
+    sarif = json.loads(gofix("scan", "--format", "sarif", ".", cwd=module).stdout)
+    jsonschema.Draft4Validator(json.loads(SCHEMA.read_text())).validate(sarif)
+    (invocation,) = sarif["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is False
+    (note,) = invocation["toolExecutionNotifications"]
+    assert note["level"] == "error" and note["locations"][0]["physicalLocation"]["region"]["startLine"] == 43
+
+
+def test_read_only_file_needs_force(module: Path) -> None:
+    target = module / "p.go"
+    target.chmod(0o444)
+    refused = gofix("fix", "--write", ".", cwd=module)
+    assert refused.returncode == 2 and "read-only; not written" in refused.stderr
+    assert target.read_text() == LOOP
+    forced = gofix("fix", "--write", "--force", ".", cwd=module)
+    assert forced.returncode == 0, forced.stderr
+    assert "sem <- struct{}{}" in target.read_text() and stat.S_IMODE(target.stat().st_mode) == 0o444
