@@ -19,7 +19,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from gofix_conc import cache, discovery, edits, gofmt, registry, scopes
+from gofix_conc import cache, discovery, edits, gofmt, ignores, registry, scopes
 from gofix_conc import source as source_module
 from gofix_conc.context import FileContext
 from gofix_conc.model import Finding, Fix, Problem, Safety
@@ -134,6 +134,24 @@ def _ignores(source: Source) -> dict[int, list[_Ignore]]:
             )
             by_line.setdefault(line, []).append(entry)
     return by_line
+
+
+def _ignore_problems(path: Path, source: Source) -> tuple[Problem, ...]:
+    """Warnings for ignore comments that silence nothing whatever the code: no rule id, an unknown id, bad form.
+
+    Any rule a gofix-conc installation knows counts, selected or not (and
+    ``unused-ignore``): the same comment must not warn under another --select.
+    """
+    if b"gofix-conc:ignore" not in source.data:
+        return ()
+    known = [*registry.all_rules(), UNUSED_IGNORE]
+    problems = []
+    for comment in captures("(comment) @c", source.root).get("c", []):
+        message = ignores.check_ignore_comment(source.text(comment), known)
+        if message is not None:
+            line, column = source.position(comment.start_byte)
+            problems.append(Problem(path, message, "warning", line, column))
+    return tuple(problems)
 
 
 def _check(
@@ -274,6 +292,7 @@ def process_data(path: Path, raw: bytes, settings: Settings) -> FileResult:
         if problem.severity == "error":
             return FileResult(path, Status.FAILED, error=problem.message, problems=(problem,))
         problems = (problem,)
+    problems += _ignore_problems(path, source)
     go_version = settings.go_version or discovery.go_version(path)
     findings, errors = _check(path, source, settings, go_version)
     if not settings.fix:

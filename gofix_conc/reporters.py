@@ -15,6 +15,8 @@ from gofix_conc import __version__
 from gofix_conc.model import Finding, Problem, Rule, Safety
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+# How the engine words a declaration the grammar cannot parse (a file analysed in part).
+_NEWER_SYNTAX = "Go syntax newer than the tree-sitter-go grammar"
 
 
 def display_path(path: Path, base: Path | None = None) -> str:
@@ -54,11 +56,14 @@ def summary(findings: Sequence[Finding], problems: Sequence[Problem] = ()) -> st
     """
     lines = [_found(findings)]
     unread = len({p.path for p in problems if p.severity == "error"})
-    partial = len({p.path for p in problems if p.severity == "warning"})
+    partial = len({p.path for p in problems if p.severity == "warning" and _NEWER_SYNTAX in p.message})
+    other = sum(1 for p in problems if p.severity == "warning" and _NEWER_SYNTAX not in p.message)
     if unread:
         lines.append(f"{_plural(unread, 'file')} not analysed (errors above).")
     if partial:
         lines.append(f"{_plural(partial, 'file')} analysed in part: Go syntax newer than the grammar (warnings above).")
+    if other:
+        lines.append(f"{_plural(other, 'warning')} (above).")
     return "\n".join(lines)
 
 
