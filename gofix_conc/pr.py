@@ -88,6 +88,7 @@ class Request:
     exclude: tuple[str, ...] = ()  # config exclude globs
     exclude_root: str = "."  # where they are rooted, relative to the repository root
     jobs: int | None = None
+    open_new: bool = True  # False: when the run would open a pull request, push nothing and say ``deferred``
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ class Evidence:
 
 @dataclass
 class Outcome:
-    action: str  # created, updated, unchanged, closed, declined, handed-off, dry-run
+    action: str  # created, updated, unchanged, closed, declined, handed-off, deferred, dry-run
     branch: str
     base: str = ""
     number: int | None = None
@@ -256,11 +257,23 @@ class _Remote:
             found[ref.removeprefix("refs/heads/")] = sha
         return found
 
+    def refs(self, *names: str) -> dict[str, str]:
+        """The remote's refs among ``names`` (full names, ``refs/...``) that exist: name -> sha."""
+        out = self.git("ls-remote", self.name, *names)
+        found = dict(reversed(line.split("\t", 1)) for line in out.splitlines())
+        return {name: found[name] for name in names if name in found}
+
     @contextlib.contextmanager
     def fetched(self, heads: dict[str, str]) -> Iterator[dict[str, str]]:
         """The remote heads' commits in the local object store, under private refs dropped afterwards."""
-        refs = {name: f"{_PRIVATE_REFS}/{i}" for i, name in enumerate(heads)}
-        specs = [f"+refs/heads/{name}:{ref}" for name, ref in refs.items()]
+        with self.fetched_refs({name: f"refs/heads/{name}" for name in heads}) as shas:
+            yield shas
+
+    @contextlib.contextmanager
+    def fetched_refs(self, remote_refs: dict[str, str]) -> Iterator[dict[str, str]]:
+        """``{name: remote ref}`` fetched into the local object store under private refs dropped afterwards."""
+        refs = {name: f"{_PRIVATE_REFS}/{i}" for i, name in enumerate(remote_refs)}
+        specs = [f"+{remote_refs[name]}:{ref}" for name, ref in refs.items()]
         try:
             self.git("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.name, *specs)
             yield {name: self.repo.git.rev_parse(ref) for name, ref in refs.items()}
@@ -574,6 +587,9 @@ def _reconcile(
             f"branch {branch!r} exists on {request.remote} with commits gofix-conc did not make; not pushing over "
             "them: delete it or pass another --branch"
         )
+    if current is None and not request.open_new:
+        # A campaign at its --max-open-prs: the next run opens this one.
+        return finish("deferred", "not opening a pull request now (the campaign's limit of open ones is reached)")
     same = remote_sha is not None and _patch_ids(repo, base_sha, remote_sha) == _patch_ids(repo, base_sha, built.head)
     if same:
         assert remote_sha is not None

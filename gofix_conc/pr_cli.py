@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from gofix_conc import config, gitops, pr, registry, verify
+from gofix_conc import config, gitops, pr, pr_review, registry, verify
 from gofix_conc.engine import Settings
 from gofix_conc.forge import ForgeError
 
@@ -85,6 +85,15 @@ def pr_command(
     config_path: Annotated[Optional[Path], typer.Option("--config", help="Config file.")] = None,
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Parallel processes.")] = None,
     go_version: Annotated[Optional[str], typer.Option("--go-version", help="Go version to assume.")] = None,
+    review: Annotated[
+        Optional[int],
+        typer.Option(
+            "--review",
+            metavar="NUMBER",
+            min=1,
+            help="Instead: post the fixes for the lines pull request NUMBER changes as suggested changes on it.",
+        ),
+    ] = None,
 ) -> None:
     """Open or update one pull request (GitLab: merge request) with verified fixes, one commit per rule."""
     paths = paths or [Path(".")]
@@ -123,6 +132,13 @@ def pr_command(
         exclude_root=_config_root(cfg, paths[0]),
         jobs=jobs,
     )
+    if review is not None:
+        try:
+            reviewed = pr_review.review(request, review, paths[0])
+        except (pr.PrError, ForgeError) as err:
+            raise _fail(f"not done: {err}" if isinstance(err, pr.PrError) else f"{err}") from None
+        _print_review(reviewed, output)
+        return
     try:
         outcome = pr.run(request, paths[0])
     except (pr.PrError, ForgeError) as err:
@@ -164,6 +180,28 @@ def _print(outcome: pr.Outcome, output: OutputFormat) -> None:
         for commit in outcome.commits:
             typer.echo(f"[{outcome.branch} {commit.sha[:7]}] {commit.subject}")
     typer.echo(f"{outcome.action}: {outcome.message}" if outcome.action != "dry-run" else outcome.message)
+
+
+def _print_review(outcome: pr_review.ReviewOutcome, output: OutputFormat) -> None:
+    for rb in outcome.rolled_back:
+        typer.echo(f"{rb.path}:{rb.line}: {rb.rule} fix rolled back: {rb.check} failed with it", err=True)
+    for problem in outcome.problems:
+        typer.echo(problem, err=True)
+    if output is OutputFormat.json:
+        typer.echo(json.dumps(outcome.to_json(), indent=2))
+        return
+    for proposal in outcome.posted:
+        rules = ", ".join(sorted({f.rule for f in proposal.fixes}))
+        typer.echo(f"suggest: {proposal.path}:{proposal.start}-{proposal.end} {rules}")
+    for fix in outcome.outside:
+        typer.echo(f"summary: {fix.path}:{fix.line} {fix.rule}")
+    if outcome.action == "dry-run":
+        typer.echo("forge calls:" if outcome.calls else "forge calls: none")
+        for call in outcome.calls:
+            typer.echo(f"  {call}")
+        typer.echo(outcome.message)
+    else:
+        typer.echo(f"{outcome.action} #{outcome.number}: {outcome.message}")
 
 
 def register(app: typer.Typer) -> None:

@@ -11,15 +11,30 @@ two items at a time (a ``Link: rel="next"`` header for GitHub and Gitea,
 header gets a 401; a missing repository a 404; a second open pull request for
 one branch a 422 (409 on GitLab). Faults can be queued: a 403 secondary rate
 limit with ``Retry-After: 1``, a 500 that succeeds on retry.
+
+Review state, when ``git_dir`` names the bare repository behind the forge:
+a pull request read on its own carries its head commit (GitHub and Gitea
+``head.sha``, GitLab ``sha`` and ``diff_refs`` {base_sha, start_sha,
+head_sha}); GitHub review comments (``pulls/N/comments`` and ``pulls/N/reviews``
+with ``comments: [{path, body, line, side, start_line}]``), GitLab diff
+discussions (``merge_requests/N/discussions`` with ``position`` {position_type,
+base_sha, start_sha, head_sha, new_path, new_line}) and Gitea reviews
+(``pulls/N/reviews`` with ``comments: [{path, body, new_position}]``) are
+kept, and refused as the forges refuse them (422 on GitHub and Gitea, 400 on
+GitLab) when their commit is not the head or their line is not in the diff.
+Conversation comments can be edited (``issues/comments/ID``, GitLab
+``merge_requests/N/notes/ID``).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -50,6 +65,12 @@ class Pull:
     reviewers: list[str] = field(default_factory=list)
     assignees: list[str] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
+    review_comments: list[dict[str, Any]] = field(default_factory=list)  # GitHub and Gitea, each with its review id
+    reviews: list[dict[str, Any]] = field(default_factory=list)  # GitHub and Gitea
+    discussions: list[dict[str, Any]] = field(default_factory=list)  # GitLab
+
+    def comment_id(self, index: int) -> int:
+        return self.number * 1000 + index
 
 
 class FakeForge:
@@ -63,6 +84,8 @@ class FakeForge:
         self.users = {"alice": 7, "bob": 8}
         self.faults: list[Fault] = []
         self.calls: list[tuple[str, str]] = []  # method, path with query
+        self.git_dir: Path | None = None  # the repository behind the forge: head commits and diffs
+        self.org_repos: dict[str, list[dict[str, Any]]] = {}  # org (GitLab: group path) -> its repositories
         self.lock = threading.Lock()
         forge = self
 
@@ -154,6 +177,75 @@ class FakeForge:
             headers["X-Next-Page"] = ""
         return 200, chunk, headers
 
+    def _git(self, *args: str) -> str:
+        assert self.git_dir is not None
+        done = subprocess.run(["git", *args], cwd=self.git_dir, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    def shas(self, p: Pull) -> dict[str, str]:
+        """head_sha, base_sha (the merge base) and start_sha (the base branch's head), as GitLab's diff_refs."""
+        if self.git_dir is None:
+            return {"head_sha": "", "base_sha": "", "start_sha": ""}
+        head = self._git("rev-parse", f"refs/heads/{p.head}")
+        start = self._git("rev-parse", f"refs/heads/{p.base}")
+        return {"head_sha": head, "base_sha": self._git("merge-base", start, head), "start_sha": start}
+
+    def diff_lines(self, p: Pull) -> tuple[dict[str, set[int]], dict[str, set[int]]]:
+        """Per path: the lines the pull request adds, and every new-side line its diff shows (3 lines of context)."""
+        refs = self.shas(p)
+        out = self._git("diff", "-U3", "--no-prefix", refs["base_sha"], refs["head_sha"])
+        added: dict[str, set[int]] = {}
+        shown: dict[str, set[int]] = {}
+        path, line = "", 0
+        for text in out.splitlines():
+            if text.startswith("+++ "):
+                path = text[4:]
+                continue
+            match = re.match(r"^@@ -\S+ \+(\d+)(?:,(\d+))? @@", text)
+            if match:
+                line = int(match[1])
+                continue
+            if text.startswith(("---", "diff ", "index ")) or text.startswith("-"):
+                continue
+            if text.startswith("+"):
+                added.setdefault(path, set()).add(line)
+            shown.setdefault(path, set()).add(line)
+            line += 1
+        return added, shown
+
+    def _comment_target(self, comment_id: str) -> tuple[Pull, int] | None:
+        number, index = divmod(int(comment_id), 1000)
+        pull = self._find(str(number))
+        return (pull, index) if pull is not None and index < len(pull.comments) else None
+
+    def _issue_comments(self, p: Pull) -> list[dict[str, Any]]:
+        return [{"id": p.comment_id(i), "body": c} for i, c in enumerate(p.comments)]
+
+    def _review(self, p: Pull, body: dict[str, Any], line_key: str) -> tuple[int, Any, dict[str, str]]:
+        """A GitHub or Gitea review with its line comments, refused whole when one comment is not on the diff."""
+        head = self.shas(p)["head_sha"]
+        if body.get("commit_id") and head and body["commit_id"] != head:
+            return 422, {"message": "commit_id is not the head of the pull request"}, {}
+        _, shown = self.diff_lines(p) if self.git_dir else ({}, {})
+        comments = body.get("comments") or []
+        for c in comments:
+            lines = [c.get(line_key)] + ([c["start_line"]] if "start_line" in c else [])
+            if not c.get("path") or not c.get("body") or not all(isinstance(n, int) and n > 0 for n in lines):
+                return 422, {"message": "Validation Failed", "errors": ["path, body and line are required"]}, {}
+            if line_key == "line" and c.get("side", "RIGHT") != "RIGHT":
+                return 422, {"message": "Validation Failed", "errors": ["side must be RIGHT"]}, {}
+            if self.git_dir and not all(n in shown.get(c["path"], set()) for n in lines):
+                message = "pull_request_review_thread.line must be part of the diff"
+                return 422, {"message": "Validation Failed", "errors": [message]}, {}
+        review = {"id": 500 + len(p.reviews), "body": body.get("body", ""), "commit_id": head or body.get("commit_id")}
+        review["comments_count"] = len(comments)
+        p.reviews.append(review)
+        for c in comments:
+            stored = {"id": 9000 + len(p.review_comments), "pull_request_review_id": review["id"], **c}
+            stored["commit_id"] = review["commit_id"]
+            p.review_comments.append(stored)
+        return 200, review, {}
+
     def _find(self, number: str) -> Pull | None:
         return next((p for p in self.pulls if p.number == int(number)), None)
 
@@ -187,11 +279,31 @@ class FakeForge:
                 message = f"A pull request already exists for {self.repo.split('/')[0]}:{body['head']}."
                 return 422, {"message": "Validation Failed", "errors": [{"message": message}]}, {}
             return 201, self._github_pull(pull), {}
+        edited = re.fullmatch(r"/issues/comments/(\d+)", rest)
+        if edited and method == "PATCH":
+            target = self._comment_target(edited[1])
+            if target is None:
+                return 404, {"message": "Not Found"}, {}
+            target[0].comments[target[1]] = body["body"]
+            return 200, {"id": int(edited[1]), "body": body["body"]}, {}
         match = re.fullmatch(r"/(pulls|issues)/(\d+)(/\w+)?", rest)
         pull = self._find(match[2]) if match else None
         if pull is None:
             return 404, {"message": "Not Found"}, {}
         kind, sub = match[1], match[3]
+        if kind == "pulls" and sub is None and method == "GET":
+            return 200, self._github_pull(pull), {}
+        if kind == "pulls" and sub == "/comments" and method == "GET":
+            return self._page(pull.review_comments, query, path)
+        if kind == "pulls" and sub == "/comments" and method == "POST":
+            status, review, headers = self._review(
+                pull, {"commit_id": body.get("commit_id"), "comments": [body]}, "line"
+            )
+            return (status, pull.review_comments[-1], headers) if status == 200 else (status, review, headers)
+        if kind == "pulls" and sub == "/reviews" and method == "POST":
+            if body.get("event") == "COMMENT" and not body.get("body"):
+                return 422, {"message": "Validation Failed", "errors": ["body is required for COMMENT"]}, {}
+            return self._review(pull, body, "line")
         if kind == "pulls" and sub is None and method == "PATCH":
             pull.title = body.get("title", pull.title)
             pull.body = body.get("body", pull.body)
@@ -199,10 +311,10 @@ class FakeForge:
                 pull.state = "closed"
             return 200, self._github_pull(pull), {}
         if sub == "/comments" and method == "GET":
-            return self._page([{"id": i, "body": c} for i, c in enumerate(pull.comments)], query, path)
+            return self._page(self._issue_comments(pull), query, path)
         if sub == "/comments" and method == "POST":
             pull.comments.append(body["body"])
-            return 201, {"id": len(pull.comments), "body": body["body"]}, {}
+            return 201, self._issue_comments(pull)[-1], {}
         if sub == "/labels" and method == "POST":
             pull.labels += body["labels"]
             return 200, [{"name": n} for n in pull.labels], {}
@@ -215,6 +327,7 @@ class FakeForge:
         return 404, {"message": "Not Found"}, {}
 
     def _github_pull(self, p: Pull) -> dict[str, Any]:
+        refs = self.shas(p)
         return {
             "number": p.number,
             "html_url": f"{self.web_url}/{self.repo}/pull/{p.number}",
@@ -223,8 +336,8 @@ class FakeForge:
             "state": "open" if p.state == "open" else "closed",
             "merged_at": "2024-01-01T00:00:00Z" if p.state == "merged" else None,
             "draft": p.draft,
-            "head": {"ref": p.head, "label": f"{self.repo.split('/')[0]}:{p.head}"},
-            "base": {"ref": p.base},
+            "head": {"ref": p.head, "label": f"{self.repo.split('/')[0]}:{p.head}", "sha": refs["head_sha"]},
+            "base": {"ref": p.base, "sha": refs["start_sha"]},
         }
 
     # GitLab REST v4
@@ -251,16 +364,28 @@ class FakeForge:
                 message = ["Another open merge request already exists for this source branch: !1"]
                 return 409, {"message": message}, {}
             return 201, self._gitlab_mr(pull), {}
-        match = re.fullmatch(r"/merge_requests/(\d+)(/notes)?", rest)
+        match = re.fullmatch(r"/merge_requests/(\d+)(/notes|/discussions)?(?:/(\d+))?", rest)
         pull = self._find(match[1]) if match else None
         if pull is None:
             return 404, {"message": "404 Not found"}, {}
-        if match[2] and method == "GET":
-            notes = [{"id": i, "body": c, "system": False} for i, c in enumerate(pull.comments)]
+        if match[2] == "/notes" and match[3] and method == "PUT":
+            target = self._comment_target(match[3])
+            if target is None or target[0] is not pull:
+                return 404, {"message": "404 Note Not Found"}, {}
+            pull.comments[target[1]] = body["body"]
+            return 200, {"id": int(match[3]), "body": body["body"], "system": False}, {}
+        if match[2] == "/notes" and method == "GET":
+            notes = [{**c, "system": False} for c in self._issue_comments(pull)]
             return self._page([*notes, {"id": 99, "body": "added 1 commit", "system": True}], query, path)
-        if match[2] and method == "POST":
+        if match[2] == "/notes" and method == "POST":
             pull.comments.append(body["body"])
-            return 201, {"id": len(pull.comments), "body": body["body"]}, {}
+            return 201, {**self._issue_comments(pull)[-1], "system": False}, {}
+        if match[2] == "/discussions" and method == "GET":
+            return self._page(pull.discussions, query, path)
+        if match[2] == "/discussions" and method == "POST":
+            return self._gitlab_discussion(pull, body)
+        if method == "GET" and match[2] is None:
+            return 200, self._gitlab_mr(pull), {}
         if method == "PUT":
             if "title" in body:
                 pull.title = body["title"]
@@ -274,8 +399,34 @@ class FakeForge:
             return 200, self._gitlab_mr(pull), {}
         return 404, {"message": "404 Not found"}, {}
 
+    def _gitlab_discussion(self, p: Pull, body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        position = body.get("position")
+        if not body.get("body"):
+            return 400, {"message": "400 Bad request - body is missing"}, {}
+        if position is not None:
+            refs = self.shas(p)
+            wanted = ("position_type", "base_sha", "start_sha", "head_sha", "new_path", "new_line")
+            missing = [k for k in wanted if not position.get(k)]
+            if missing:
+                return 400, {"error": f"position[{missing[0]}] is missing"}, {}
+            if self.git_dir and any(position[k] != refs[k] for k in ("base_sha", "start_sha", "head_sha")):
+                return 400, {"message": '400 Bad request - Note {:line_code=>["can\'t be blank"]}'}, {}
+            added, _ = self.diff_lines(p) if self.git_dir else ({}, {})
+            if self.git_dir and position["new_line"] not in added.get(position["new_path"], set()):
+                # an unchanged line would need old_line as well
+                return 400, {"message": '400 Bad request - Note {:line_code=>["can\'t be blank"]}'}, {}
+        note_id = 7000 + sum(len(d["notes"]) for d in p.discussions)
+        note = {"id": note_id, "type": "DiffNote" if position else None, "body": body["body"], "system": False}
+        note["position"] = position
+        discussion = {"id": f"d{len(p.discussions) + 1:039d}", "individual_note": False, "notes": [note]}
+        p.discussions.append(discussion)
+        return 201, discussion, {}
+
     def _gitlab_mr(self, p: Pull) -> dict[str, Any]:
+        refs = self.shas(p)
         return {
+            "sha": refs["head_sha"],
+            "diff_refs": refs if refs["head_sha"] else None,
             "id": 1000 + p.number,
             "iid": p.number,
             "web_url": f"{self.web_url}/{self.repo}/-/merge_requests/{p.number}",
@@ -311,11 +462,30 @@ class FakeForge:
         if rest == "/labels" and method == "POST":
             self.labels[body["name"]] = len(self.labels) + 1
             return 201, {"id": self.labels[body["name"]], "name": body["name"]}, {}
+        edited = re.fullmatch(r"/issues/comments/(\d+)", rest)
+        if edited and method == "PATCH":
+            target = self._comment_target(edited[1])
+            if target is None:
+                return 404, {"message": "The target couldn't be found."}, {}
+            target[0].comments[target[1]] = body["body"]
+            return 200, {"id": int(edited[1]), "body": body["body"]}, {}
+        review = re.fullmatch(r"/pulls/(\d+)/reviews/(\d+)/comments", rest)
+        if review and method == "GET":
+            pull = self._find(review[1])
+            if pull is None or not any(r["id"] == int(review[2]) for r in pull.reviews):
+                return 404, {"message": "The target couldn't be found."}, {}
+            return 200, [c for c in pull.review_comments if c["pull_request_review_id"] == int(review[2])], {}
         match = re.fullmatch(r"/(pulls|issues)/(\d+)(/\w+)?", rest)
         pull = self._find(match[2]) if match else None
         if pull is None:
             return 404, {"message": "The target couldn't be found."}, {}
         kind, sub = match[1], match[3]
+        if kind == "pulls" and sub is None and method == "GET":
+            return 200, self._gitea_pull(pull), {}
+        if kind == "pulls" and sub == "/reviews" and method == "GET":
+            return self._page(pull.reviews, query, path)
+        if kind == "pulls" and sub == "/reviews" and method == "POST":
+            return self._review(pull, body, "new_position")
         if sub is None and method == "PATCH":
             pull.title = body.get("title", pull.title)
             pull.body = body.get("body", pull.body)
@@ -324,10 +494,10 @@ class FakeForge:
                 pull.state = "closed"
             return 201, self._gitea_pull(pull), {}
         if sub == "/comments" and method == "GET":
-            return self._page([{"id": i, "body": c} for i, c in enumerate(pull.comments)], query, path)
+            return self._page(self._issue_comments(pull), query, path)
         if sub == "/comments" and method == "POST":
             pull.comments.append(body["body"])
-            return 201, {"id": len(pull.comments), "body": body["body"]}, {}
+            return 201, self._issue_comments(pull)[-1], {}
         if sub == "/labels" and method == "POST":
             names = {i: n for n, i in self.labels.items()}
             if not all(isinstance(i, int) and i in names for i in body["labels"]):
@@ -340,6 +510,7 @@ class FakeForge:
         return 404, {"message": "The target couldn't be found."}, {}
 
     def _gitea_pull(self, p: Pull) -> dict[str, Any]:
+        refs = self.shas(p)
         return {
             "number": p.number,
             "html_url": f"{self.web_url}/{self.repo}/pulls/{p.number}",
@@ -347,6 +518,7 @@ class FakeForge:
             "body": p.body,
             "state": "open" if p.state == "open" else "closed",
             "merged": p.state == "merged",
-            "head": {"ref": p.head, "label": p.head},
-            "base": {"ref": p.base, "label": p.base},
+            "head": {"ref": p.head, "label": p.head, "sha": refs["head_sha"]},
+            "base": {"ref": p.base, "label": p.base, "sha": refs["start_sha"]},
+            "merge_base": refs["base_sha"],
         }

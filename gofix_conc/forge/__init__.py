@@ -8,21 +8,35 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from gofix_conc.forge.base import Forge, ForgeError, PullRequest, RetryPolicy, State
+from gofix_conc.forge import gitea, github, gitlab
+from gofix_conc.forge.base import (
+    Comment,
+    Forge,
+    ForgeError,
+    PullRequest,
+    Repository,
+    RetryPolicy,
+    State,
+    Suggestion,
+)
 from gofix_conc.forge.gitea import Gitea
 from gofix_conc.forge.github import GitHub
 from gofix_conc.forge.gitlab import GitLab
 
 __all__ = [
     "KINDS",
+    "Comment",
     "Forge",
     "ForgeError",
     "PullRequest",
+    "Repository",
     "RetryPolicy",
     "State",
+    "Suggestion",
     "Target",
     "connect",
     "detect",
+    "org_repositories",
     "strip_credentials",
     "token_from_env",
 ]
@@ -119,3 +133,14 @@ def token_from_env(kind: str, environ: Mapping[str, str] | None = None) -> str |
 
 def connect(target: Target, token: str, retry: RetryPolicy | None = None) -> Forge:
     return _ADAPTERS[target.kind](target.api_url, target.repo, target.web_url, token, retry)
+
+
+def org_repositories(
+    kind: str, api_url: str, token: str, org: str, retry: RetryPolicy | None = None
+) -> list[Repository]:
+    """Every repository of organisation ``org`` (GitLab: group, subgroups included), all pages."""
+    if kind not in KINDS:
+        raise ForgeError(f"unknown forge {kind!r}: choose one of {', '.join(KINDS)}")
+    http = _ADAPTERS[kind](api_url, "", _web_root(api_url), token, retry).http  # its headers and auth, no repository
+    lister = {"github": github.org_repositories, "gitlab": gitlab.org_repositories, "gitea": gitea.org_repositories}
+    return lister[kind](http, org)

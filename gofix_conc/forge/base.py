@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email.utils
 import functools
+import re
 import ssl
 import time
 from collections.abc import Callable, Iterator
@@ -51,6 +52,57 @@ class PullRequest:
     head: str  # branch name
     base: str
     draft: bool = False
+    # Known when the pull request was read on its own (Forge.get_pull): what a line comment is anchored to.
+    head_sha: str = ""
+    base_sha: str = ""  # GitLab's diff_refs.base_sha (the merge base); elsewhere the base branch's head
+    start_sha: str = ""  # GitLab's diff_refs.start_sha (the target branch's head when the diff was made)
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A conversation comment (GitLab: a note) on a pull request, which the bot may edit later."""
+
+    id: int
+    body: str
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A suggested change on a pull request's head: lines ``start``..``end`` (1-based, inclusive) become ``code``.
+
+    ``anchor`` is a line of that range the pull request adds, where the comment is attached;
+    ``before`` and ``after`` are markdown around the suggestion block.
+    """
+
+    path: str
+    start: int
+    end: int
+    anchor: int
+    code: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class Repository:
+    """A repository of an organisation (GitLab: a project of a group, subgroups included), as the API lists it."""
+
+    full_name: str  # owner/name, group/subgroup/name
+    clone_url: str
+    archived: bool = False
+    fork: bool = False
+
+
+def fence(code: str) -> str:
+    """Backticks enough to fence ``code`` (longer than any run of backticks in it)."""
+    return "`" * max([3, *(len(run) + 1 for run in re.findall(r"`+", code))])
+
+
+def suggestion_body(suggestion: Suggestion, info: str) -> str:
+    """The comment's text: ``before``, a fenced block whose info string is ``info`` (``suggestion``...), ``after``."""
+    code = suggestion.code if suggestion.code.endswith("\n") or not suggestion.code else suggestion.code + "\n"
+    marks = fence(code)
+    return f"{suggestion.before}\n\n{marks}{info}\n{code}{marks}\n\n{suggestion.after}".strip() + "\n"
 
 
 class Forge(Protocol):
@@ -72,6 +124,22 @@ class Forge(Protocol):
     def close_pull(self, pull: PullRequest) -> None: ...
 
     def comments(self, pull: PullRequest) -> list[str]: ...
+
+    def get_pull(self, number: int) -> PullRequest:
+        """One pull request, with ``head_sha`` (and GitLab's diff refs) filled in."""
+        ...
+
+    def issue_comments(self, pull: PullRequest) -> list[Comment]: ...
+
+    def edit_comment(self, pull: PullRequest, comment: Comment, body: str) -> None: ...
+
+    def line_comments(self, pull: PullRequest) -> list[str]:
+        """The bodies of the comments on lines of the diff (review comments; GitLab: diff discussion notes)."""
+        ...
+
+    def suggest(self, pull: PullRequest, suggestions: list[Suggestion]) -> None:
+        """Post each suggestion as a comment on its lines of ``pull.head_sha``."""
+        ...
 
     def comment(self, pull: PullRequest, body: str) -> None: ...
 

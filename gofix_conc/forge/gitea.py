@@ -7,7 +7,16 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from gofix_conc.forge.base import Http, PullRequest, RetryPolicy, State
+from gofix_conc.forge.base import (
+    Comment,
+    Http,
+    PullRequest,
+    Repository,
+    RetryPolicy,
+    State,
+    Suggestion,
+    suggestion_body,
+)
 
 _WIP = re.compile(r"^\s*(wip:|\[wip\])\s*", re.IGNORECASE)
 
@@ -48,6 +57,40 @@ class Gitea:
     def comment(self, pull: PullRequest, body: str) -> None:
         self.http.request("POST", f"{self._path}/issues/{pull.number}/comments", json={"body": body})
 
+    def get_pull(self, number: int) -> PullRequest:
+        return _pull(self.http.json("GET", f"{self._path}/pulls/{number}"))
+
+    def issue_comments(self, pull: PullRequest) -> list[Comment]:
+        items = self.http.pages(f"{self._path}/issues/{pull.number}/comments", {"limit": 50})
+        return [Comment(c["id"], c.get("body") or "") for c in items]
+
+    def edit_comment(self, pull: PullRequest, comment: Comment, body: str) -> None:
+        self.http.request("PATCH", f"{self._path}/issues/comments/{comment.id}", json={"body": body})
+
+    def line_comments(self, pull: PullRequest) -> list[str]:
+        bodies = []
+        for review in self.http.pages(f"{self._path}/pulls/{pull.number}/reviews", {"limit": 50}):
+            if not review.get("comments_count", 1):
+                continue
+            comments = self.http.json("GET", f"{self._path}/pulls/{pull.number}/reviews/{review['id']}/comments")
+            bodies += [c.get("body") or "" for c in comments or []]
+        return bodies
+
+    def suggest(self, pull: PullRequest, suggestions: list[Suggestion]) -> None:
+        # Gitea has no suggestion syntax: the block is still labelled so, and renders as code.
+        comments = [
+            {"path": s.path, "new_position": s.anchor, "old_position": 0, "body": suggestion_body(s, "suggestion")}
+            for s in suggestions
+        ]
+        n = len(comments)
+        data = {
+            "commit_id": pull.head_sha,
+            "event": "COMMENT",
+            "body": f"gofix-conc suggests {n} change{'s' * (n != 1)} on lines this pull request changes.",
+            "comments": comments,
+        }
+        self.http.request("POST", f"{self._path}/pulls/{pull.number}/reviews", json=data)
+
     def add_labels(self, pull: PullRequest, labels: list[str]) -> None:
         # Older Gitea takes label ids only, and no forge of this family creates a missing label.
         known = {label["name"]: label["id"] for label in self.http.pages(f"{self._path}/labels", {"limit": 50})}
@@ -71,6 +114,11 @@ class Gitea:
         return "Basic " + base64.b64encode(f"oauth2:{self._token}".encode()).decode()
 
 
+def org_repositories(http: Http, org: str) -> list[Repository]:
+    items = http.pages(f"orgs/{quote(org)}/repos", {"limit": 50})
+    return [Repository(r["full_name"], r["clone_url"], bool(r.get("archived")), bool(r.get("fork"))) for r in items]
+
+
 def _pull(data: dict[str, Any]) -> PullRequest:
     state = State.OPEN if data["state"] == "open" else State.MERGED if data.get("merged") else State.CLOSED
     title = data["title"]
@@ -83,4 +131,6 @@ def _pull(data: dict[str, Any]) -> PullRequest:
         head=data["head"]["ref"],
         base=data["base"]["ref"],
         draft=bool(_WIP.match(title) or data.get("draft")),
+        head_sha=data["head"].get("sha") or "",
+        base_sha=data.get("merge_base") or data["base"].get("sha") or "",
     )

@@ -6,7 +6,17 @@ import base64
 from typing import Any
 from urllib.parse import quote
 
-from gofix_conc.forge.base import Http, PullRequest, RetryPolicy, State
+from gofix_conc.forge.base import (
+    Comment,
+    ForgeError,
+    Http,
+    PullRequest,
+    Repository,
+    RetryPolicy,
+    State,
+    Suggestion,
+    suggestion_body,
+)
 
 
 class GitHub:
@@ -52,6 +62,38 @@ class GitHub:
     def comment(self, pull: PullRequest, body: str) -> None:
         self.http.request("POST", f"{self._path}/issues/{pull.number}/comments", json={"body": body})
 
+    def get_pull(self, number: int) -> PullRequest:
+        return _pull(self.http.json("GET", f"{self._path}/pulls/{number}"))
+
+    def issue_comments(self, pull: PullRequest) -> list[Comment]:
+        items = self.http.pages(f"{self._path}/issues/{pull.number}/comments", {"per_page": 100})
+        return [Comment(c["id"], c.get("body") or "") for c in items]
+
+    def edit_comment(self, pull: PullRequest, comment: Comment, body: str) -> None:
+        self.http.request("PATCH", f"{self._path}/issues/comments/{comment.id}", json={"body": body})
+
+    def line_comments(self, pull: PullRequest) -> list[str]:
+        items = self.http.pages(f"{self._path}/pulls/{pull.number}/comments", {"per_page": 100})
+        return [c.get("body") or "" for c in items]
+
+    def suggest(self, pull: PullRequest, suggestions: list[Suggestion]) -> None:
+        # One review holding every comment: one notification, one call (the single-comment endpoint
+        # meets the secondary rate limit sooner).
+        comments = []
+        for s in suggestions:
+            comment = {"path": s.path, "body": suggestion_body(s, "suggestion"), "line": s.end, "side": "RIGHT"}
+            if s.start < s.end:
+                comment.update(start_line=s.start, start_side="RIGHT")
+            comments.append(comment)
+        n = len(comments)
+        data = {
+            "commit_id": pull.head_sha,
+            "event": "COMMENT",
+            "body": f"gofix-conc suggests {n} change{'s' * (n != 1)} on lines this pull request changes.",
+            "comments": comments,
+        }
+        self.http.request("POST", f"{self._path}/pulls/{pull.number}/reviews", json=data)
+
     def add_labels(self, pull: PullRequest, labels: list[str]) -> None:
         self.http.request("POST", f"{self._path}/issues/{pull.number}/labels", json={"labels": labels})
 
@@ -68,6 +110,17 @@ class GitHub:
         return "Basic " + base64.b64encode(f"x-access-token:{self._token}".encode()).decode()
 
 
+def org_repositories(http: Http, org: str) -> list[Repository]:
+    """The repositories of an organisation, or of a user when ``org`` is not one."""
+    try:
+        items = list(http.pages(f"orgs/{quote(org)}/repos", {"type": "all", "per_page": 100}))
+    except ForgeError as err:
+        if err.status != 404:
+            raise
+        items = list(http.pages(f"users/{quote(org)}/repos", {"type": "owner", "per_page": 100}))
+    return [Repository(r["full_name"], r["clone_url"], bool(r.get("archived")), bool(r.get("fork"))) for r in items]
+
+
 def _pull(data: dict[str, Any]) -> PullRequest:
     state = State.OPEN if data["state"] == "open" else State.MERGED if data.get("merged_at") else State.CLOSED
     return PullRequest(
@@ -79,4 +132,6 @@ def _pull(data: dict[str, Any]) -> PullRequest:
         head=data["head"]["ref"],
         base=data["base"]["ref"],
         draft=bool(data.get("draft")),
+        head_sha=data["head"].get("sha") or "",
+        base_sha=data["base"].get("sha") or "",
     )

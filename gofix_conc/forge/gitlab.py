@@ -7,7 +7,17 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from gofix_conc.forge.base import ForgeError, Http, PullRequest, RetryPolicy, State
+from gofix_conc.forge.base import (
+    Comment,
+    ForgeError,
+    Http,
+    PullRequest,
+    Repository,
+    RetryPolicy,
+    State,
+    Suggestion,
+    suggestion_body,
+)
 
 _DRAFT = re.compile(r"^\s*(\[draft\]|\(draft\)|draft:|draft\s-|wip:)\s*", re.IGNORECASE)
 
@@ -53,6 +63,37 @@ class GitLab:
     def comment(self, pull: PullRequest, body: str) -> None:
         self.http.request("POST", f"{self._path}/merge_requests/{pull.number}/notes", json={"body": body})
 
+    def get_pull(self, number: int) -> PullRequest:
+        return _pull(self.http.json("GET", f"{self._path}/merge_requests/{number}"))
+
+    def issue_comments(self, pull: PullRequest) -> list[Comment]:
+        notes = self.http.pages(f"{self._path}/merge_requests/{pull.number}/notes", {"per_page": 100})
+        return [Comment(n["id"], n.get("body") or "") for n in notes if not n.get("system")]
+
+    def edit_comment(self, pull: PullRequest, comment: Comment, body: str) -> None:
+        path = f"{self._path}/merge_requests/{pull.number}/notes/{comment.id}"
+        self.http.request("PUT", path, json={"body": body})
+
+    def line_comments(self, pull: PullRequest) -> list[str]:
+        discussions = self.http.pages(f"{self._path}/merge_requests/{pull.number}/discussions", {"per_page": 100})
+        return [n.get("body") or "" for d in discussions for n in d.get("notes", []) if n.get("position")]
+
+    def suggest(self, pull: PullRequest, suggestions: list[Suggestion]) -> None:
+        for s in suggestions:
+            # The thread sits on the added line ``anchor``; the suggestion reaches the lines above and below it.
+            body = suggestion_body(s, f"suggestion:-{s.anchor - s.start}+{s.end - s.anchor}")
+            position = {
+                "position_type": "text",
+                "base_sha": pull.base_sha,
+                "start_sha": pull.start_sha,
+                "head_sha": pull.head_sha,
+                "old_path": s.path,
+                "new_path": s.path,
+                "new_line": s.anchor,
+            }
+            path = f"{self._path}/merge_requests/{pull.number}/discussions"
+            self.http.request("POST", path, json={"body": body, "position": position})
+
     def add_labels(self, pull: PullRequest, labels: list[str]) -> None:
         data = {"add_labels": ",".join(labels)}
         self.http.request("PUT", f"{self._path}/merge_requests/{pull.number}", json=data)
@@ -81,10 +122,21 @@ class GitLab:
         return "Basic " + base64.b64encode(f"oauth2:{self._token}".encode()).decode()
 
 
+def org_repositories(http: Http, group: str) -> list[Repository]:
+    """The projects of a group and of its subgroups."""
+    params = {"include_subgroups": "true", "per_page": 100, "order_by": "path", "sort": "asc"}
+    items = http.pages(f"groups/{quote(group, safe='')}/projects", params)
+    return [
+        Repository(p["path_with_namespace"], p["http_url_to_repo"], bool(p.get("archived")), "forked_from_project" in p)
+        for p in items
+    ]
+
+
 def _pull(data: dict[str, Any]) -> PullRequest:
     state = {"opened": State.OPEN, "merged": State.MERGED}.get(data["state"], State.CLOSED)  # closed, locked
     title = data["title"]
     draft = bool(data.get("draft") or data.get("work_in_progress") or _DRAFT.match(title))
+    refs = data.get("diff_refs") or {}
     return PullRequest(
         number=data["iid"],
         url=data["web_url"],
@@ -94,4 +146,7 @@ def _pull(data: dict[str, Any]) -> PullRequest:
         head=data["source_branch"],
         base=data["target_branch"],
         draft=draft,
+        head_sha=refs.get("head_sha") or data.get("sha") or "",
+        base_sha=refs.get("base_sha") or "",
+        start_sha=refs.get("start_sha") or "",
     )
