@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -17,7 +19,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 CONFIG_NAME = ".gofix-conc.toml"
-_KEYS = {"select", "ignore", "exclude", "go-version", "rules"}
+_KEYS = {"select", "ignore", "exclude", "go-version", "rules", "per-file-ignores"}
 
 
 class ConfigError(Exception):
@@ -32,6 +34,8 @@ class Config:
     exclude: tuple[str, ...] = ()
     go_version: tuple[int, int] | None = None
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # [per-file-ignores]: glob -> rule ids not checked in the files it matches (relative to the config's directory).
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def root(self) -> Path:
@@ -95,9 +99,50 @@ def load(path: Path | None) -> Config:
             problems += _rule_problems(rule_id, options)
     else:
         problems.append("rules: expected [rules.<id>] tables")
+    per_file = _per_file_ignores(data.get("per-file-ignores", {}), problems)
     if problems:
         raise ConfigError("\n".join(f"{path}: {problem}" for problem in problems))
-    return Config(path=path, go_version=go_version, rules=rules, **lists)
+    return Config(path=path, go_version=go_version, rules=rules, per_file_ignores=per_file, **lists)
+
+
+def _per_file_ignores(table: Any, problems: list[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``[per-file-ignores]``, checked as select and ignore are: lists of known rule ids (or ALL)."""
+    if not isinstance(table, dict):
+        problems.append(f"per-file-ignores: expected a table of glob = [rule ids] (got {_show(table)})")
+        return ()
+    entries = []
+    for glob, ids in table.items():
+        where = f"per-file-ignores.{glob!r}"
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            problems.append(f"{where}: must be a list of strings (got {_show(ids)})")
+            continue
+        problems += [f"{where}: {registry.unknown_rule_message(i)}" for i in ids if not _is_rule(i)]
+        entries.append((glob, tuple(ids)))
+    return tuple(entries)
+
+
+def per_file_ignored(path: Path, root: Path, table: tuple[tuple[str, tuple[str, ...]], ...]) -> frozenset[str]:
+    """The rule ids ``[per-file-ignores]`` turns off for ``path`` (``ALL``: every rule).
+
+    A glob matches the path relative to ``root`` (the config's directory) or
+    the file's name, as ruff's do; ``dir/`` or ``dir/**`` matches everything
+    below ``dir``; a leading ``**/`` also matches at the top.
+    """
+    if not table:
+        return frozenset()
+    try:
+        rel = Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
+    except ValueError:
+        rel = path.as_posix()
+    ignored: set[str] = set()
+    for glob, ids in table:
+        bare = glob.removeprefix("./")
+        forms = {bare, bare.removeprefix("**/")}
+        if bare.endswith(("/", "/**")):
+            forms.add(bare.rstrip("*").rstrip("/") + "/*")
+        if any(fnmatch.fnmatch(rel, g) for g in forms) or ("/" not in bare and fnmatch.fnmatch(path.name, bare)):
+            ignored.update(ids)
+    return frozenset(ignored)
 
 
 def _syntax_error(path: Path, err: tomllib.TOMLDecodeError) -> str:

@@ -19,7 +19,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from gofix_conc import cache, discovery, edits, gofmt, ignores, registry, scopes
+from gofix_conc import cache, config, discovery, edits, gofmt, ignores, index, registry, scopes
 from gofix_conc import source as source_module
 from gofix_conc.context import FileContext
 from gofix_conc.model import Finding, Fix, Problem, Safety
@@ -52,11 +52,14 @@ class Settings:
     skip: frozenset[tuple[str, str, int, int]] = frozenset()
     # Scan results are looked up here first (scans only; fixes always run).
     cache_dir: Path | None = None
+    # The config's [per-file-ignores] (glob, rule ids) and the directory its globs are relative to.
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    config_root: Path | None = None
 
     def cache_key(self) -> str:
         return _settings_digest(
             self.rules,
-            json.dumps(self.options, sort_keys=True, default=str),
+            json.dumps([self.options, self.per_file_ignores, str(self.config_root)], sort_keys=True, default=str),
             self.go_version,
             self.report_unused_ignores,
         )
@@ -164,7 +167,10 @@ def _check(
     ignores = _ignores(source)
     findings: list[Finding] = []
     errors: list[str] = []
+    off = config.per_file_ignored(path, settings.config_root or Path.cwd(), settings.per_file_ignores)
     for rule_id in settings.rules:
+        if rule_id in off or "ALL" in off:
+            continue
         rule = registry.get(rule_id)
         if go_version < rule.min_go_version:
             continue
@@ -277,7 +283,7 @@ def process(path: Path, settings: Settings) -> FileResult:
 
 def process_data(path: Path, raw: bytes, settings: Settings) -> FileResult:
     """Like :func:`process` on ``raw`` in place of the file's bytes (text not yet written)."""
-    source = Source(raw)
+    source = index.source_for(path, raw)  # the index may have parsed it already
     try:
         source.check_encoding()
     except SourceError as err:

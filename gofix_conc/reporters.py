@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import difflib
+import hashlib
 import json
 import os
 import re
@@ -12,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from gofix_conc import __version__
-from gofix_conc.model import Finding, Problem, Rule, Safety
+from gofix_conc.edits import merge_insertions
+from gofix_conc.model import Finding, Fix, Problem, Rule, Safety
+from gofix_conc.source import BOM
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 # How the engine words a declaration the grammar cannot parse (a file analysed in part).
@@ -34,9 +38,81 @@ def fix_label(finding: Finding) -> str:
     return " [*]" if finding.fix.safety is Safety.SAFE else " [unsafe fix]"
 
 
-def text_line(finding: Finding) -> str:
-    where = f"{display_path(finding.path)}:{finding.line}:{finding.column}"
-    return f"{where}: {finding.rule} {finding.message}{fix_label(finding)}"
+# ANSI SGR sequences of the text output's colours (ruff's: bold path, red rule id, cyan fix marker).
+_BOLD, _RED, _CYAN, _RESET = "\x1b[1m", "\x1b[1;31m", "\x1b[36m", "\x1b[0m"
+
+
+def _paint(text: str, style: str, color: bool) -> str:
+    return f"{style}{text}{_RESET}" if color and text else text
+
+
+def text_line(finding: Finding, color: bool = False) -> str:
+    where = _paint(display_path(finding.path), _BOLD, color) + f":{finding.line}:{finding.column}"
+    label = fix_label(finding)
+    marker = f" {_paint(label.strip(), _CYAN, color)}" if label else ""
+    return f"{where}: {_paint(finding.rule, _RED, color)} {finding.message}{marker}"
+
+
+def statistics(findings: Sequence[Finding], rules: Iterable[Rule] = (), color: bool = False) -> str:
+    """ruff's ``--statistics``: per rule, most found first, the count, the id, a fix marker, the summary.
+
+    ``[*]``: some finding has a safe fix; ``[-]``: only unsafe fixes (--unsafe-fixes); ``[ ]``: no fix.
+    """
+    summaries = {r.id: r.summary for r in rules}
+    rows = []
+    for rule, count, safe, unsafe in _counts(findings):
+        marker = "[*]" if safe else "[-]" if unsafe else "[ ]"
+        rows.append((str(count), rule, marker, summaries.get(rule, "")))
+    if not rows:
+        return ""
+    width_n = max(len(n) for n, *_ in rows)
+    width_r = max(len(r) for _, r, *_ in rows)
+    return "\n".join(
+        f"{n:>{width_n}}  {_paint(r, _RED, color)}{' ' * (width_r - len(r))}  {_paint(m, _CYAN, color)} {text}".rstrip()
+        for n, r, m, text in rows
+    )
+
+
+def statistics_json(findings: Sequence[Finding], rules: Iterable[Rule] = ()) -> str:
+    """``--statistics --format json``: ruff's shape, a list of ``{code, name, count, fixable}``."""
+    summaries = {r.id: r.summary for r in rules}
+    items = [
+        {
+            "code": rule,
+            "name": summaries.get(rule, ""),
+            "count": count,
+            "fixable": bool(safe),
+            "unsafe_fixable": bool(unsafe),
+        }
+        for rule, count, safe, unsafe in _counts(findings)
+    ]
+    return json.dumps(items, indent=2)
+
+
+def _counts(findings: Sequence[Finding]) -> list[tuple[str, int, int, int]]:
+    """(rule, findings, with a safe fix, with an unsafe fix), most findings first, then by id."""
+    rows = []
+    for rule in {f.rule for f in findings}:
+        of_rule = [f for f in findings if f.rule == rule]
+        safe = sum(1 for f in of_rule if f.fix is not None and f.fix.safety is Safety.SAFE)
+        unsafe = sum(1 for f in of_rule if f.fix is not None and f.fix.safety is Safety.UNSAFE)
+        rows.append((rule, len(of_rule), safe, unsafe))
+    return sorted(rows, key=lambda row: (-row[1], row[0]))
+
+
+def show_fixes(fixed: Sequence[Finding], color: bool = False) -> str:
+    """ruff's ``--show-fixes``: what ``fix`` changed, per file, per rule with its count and fix message."""
+    if not fixed:
+        return "No fixes applied."
+    lines = [f"Fixed {_plural(len(fixed), 'finding')}:"]
+    for path in dict.fromkeys(display_path(f.path) for f in fixed):
+        lines.append(f"- {_paint(path, _BOLD, color)}:")
+        in_file = [f for f in fixed if display_path(f.path) == path]
+        for rule in sorted({f.rule for f in in_file}):
+            of_rule = [f for f in in_file if f.rule == rule]
+            messages = ", ".join(dict.fromkeys(f.fix.message for f in of_rule if f.fix is not None))
+            lines.append(f"    {len(of_rule)} \u00d7 {_paint(rule, _RED, color)} ({messages})")
+    return "\n".join(lines)
 
 
 def _plural(n: int, word: str) -> str:
@@ -168,7 +244,45 @@ def _notification(problem: Problem, base: Path) -> dict[str, Any]:
     }
 
 
-def to_json(findings: Iterable[Finding], problems: Iterable[Problem] = ()) -> str:
+class _Positions:
+    """Line, column (code points, 1-based) and byte offset in the stored file (BOM included) of a text offset."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.skip = len(BOM) if raw.startswith(BOM) else 0
+        self.data = raw[self.skip :]
+        self.crlf = b"\r\n" in self.data
+        self.starts = [0] + [m.end() for m in re.finditer(rb"\n", self.data)]
+
+    def at(self, offset: int) -> dict[str, int]:
+        line = bisect.bisect_right(self.starts, offset) - 1
+        column = len(self.data[self.starts[line] : offset].decode(errors="replace")) + 1
+        return {"line": line + 1, "column": column, "offset": offset + self.skip}
+
+
+def _fix_json(fix: Fix, raw: bytes | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"safety": fix.safety.value, "message": fix.message}
+    if raw is None:
+        return out
+    where = _Positions(raw)
+    out["edits"] = [
+        {
+            "start": where.at(edit.start),
+            "end": where.at(edit.end),
+            # As written into the file: a CRLF file gets CRLF line endings.
+            "content": (
+                edit.text.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") if where.crlf else edit.text
+            ).decode(),
+        }
+        for edit in merge_insertions(fix.edits)
+    ]
+    return out
+
+
+def to_json(
+    findings: Iterable[Finding], problems: Iterable[Problem] = (), texts: dict[Path, bytes] | None = None
+) -> str:
+    """The findings; with ``texts`` (each file's bytes as scanned) each fix also lists its edits."""
+    texts = texts or {}
     items = [
         {
             "rule": f.rule,
@@ -178,11 +292,84 @@ def to_json(findings: Iterable[Finding], problems: Iterable[Problem] = ()) -> st
             "end_line": f.end_line,
             "end_column": f.end_column,
             "message": f.message,
-            "fix": None if f.fix is None else {"safety": f.fix.safety.value, "message": f.fix.message},
+            "fix": None if f.fix is None else _fix_json(f.fix, texts.get(f.path)),
         }
         for f in findings
     ]
     return json.dumps({"version": 1, "findings": items, "problems": [_problem_json(p) for p in problems]}, indent=2)
+
+
+def _gh_data(text: str) -> str:
+    """Escapes of a workflow command's message (GitHub's toolkit: %, CR, LF)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_property(text: str) -> str:
+    """Escapes of a workflow command's property value: the message's, and ``:`` and ``,``."""
+    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def to_github(findings: Iterable[Finding], problems: Iterable[Problem] = ()) -> str:
+    """GitHub Actions workflow commands: one ``::warning`` annotation per finding, ``::error`` per error."""
+    lines = []
+    for f in findings:
+        fix = f" (fix: {f.fix.message}, {f.fix.safety.value})" if f.fix else ""
+        props = {
+            "file": display_path(f.path),
+            "line": f.line,
+            "col": f.column,
+            "endLine": f.end_line,
+            "endColumn": f.end_column,
+            "title": f.rule,
+        }
+        lines.append(_gh_command("warning", props, f"{f.message}{fix}"))
+    for p in problems:
+        props = {"file": display_path(p.path), "title": "gofix-conc"}
+        if p.line is not None:
+            props["line"] = p.line
+            if p.column:
+                props["col"] = p.column
+        lines.append(_gh_command(p.severity, props, p.message))
+    return "\n".join(lines)
+
+
+def _gh_command(command: str, props: dict[str, Any], message: str) -> str:
+    joined = ",".join(f"{key}={_gh_property(str(value))}" for key, value in props.items())
+    return f"::{command} {joined}::{_gh_data(message)}"
+
+
+def to_gitlab(findings: Iterable[Finding], texts: dict[Path, bytes] | None = None) -> str:
+    """A GitLab Code Quality report (a subset of Code Climate's issue format), as GitLab's docs show it.
+
+    The fingerprint is stable while the code moves: a hash of the rule, the
+    path and the flagged code's text (the message when the text is unknown),
+    no line numbers; a repeat of the same code in the same file gets a counter.
+    """
+    texts = texts or {}
+    seen: dict[str, int] = {}
+    issues = []
+    for f in findings:
+        path = display_path(f.path)
+        raw = texts.get(f.path)
+        if raw is not None:
+            start = len(BOM) if raw.startswith(BOM) else 0
+            code = " ".join(raw[start + f.start : start + f.end].decode(errors="replace").split())
+        else:
+            code = f.message
+        key = "\0".join((f.rule, path, code))
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > 1:
+            key += f"\0{seen[key]}"
+        issues.append(
+            {
+                "description": f.message,
+                "check_name": f.rule,
+                "fingerprint": hashlib.sha256(key.encode()).hexdigest()[:32],
+                "severity": "major",
+                "location": {"path": path, "lines": {"begin": f.line, "end": f.end_line}},
+            }
+        )
+    return json.dumps(issues, indent=2)
 
 
 def to_sarif(
