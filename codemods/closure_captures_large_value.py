@@ -7,8 +7,9 @@ Finds a goroutine, or a closure that outlives the statement creating it
 `t.Cleanup`, `runtime.SetFinalizer`, an errgroup's `Go`), that captures a
 large value but only reads some fields of it or its length:
 
-- a struct of 1 KiB or more (its size known from the type declared in the
-  file), or a pointer to one, of which only fields are read;
+- a struct of 1 KiB or more (its size known from the types declared in the
+  package, in this file or another), or a pointer to one, of which only
+  fields are read;
 - a slice or map of which only `len` or `cap` is used.
 
 The length of an array is a constant: `len(buf)` does not capture `buf` and is
@@ -141,7 +142,7 @@ class Copy:
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
-    types = Types(ctx.root)
+    types = Types(ctx.root, ctx.package)  # types of the package's other files read only when asked
     packages = {i.local_name: i.path for i in imports.imports(ctx.source)}
     for closure in captures(CLOSURES, ctx.root).get("closure", []):
         how = stored_as(closure, packages)

@@ -8,7 +8,7 @@ from typing import Any
 
 from tree_sitter import Node
 
-from gofix_conc import imports, scopes
+from gofix_conc import imports, index, scopes
 from gofix_conc.edits import merge_insertions
 from gofix_conc.model import Edit, Finding, Fix, Rule, Safety
 from gofix_conc.source import Source
@@ -39,6 +39,7 @@ class FileContext:
         self._options = options
         self._reserved: dict[int, set[str]] = {}
         self._names_cache: dict[int, set[str]] = {}
+        self._package: index.PackageView | None = None
         self.rule: Rule | None = None
 
     @property
@@ -48,6 +49,13 @@ class FileContext:
     @property
     def is_test_file(self) -> bool:
         return self.path.name.endswith("_test.go")
+
+    @property
+    def package(self) -> index.PackageView:
+        """The package this file belongs to, shared by every rule of the pass (read only when asked)."""
+        if self._package is None:
+            self._package = index.view(self.path, self.source)
+        return self._package
 
     def text(self, node: Node) -> str:
         return self.source.text(node)
@@ -82,7 +90,7 @@ class FileContext:
         return imports.add_imports(self.source, list(paths), self._package_names())
 
     def _package_names(self) -> frozenset[str]:
-        return imports.package_names(self.path, self.source) if self.fixing else frozenset()
+        return self.package.sibling_names() if self.fixing else frozenset()
 
     # -- layout ------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from gofix_conc import gofmt, scopes
+from gofix_conc import gofmt, imports, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit
 
@@ -132,8 +132,13 @@ def _elements(literal_value: Node) -> list[Node]:
 
 def _stable_variable(ctx: FileContext, ident: Node, go: Node) -> bool:
     decl = scopes.resolve(ident)
-    if decl is None or decl.kind in ("func", "const", "type"):
-        return True  # declared in another file of the package: a function or constant most of the time
+    if decl is None:
+        name = ident.text.decode()
+        if any(i.local_name == name for i in imports.imports(ctx.source)):
+            return True  # the package of pkg.F
+        return ctx.package.kind(name) != "var"  # another file's variable: anything may change it
+    if decl.kind in ("func", "const", "type"):
+        return True
     function = scopes.enclosing_function(go)
     if function is None or scopes.top_level(decl.construct).type == "var_declaration":
         return False  # package-level variable: anything may change it

@@ -7,7 +7,6 @@ import (\n\t"fmt"\n\n\t"x.io/y"\n)  ⇒ "log" sorted into the standard-library g
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +14,7 @@ from pathlib import Path
 from tree_sitter import Node
 
 from gofix_conc.model import Edit
-from gofix_conc.scopes import declared_by
-from gofix_conc.source import Source, captures, parse
+from gofix_conc.source import Source, captures
 
 
 @dataclass(frozen=True)
@@ -69,26 +67,9 @@ def package_names(path: Path, source: Source) -> frozenset[str]:
     A file's imports share their names with the package scope, so a new import
     must not take one (``debug`` declared in debug.go, ``runtime/debug`` imported here).
     """
-    clause = captures("(package_clause (package_identifier) @p)", source.root).get("p", [])
-    package = source.text(clause[0]) if clause else ""
-    names: set[str] = set()
-    try:
-        siblings = [p for p in path.parent.glob("*.go") if p.name != path.name and p.is_file()]
-        for sibling in siblings:
-            sibling_package, declared = _top_level_names(sibling, sibling.stat().st_mtime_ns)
-            if sibling_package == package:
-                names |= declared
-    except OSError:
-        pass
-    return frozenset(names)
+    from gofix_conc import index  # the index reads imports with this module
 
-
-@functools.lru_cache(maxsize=1024)
-def _top_level_names(path: Path, mtime_ns: int) -> tuple[str, frozenset[str]]:
-    root = parse(path.read_bytes()).root_node
-    clause = captures("(package_clause (package_identifier) @p)", root).get("p", [])
-    package = clause[0].text.decode() if clause else ""
-    return package, frozenset(d.name for top in root.named_children for d in declared_by(top))
+    return index.view(path, source).sibling_names()
 
 
 def add_import(source: Source, path: str, reserved: Iterable[str] = ()) -> tuple[str, list[Edit]]:

@@ -1,11 +1,14 @@
-"""Types as far as one file tells them: what a variable was declared or built
-as, the fields of structs declared in the file, and value sizes.
+"""Types as far as the package's source tells them: what a variable was
+declared or built as, the fields of structs declared in the package, and value sizes.
 
 There is no type checker here. A type is its type expression in the source
 (``Config``, ``*Config``, ``[]Item``, ``[4 << 10]byte``); names resolve to the
-file's top-level type declarations. Anything declared elsewhere is unknown:
+file's top-level type declarations, then (given the package index) to those
+of the package's other files, and so do the constants an array length names
+and the methods of a type. Anything declared in another package is unknown:
 sizes come back as ``None`` (exact) or count as 0 (lower bound), kinds as
 ``"unknown"``, except for a few standard-library types whose layout is fixed.
+A name declared differently in build-constrained variants is unknown too.
 
 Sizes are those of 64-bit platforms (amd64, arm64), with Go's alignment rules.
 """
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from gofix_conc import scopes
+from gofix_conc.index import PackageView
 
 # kind, size, alignment
 _BASIC: dict[str, tuple[str, int, int]] = {
@@ -56,6 +60,8 @@ _QUALIFIED: dict[str, tuple[str, int, int]] = {
 VALUE_METHOD_TYPES = frozenset({"time.Duration", "time.Month", "time.Weekday", "time.Time"})
 _REFERENCE_KINDS = frozenset({"pointer", "slice", "map", "chan", "func", "interface"})
 _SIZES = {"pointer": 8, "map": 8, "chan": 8, "func": 8, "slice": 24, "interface": 16, "string": 16}
+# Names never looked up in the package: the predeclared types (shadowing them is legal, and not done).
+_PREDECLARED = frozenset(_BASIC) | {"comparable"}
 
 
 @dataclass(frozen=True)
@@ -72,10 +78,11 @@ def is_reference_kind(kind: str) -> bool:
 
 
 class Types:
-    """The type declarations, methods and functions of one file."""
+    """The type declarations, methods and functions of one file, and of its package when given."""
 
-    def __init__(self, root: Node) -> None:
+    def __init__(self, root: Node, package: PackageView | None = None) -> None:
         self.root = root
+        self.package = package
         self.declared: dict[str, Node] = {}  # type name -> type_spec
         self.functions: dict[str, Node] = {}
         self.methods: dict[str, dict[str, bool]] = {}  # type name -> method -> pointer receiver
@@ -105,6 +112,20 @@ class Types:
             base = base.child_by_field_name("type") or base
         self.methods.setdefault(base.text.decode(), {})[name.text.decode()] = pointer
 
+    def spec(self, name: str) -> Node | None:
+        """The ``type_spec`` declaring ``name``: in this file, else in the package's other files."""
+        found = self.declared.get(name)
+        if found is None and self.package is not None and name not in _PREDECLARED:
+            found = self.package.type_spec(name)
+        return found
+
+    def function(self, name: str) -> Node | None:
+        found = self.functions.get(name)
+        if found is None and self.package is not None:
+            declared = self.package.functions(name)
+            found = declared[0] if len(declared) == 1 else None
+        return found
+
     # -- what a type is ------------------------------------------------------
 
     def underlying(self, t: Type) -> Type:
@@ -115,8 +136,7 @@ class Types:
                 node = node.named_children[0]
             elif node.type == "pointer_type" and node.named_children:
                 node, pointers = node.named_children[0], pointers + 1
-            elif node.type == "type_identifier" and node.text.decode() in self.declared:
-                spec = self.declared[node.text.decode()]
+            elif node.type == "type_identifier" and (spec := self.spec(node.text.decode())) is not None:
                 inner = spec.child_by_field_name("type")
                 if inner is None or spec.child_by_field_name("type_parameters") is not None:
                     return Type(node, pointers)  # generic: unknown layout
@@ -172,7 +192,11 @@ class Types:
             return False
         if text in VALUE_METHOD_TYPES:
             return True
-        return self.methods.get(text, {}).get(method) is False  # declared elsewhere: unknown
+        own = self.methods.get(text, {}).get(method)
+        if own is None and self.package is not None and t.node.type == "type_identifier":
+            found = self.package.method(text, method)
+            own = found.pointer if found is not None else None
+        return own is False  # declared in another package: unknown
 
     def fields(self, t: Type) -> dict[str, Type] | None:
         """The fields of a struct type (or pointer to one), promoted ones included; None if unknown."""
@@ -235,7 +259,7 @@ class Types:
             return _SIZES[kind], 8
         node = u.node
         if kind == "array":
-            length = constant(node.child_by_field_name("length"))
+            length = constant(node.child_by_field_name("length"), package=self.package)
             element = node.child_by_field_name("element")
             inner = self._layout(Type(element), exact, depth + 1) if element is not None else None
             if length is None or inner is None:
@@ -324,6 +348,8 @@ class Types:
             return self.pointee(inner) if operator.type == "*" else None
         if kind == "identifier":
             decl = scopes.resolve(expr)
+            if decl is None and self.package is not None:
+                return self._package_variable(expr.text.decode())
             return self.of_declaration(decl, depth + 1) if decl is not None and decl.kind in ("var", "param") else None
         if kind == "selector_expression":
             operand = expr.child_by_field_name("operand")
@@ -339,6 +365,14 @@ class Types:
             return self._call_result(expr, 0)
         return None
 
+    def _package_variable(self, name: str) -> Type | None:
+        """The declared type of a package-level variable of another file (``var cache Table``)."""
+        if self.package is None or any(i.local_name == name for i in self.package.own.imports):
+            return None  # an imported package's name: no need to read the other files
+        specs = self.package.variables(name)
+        declared = specs[0].child_by_field_name("type") if len(specs) == 1 else None
+        return Type(declared) if declared is not None else None
+
     def _call_result(self, call: Node, index: int) -> Type | None:
         function = call.child_by_field_name("function")
         arguments = call.child_by_field_name("arguments")
@@ -348,9 +382,9 @@ class Types:
         name = function.text.decode()
         if name in ("make", "new") and args and scopes.resolve(function) is None:
             return Type(args[0], 1 if name == "new" else 0) if index == 0 else None
-        if name in self.declared and index == 0:
+        if index == 0 and self.spec(name) is not None:
             return Type(function)  # a conversion
-        declaration = self.functions.get(name)
+        declaration = self.function(name)
         result = declaration.child_by_field_name("result") if declaration is not None else None
         if result is None or declaration.child_by_field_name("type_parameters") is not None:  # type: ignore[union-attr]
             return None
@@ -366,8 +400,11 @@ class Types:
         return Type(found) if found is not None else None
 
 
-def constant(expr: Node | None, depth: int = 0) -> int | None:
-    """The value of an integer constant expression: literals, operators, constants in scope."""
+def constant(expr: Node | None, depth: int = 0, package: PackageView | None = None) -> int | None:
+    """The value of an integer constant expression: literals, operators, constants in scope.
+
+    With ``package``, constants declared in the package's other files count too.
+    """
     if expr is None or depth > 16:
         return None
     kind = expr.type
@@ -377,10 +414,10 @@ def constant(expr: Node | None, depth: int = 0) -> int | None:
         except ValueError:
             return None
     if kind == "parenthesized_expression" and expr.named_children:
-        return constant(expr.named_children[0], depth + 1)
+        return constant(expr.named_children[0], depth + 1, package)
     if kind == "binary_expression":
-        left = constant(expr.child_by_field_name("left"), depth + 1)
-        right = constant(expr.child_by_field_name("right"), depth + 1)
+        left = constant(expr.child_by_field_name("left"), depth + 1, package)
+        right = constant(expr.child_by_field_name("right"), depth + 1, package)
         operator = expr.child_by_field_name("operator")
         if left is None or right is None or operator is None:
             return None
@@ -403,12 +440,19 @@ def constant(expr: Node | None, depth: int = 0) -> int | None:
         return results[op]() if op in results else None
     if kind == "identifier":
         decl = scopes.resolve(expr)
+        if decl is None and package is not None:
+            specs = package.constants(expr.text.decode())
+            return _spec_value(specs[0], expr.text.decode(), depth, package) if len(specs) == 1 else None
         if decl is None or decl.kind != "const":
             return None
-        value = decl.construct.child_by_field_name("value")
-        names = decl.construct.children_by_field_name("name")
-        items = [c for c in value.named_children if c.type != "comment"] if value is not None else []
-        if decl.node not in names or len(items) != len(names):
-            return None  # iota and implicit repetition: not evaluated
-        return constant(items[names.index(decl.node)], depth + 1)
+        return _spec_value(decl.construct, decl.name, depth, package)
     return None
+
+
+def _spec_value(spec: Node, name: str, depth: int, package: PackageView | None) -> int | None:
+    value = spec.child_by_field_name("value")
+    names = [n.text.decode() for n in spec.children_by_field_name("name") if n.is_named]
+    items = [c for c in value.named_children if c.type != "comment"] if value is not None else []
+    if name not in names or len(items) != len(names):
+        return None  # iota and implicit repetition: not evaluated
+    return constant(items[names.index(name)], depth + 1, package)

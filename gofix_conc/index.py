@@ -1,0 +1,464 @@
+"""The package index: what a Go package declares at its top level, across its files.
+
+A package is a directory and the files of it that share a package clause.
+Non-test code cannot see ``_test.go`` files, so they count only for a test
+file; an external test package (``package p_test``) is a package of its own.
+Files excluded by build constraints are still the package's source and are
+indexed: two files may then declare the same name (``fd_unix.go``,
+``fd_windows.go``), and lookups return every declaration.
+
+Every rule of one file gets the same :class:`PackageView` (``ctx.package``):
+the file being checked as it is now (the fix loop may have changed it) and the
+package's other files as they are on disk. Nothing is read until a rule asks
+about a name the file does not declare; then every file of the package is
+parsed once and indexed once, from the captures of one query, and the index
+serves every file and every rule of the package.
+
+The parses are kept for the directory most recently indexed (and the one
+before it): the engine takes a file's tree from here when its package was
+indexed before its turn came, so no file of an indexed package is parsed twice.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tree_sitter import Node
+
+from gofix_conc.imports import Import, imports
+from gofix_conc.source import Source, captures, matches
+
+# Everything the index holds, in one walk of each file. Only declarations
+# directly under the file count (a type declared in a function is not the
+# package's), and recover() calls anywhere, to be placed in their function.
+#
+#   func name(...)               func (r *Recv) name(...)
+#   type Name ...                type Alias = ...
+#   var name ... / var (...)     const name = ... / const (...)
+#   type S struct { mu sync.Mutex; *sync.Pool; ... }
+#   recover()
+FACTS = """
+(source_file (function_declaration name: (identifier) @func))
+(source_file (method_declaration
+  receiver: (parameter_list (parameter_declaration type: (_) @receiver))
+  name: (field_identifier) @method))
+(source_file (type_declaration [(type_spec name: (type_identifier) @type) (type_alias name: (type_identifier) @type)]))
+(source_file (var_declaration [(var_spec name: (identifier) @var) (var_spec_list (var_spec name: (identifier) @var))]))
+(source_file (const_declaration (const_spec name: (identifier) @const)))
+(source_file (type_declaration (type_spec
+  name: (type_identifier) @struct
+  type: (struct_type (field_declaration_list
+    (field_declaration type: [(qualified_type) (pointer_type (qualified_type))] @field.type) @field)))))
+(call_expression function: (identifier) @recover (#eq? @recover "recover"))
+"""
+
+PACKAGE_CLAUSE = "(package_clause (package_identifier) @p)"
+
+# Field and variable types of package sync the index records.
+SYNC_TYPES = frozenset({"Mutex", "RWMutex", "Pool"})
+
+
+@dataclass(frozen=True)
+class Method:
+    receiver: str  # the receiver's base type name: T for (t *T), G for (g G[X])
+    name: str
+    pointer: bool  # pointer receiver
+    node: Node  # the method_declaration
+
+
+@dataclass(frozen=True)
+class SyncField:
+    """A struct field of a sync type: ``mu sync.Mutex``, ``sync.RWMutex`` (embedded), ``pool *sync.Pool``."""
+
+    name: str  # the field name; for an embedded field its type name (Mutex)
+    kind: str  # Mutex, RWMutex or Pool
+    pointer: bool
+    node: Node  # the field_declaration
+
+
+@dataclass
+class FileFacts:
+    """What one file declares at the top level."""
+
+    path: Path
+    source: Source
+    package: str
+    functions: dict[str, list[Node]] = field(default_factory=dict)  # name -> function_declaration
+    methods: dict[str, list[Method]] = field(default_factory=dict)  # receiver type -> methods
+    types: dict[str, list[Node]] = field(default_factory=dict)  # name -> type_spec / type_alias
+    variables: dict[str, list[Node]] = field(default_factory=dict)  # name -> var_spec
+    constants: dict[str, list[Node]] = field(default_factory=dict)  # name -> const_spec
+    sync_fields: dict[str, list[SyncField]] = field(default_factory=dict)  # struct name -> fields
+    recovering: set[tuple[int, int]] = field(default_factory=set)  # byte ranges of functions calling recover()
+    imports: list[Import] = field(default_factory=list)
+
+    def names(self) -> set[str]:
+        """The names the file declares in the package scope."""
+        return set(self.functions) | set(self.types) | set(self.variables) | set(self.constants)
+
+
+def _text(node: Node | None) -> str:
+    return node.text.decode() if node is not None and node.text is not None else ""
+
+
+def package_name(source: Source) -> str:
+    clause = captures(PACKAGE_CLAUSE, source.root).get("p", [])
+    return _text(clause[0]) if clause else ""
+
+
+def facts(path: Path, source: Source) -> FileFacts:
+    """The index of one file, from the matches of :data:`FACTS`."""
+    found = FileFacts(path, source, package_name(source), imports=imports(source))
+    sync = next((i.local_name for i in found.imports if i.path == "sync" and i.name not in ("_", ".")), None)
+    for match in matches(FACTS, source.root):
+        if "func" in match:
+            ident = match["func"][0]
+            found.functions.setdefault(_text(ident), []).append(ident.parent)  # type: ignore[arg-type]
+        elif "method" in match:
+            ident = match["method"][0]
+            pointer, base = receiver_base(match["receiver"][0])
+            if base:
+                method = Method(base, _text(ident), pointer, ident.parent)  # type: ignore[arg-type]
+                found.methods.setdefault(base, []).append(method)
+        elif "field" in match:
+            kind_node = match["field.type"][0]
+            pointer = kind_node.type == "pointer_type"
+            qualified = kind_node.named_children[0] if pointer else kind_node
+            package, _, kind = _text(qualified).partition(".")
+            if sync is None or package != sync or kind not in SYNC_TYPES:
+                continue
+            decl = match["field"][0]
+            names = [_text(n) for n in decl.children_by_field_name("name") if n.is_named] or [kind]
+            for name in names:
+                found.sync_fields.setdefault(_text(match["struct"][0]), []).append(SyncField(name, kind, pointer, decl))
+        elif "recover" in match:
+            function = _enclosing_function(match["recover"][0])
+            if function is not None and function.type in ("function_declaration", "method_declaration"):
+                found.recovering.add((function.start_byte, function.end_byte))
+        else:
+            for capture, table in (("type", found.types), ("var", found.variables), ("const", found.constants)):
+                if capture in match:
+                    ident = match[capture][0]
+                    table.setdefault(_text(ident), []).append(ident.parent)  # type: ignore[arg-type]
+    return found
+
+
+def _enclosing_function(node: Node) -> Node | None:
+    parent = node.parent
+    while parent is not None and parent.type not in ("function_declaration", "method_declaration", "func_literal"):
+        parent = parent.parent
+    return parent
+
+
+def receiver_base(kind: Node) -> tuple[bool, str]:
+    """(pointer receiver, base type name) of a receiver type: ``*T``, ``T``, ``G[X]``, ``(*T)``."""
+    pointer = False
+    for _ in range(4):
+        if kind.type == "parenthesized_type" and kind.named_children:
+            kind = kind.named_children[0]
+        elif kind.type == "pointer_type" and kind.named_children:
+            pointer, kind = True, kind.named_children[0]
+        elif kind.type == "generic_type":
+            kind = kind.child_by_field_name("type") or kind
+            break
+        else:
+            break
+    return pointer, _text(kind) if kind.type == "type_identifier" else ""
+
+
+# -- parses kept for the directories being indexed ------------------------------
+
+# directory -> path -> (stat key or None when the engine handed the text in, source, facts)
+_KEPT_DIRECTORIES = 2
+_SOURCES: OrderedDict[Path, dict[Path, list]] = OrderedDict()  # type: ignore[type-arg]
+_PACKAGES: OrderedDict[tuple, Package] = OrderedDict()  # type: ignore[type-arg]
+
+StatKey = tuple[int, int]
+
+
+def _directory(directory: Path) -> dict[Path, list]:  # type: ignore[type-arg]
+    entries = _SOURCES.get(directory)
+    if entries is None:
+        entries = _SOURCES[directory] = {}
+        while len(_SOURCES) > _KEPT_DIRECTORIES:
+            dropped, _ = _SOURCES.popitem(last=False)
+            for key in [k for k in _PACKAGES if k[0] == dropped]:
+                del _PACKAGES[key]
+    else:
+        _SOURCES.move_to_end(directory)
+    return entries
+
+
+def source_for(path: Path, raw: bytes) -> Source:
+    """``raw`` parsed: the tree the index already holds for this text of ``path``, else a new parse.
+
+    A new parse joins the index only when its directory is being indexed, so
+    files of packages no rule looked into keep nothing alive.
+    """
+    entries = _SOURCES.get(path.parent)
+    entry = entries.get(path) if entries is not None else None
+    if entry is not None and entry[1].raw() == raw:
+        return entry[1]
+    source = Source(raw)
+    if entries is not None:
+        entries[path] = [None, source, None]
+    return source
+
+
+def _adopt(path: Path, source: Source) -> None:
+    """Offer the checked file's tree to the index: used for the package if the disk holds the same text."""
+    entries = _directory(path.parent)
+    if path not in entries:
+        entries[path] = [None, source, None]
+
+
+def _load(path: Path, key: StatKey) -> tuple[Source, FileFacts] | None:
+    entries = _directory(path.parent)
+    entry = entries.get(path)
+    if entry is not None and entry[0] is None:  # handed in by the engine: is it what the disk holds?
+        try:
+            same = path.read_bytes() == entry[1].raw()
+        except OSError:
+            same = False
+        entry[0] = key if same else ()
+    if entry is None or entry[0] != key:
+        try:
+            entry = entries[path] = [key, Source(path.read_bytes()), None]
+        except (OSError, UnicodeDecodeError):
+            return None
+    if entry[2] is None:
+        entry[2] = facts(path, entry[1])
+    return entry[1], entry[2]
+
+
+# -- packages ------------------------------------------------------------------
+
+
+@dataclass
+class Package:
+    """Every file of one package as it is on disk, and their facts."""
+
+    directory: Path
+    name: str
+    files: list[FileFacts]
+
+
+def _listing(directory: Path, with_tests: bool) -> tuple[tuple[str, int, int], ...]:
+    try:
+        return tuple(
+            sorted(
+                (entry.name, info.st_mtime_ns, info.st_size)
+                for entry in os.scandir(directory)
+                if entry.name.endswith(".go")
+                and (with_tests or not entry.name.endswith("_test.go"))
+                and entry.is_file()
+                for info in [entry.stat()]
+            )
+        )
+    except OSError:
+        return ()
+
+
+def package(directory: Path, name: str, with_tests: bool) -> Package:
+    """The package ``name`` of ``directory`` (with its ``_test.go`` files when ``with_tests``)."""
+    listing = _listing(directory, with_tests)
+    key = (directory, name, listing)
+    found = _PACKAGES.get(key)
+    if found is not None:
+        _directory(directory)  # keep its parses
+        return found
+    files: list[FileFacts] = []
+    for filename, mtime, size in listing:
+        loaded = _load(directory / filename, (mtime, size))
+        if loaded is not None and loaded[1].package == name:
+            files.append(loaded[1])  # other package clauses: x_test beside x, a // +build ignore main
+    found = _PACKAGES[key] = Package(directory, name, files)
+    while len(_PACKAGES) > 4 * _KEPT_DIRECTORIES:
+        _PACKAGES.popitem(last=False)
+    return found
+
+
+class PackageView:
+    """The package one file belongs to, seen from that file (``ctx.package``).
+
+    Lookups answer from the file as checked first, then from the package's
+    other files; the on-disk copy of the file itself is never consulted.
+    Nothing outside the file is read until a lookup needs it.
+    """
+
+    def __init__(self, path: Path, source: Source) -> None:
+        self.path = path
+        self.source = source
+        self._own: FileFacts | None = None
+        self._name: str | None = None
+        self._package: Package | None = None
+
+    @property
+    def own(self) -> FileFacts:
+        if self._own is None:
+            self._own = facts(self.path, self.source)
+        return self._own
+
+    @property
+    def name(self) -> str:
+        if self._name is None:
+            self._name = self._own.package if self._own is not None else package_name(self.source)
+        return self._name
+
+    @property
+    def is_test(self) -> bool:
+        return self.path.name.endswith("_test.go")
+
+    @property
+    def siblings(self) -> list[FileFacts]:
+        """The package's other files (parsed on first use)."""
+        if self._package is None:
+            _adopt(self.path, self.source)
+            self._package = package(self.path.parent, self.name, self.is_test)
+        return [f for f in self._package.files if f.path != self.path]
+
+    def files(self) -> Iterator[FileFacts]:
+        yield self.own
+        yield from self.siblings
+
+    def _lookup(self, table: str, name: str) -> list[Node]:
+        own = getattr(self.own, table).get(name)
+        if own:
+            return list(own)
+        return [n for f in self.siblings for n in getattr(f, table).get(name, [])]
+
+    # -- declarations --------------------------------------------------------
+
+    def functions(self, name: str) -> list[Node]:
+        """The function declarations named ``name`` (several across build-constrained files)."""
+        return self._lookup("functions", name)
+
+    def types(self, name: str) -> list[Node]:
+        """The ``type_spec``/``type_alias`` nodes declaring ``name`` at the package level."""
+        return self._lookup("types", name)
+
+    def type_spec(self, name: str) -> Node | None:
+        """The one declaration of type ``name``; None when absent or when variants declare it differently."""
+        found = self.types(name)
+        if not found or any(_text(f) != _text(found[0]) for f in found[1:]):
+            return None
+        return found[0]
+
+    def variables(self, name: str) -> list[Node]:
+        """The ``var_spec`` nodes declaring package-level variable ``name``."""
+        return self._lookup("variables", name)
+
+    def constants(self, name: str) -> list[Node]:
+        return self._lookup("constants", name)
+
+    def kind(self, name: str) -> str | None:
+        """func, type, var or const for a package-level name; None when the package does not declare it."""
+        for table, kind in (("functions", "func"), ("types", "type"), ("variables", "var"), ("constants", "const")):
+            if self._lookup(table, name):
+                return kind
+        return None
+
+    def methods(self, receiver: str) -> list[Method]:
+        """The methods of type ``receiver`` declared in any file of the package."""
+        return [m for f in self.files() for m in f.methods.get(receiver, [])]
+
+    def method(self, receiver: str, name: str) -> Method | None:
+        return next((m for m in self.methods(receiver) if m.name == name), None)
+
+    def methods_named(self, name: str) -> list[Method]:
+        return [m for f in self.files() for ms in f.methods.values() for m in ms if m.name == name]
+
+    def calls_recover(self, declaration: Node) -> bool:
+        """Whether a function or method declaration of the package calls ``recover()`` in its own body."""
+        span = (declaration.start_byte, declaration.end_byte)
+        return any(span in f.recovering and _holds(f, declaration) for f in self.files())
+
+    def declared_in_sibling(self, node: Node) -> bool:
+        """Whether ``node`` comes from another file of the package than the one checked."""
+        return not _holds(self.own, node)
+
+    def file_of(self, node: Node) -> FileFacts | None:
+        return next((f for f in self.files() if _holds(f, node)), None)
+
+    # -- sync ----------------------------------------------------------------
+
+    def sync_fields(self, struct: str) -> list[SyncField]:
+        own = self.own.sync_fields.get(struct)
+        if own is not None or struct in self.own.types:
+            return list(own or [])
+        return [s for f in self.siblings for s in f.sync_fields.get(struct, [])]
+
+    def mutex_fields(self, struct: str) -> list[SyncField]:
+        """The ``sync.Mutex``/``sync.RWMutex`` fields of a struct type of the package, embedded ones included."""
+        return [s for s in self.sync_fields(struct) if s.kind != "Pool"]
+
+    def pool_fields(self, struct: str) -> list[SyncField]:
+        return [s for s in self.sync_fields(struct) if s.kind == "Pool"]
+
+    def pools(self) -> dict[str, Node]:
+        """Package-level ``sync.Pool`` variables (``var p sync.Pool``, ``var p = &sync.Pool{...}``), by name."""
+        found: dict[str, Node] = {}
+        for f in self.files():
+            sync = next((i.local_name for i in f.imports if i.path == "sync" and i.name not in ("_", ".")), None)
+            if sync is None:
+                continue
+            for name, specs in f.variables.items():
+                if name not in found and any(_is_pool(spec, name, sync) for spec in specs):
+                    found[name] = specs[0]
+        return found
+
+    # -- names ---------------------------------------------------------------
+
+    def sibling_names(self) -> frozenset[str]:
+        """Package-level names the other files declare (an import of this file must not take one).
+
+        The package's own ``_test.go`` files count for a non-test file too:
+        ``go test`` compiles them into the same package scope.
+        """
+        files = self.siblings if self.is_test else package(self.path.parent, self.name, True).files
+        return frozenset(n for f in files if f.path != self.path for n in f.names())
+
+    def imports(self) -> list[Import]:
+        """Every import of every file of the package."""
+        return [i for f in self.files() for i in f.imports]
+
+
+def _holds(facts: FileFacts, node: Node) -> bool:
+    return _root(node) == facts.source.root
+
+
+def _root(node: Node) -> Node:
+    while node.parent is not None:
+        node = node.parent
+    return node
+
+
+def _is_pool(spec: Node, name: str, sync: str) -> bool:
+    pool = f"{sync}.Pool"
+    declared = spec.child_by_field_name("type")
+    if declared is not None:
+        return _text(declared).lstrip("*") == pool
+    values = spec.child_by_field_name("value")
+    names = [n for n in spec.children_by_field_name("name") if n.is_named]
+    items = [c for c in values.named_children if c.type != "comment"] if values is not None else []
+    index = next((i for i, n in enumerate(names) if _text(n) == name), -1)
+    if len(items) != len(names) or index < 0:
+        return False
+    value = items[index]
+    if value.type == "unary_expression" and value.named_children:
+        value = value.named_children[-1]
+    return value.type == "composite_literal" and _text(value.child_by_field_name("type")) == pool
+
+
+def view(path: Path, source: Source) -> PackageView:
+    return PackageView(path, source)
+
+
+def forget() -> None:
+    """Drop every kept parse (tests that rewrite files in place within one mtime tick)."""
+    _SOURCES.clear()
+    _PACKAGES.clear()
