@@ -79,6 +79,7 @@ class Tracker:
             label = name(item) if callable(name) else ""
             self._progress.update(task, advance=1, current=str(label))
             yield item
+        self._progress.refresh()  # the last count shows, however fast the work went
         self._progress.remove_task(task)
 
     @contextmanager
