@@ -4,6 +4,7 @@ output files, colour, stdin, fix edits in JSON, GitHub and GitLab formats, per-f
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from textwrap import dedent
 
@@ -361,3 +362,27 @@ def test_progress_only_on_a_terminal() -> None:
     with quiet:
         assert list(quiet.track(iter([1, 2]), 2, "x")) == [1, 2]
     assert quiet.console is None
+
+
+def test_progress_on_a_real_terminal_and_not_with_quiet(module: Path) -> None:
+    import sys
+
+    pexpect = pytest.importorskip("pexpect")
+
+    def on_pty(*args: str) -> str:
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "gofix_conc", "scan", "--no-cache", "--select", "unbounded-goroutines", *args, "."],
+            cwd=str(module),
+            env={**__import__("os").environ, "TERM": "xterm", "COLUMNS": "120"},
+            encoding="utf-8",
+            timeout=60,
+        )
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 1
+        return child.before
+
+    shown = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", on_pty())  # stdout is the terminal too: in colour
+    assert "scanning" in shown and "1/1" in shown and f"p.go:11:3: unbounded-goroutines {MESSAGE}" in shown
+    assert "scanning" not in on_pty("-q")
