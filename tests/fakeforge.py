@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 PAGE = 2
 API_ROOT = {"github": "/api/v3", "gitlab": "/api/v4", "gitea": "/api/v1"}
@@ -85,7 +85,8 @@ class FakeForge:
         self.faults: list[Fault] = []
         self.calls: list[tuple[str, str]] = []  # method, path with query
         self.git_dir: Path | None = None  # the repository behind the forge: head commits and diffs
-        self.org_repos: dict[str, list[dict[str, Any]]] = {}  # org (GitLab: group path) -> its repositories
+        self.org_repos: list[dict[str, Any]] = []  # what the organisation listings answer: add_org_repo
+        self.others: list[FakeForge] = []  # more repositories served through this one's address: serve()
         self.lock = threading.Lock()
         forge = self
 
@@ -129,6 +130,13 @@ class FakeForge:
     def fail(self, method: str, pattern: str, status: int, times: int = 1, **headers: str) -> None:
         self.faults.append(Fault(method, pattern, status, headers, times))
 
+    def add_org_repo(self, full_name: str, clone_url: str, *, archived: bool = False, fork: bool = False) -> None:
+        self.org_repos.append({"full_name": full_name, "clone_url": clone_url, "archived": archived, "fork": fork})
+
+    def serve(self, other: FakeForge) -> None:
+        """Answer for ``other``'s repository too (its state stays its own), as one forge serves many."""
+        self.others.append(other)
+
     def open_pulls(self, head: str) -> list[Pull]:
         return [p for p in self.pulls if p.head == head and p.state == "open"]
 
@@ -160,7 +168,55 @@ class FakeForge:
                 fault.times -= 1
                 return fault.status, {"message": fault.body.get("message", "injected fault")}, fault.headers
         body = json.loads(raw) if raw else {}
+        for other in self.others:
+            prefix = f"/projects/{quote(other.repo, safe='')}" if self.kind == "gitlab" else f"/repos/{other.repo}"
+            if path == prefix or path.startswith(prefix + "/"):
+                return other.handle(method, target, authorization, raw)
+        if method == "GET" and re.fullmatch(r"/(orgs/[^/]+/repos|groups/[^/]+/projects)", path):
+            return self._org_listing(path, query)
         return getattr(self, f"_{self.kind}")(method, path, query, body)
+
+    def _org_listing(self, path: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        """GitHub and Gitea ``orgs/ORG/repos``, GitLab ``groups/ID/projects`` (``include_subgroups``)."""
+        group = unquote(path.split("/")[2])
+        deep = self.kind == "gitlab" and query.get("include_subgroups") == "true"
+        found = [
+            r
+            for r in self.org_repos
+            if r["full_name"].rsplit("/", 1)[0] == group or (deep and r["full_name"].startswith(group + "/"))
+        ]
+        if not found and not any(r["full_name"].startswith(group + "/") for r in self.org_repos):
+            return 404, {"message": "Not Found"}, {}
+        shaped = []
+        for i, r in enumerate(found):
+            name = r["full_name"].rsplit("/", 1)[1]
+            if self.kind == "gitlab":
+                item: dict[str, Any] = {
+                    "id": 100 + i,
+                    "path": name,
+                    "path_with_namespace": r["full_name"],
+                    "http_url_to_repo": r["clone_url"],
+                    "ssh_url_to_repo": f"git@example.invalid:{r['full_name']}.git",
+                    "web_url": f"{self.web_url}/{r['full_name']}",
+                    "archived": r["archived"],
+                    "default_branch": self.default_branch,
+                }
+                if r["fork"]:
+                    item["forked_from_project"] = {"id": 1, "path_with_namespace": f"upstream/{name}"}
+            else:
+                item = {
+                    "id": 100 + i,
+                    "name": name,
+                    "full_name": r["full_name"],
+                    "clone_url": r["clone_url"],
+                    "ssh_url": f"git@example.invalid:{r['full_name']}.git",
+                    "html_url": f"{self.web_url}/{r['full_name']}",
+                    "archived": r["archived"],
+                    "fork": r["fork"],
+                    "default_branch": self.default_branch,
+                }
+            shaped.append(item)
+        return self._page(shaped, query, path)
 
     def _page(self, items: list[Any], query: dict[str, str], path: str) -> tuple[int, Any, dict[str, str]]:
         page = int(query.get("page", "1"))

@@ -14,6 +14,7 @@ import hashlib
 import importlib
 import json
 import os
+import re
 import subprocess
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gofix_conc.batch import repos
-from gofix_conc.batch.model import FETCH, OK, UnitResult, UnitSpec
+from gofix_conc.batch.model import DEFERRED, FETCH, OK, UnitResult, UnitSpec
 from gofix_conc.batch.runners import Runner
 from gofix_conc.batch.state import Campaign
 
@@ -49,6 +50,7 @@ class Options:
     forge: str | None = None
     api_url: str | None = None
     pr_interval: float = 0.0  # pr mode: seconds between two pull-request units
+    max_open_prs: int | None = None  # pr mode: open bot pull requests across the campaign, at most
 
     def result_digest(self) -> str:
         """The options a unit's result depends on."""
@@ -126,6 +128,7 @@ class Summary:
     ok: int = 0
     failed: int = 0
     interrupted: int = 0
+    deferred: int = 0
     seconds: float = 0.0
     failures: list[tuple[UnitSpec, UnitResult]] = field(default_factory=list)
 
@@ -170,6 +173,7 @@ def plan(
                 remote_url=_remote_url(planned.repo.source) if options.mode == "pr" else None,
                 forge=options.forge,
                 api_url=options.api_url,
+                repo=planned.repo.name if options.mode == "pr" else None,
             )
             if planned.error is not None or planned.commit is None:
                 key = unit_key(planned.repo.source, "", "-", options, "fetch")
@@ -218,6 +222,8 @@ def execute(
             summary.ran += 1
             if result.status == OK:
                 summary.ok += 1
+            elif result.status == DEFERRED:
+                summary.deferred += 1
             else:
                 summary.failed += 1
                 summary.failures.append((spec, result))
@@ -232,3 +238,61 @@ def execute(
     summary.seconds = time.monotonic() - started
     campaign.finish_run(run_id, "finished")
     return summary
+
+
+def org_sources(
+    kind: str, api_url: str, token: str, org: str, include: str | None, exclude: str | None, archived: bool, forks: bool
+) -> list[repos.Repository]:
+    """The organisation's repositories from the forge, selected by full name; archived ones and forks only if asked.
+
+    Clone URLs come from the API: the forge knows where its repositories are served from.
+    """
+    from gofix_conc import forge
+
+    found = []
+    for listed in forge.org_repositories(kind, api_url, token, org):
+        if (listed.archived and not archived) or (listed.fork and not forks):
+            continue
+        if include and not re.search(include, listed.full_name):
+            continue
+        if exclude and re.search(exclude, listed.full_name):
+            continue
+        found.append(repos.Repository(listed.clone_url, repos.slug_of(listed.clone_url), listed.full_name))
+    return sorted(found, key=lambda r: r.name or r.source)
+
+
+def open_bot_pulls(sources: list[repos.Repository], options: Options, secrets: dict[str, str]) -> set[str]:
+    """Slugs of the repositories whose bot branch has an open pull request now, asked of each forge."""
+    from gofix_conc import forge
+
+    found = set()
+    for repo in sources:
+        try:
+            target = forge.detect(_remote_url(repo.source), options.forge, options.api_url, repo.name)
+            token = forge.token_from_env(target.kind, secrets)
+            if not token:
+                continue
+            pulls = forge.connect(target, token).find_pulls(options.branch)
+        except forge.ForgeError:
+            continue  # the unit itself reports what is wrong with this forge
+        if any(p.state is forge.State.OPEN for p in pulls):
+            found.add(repo.slug)
+    return found
+
+
+def hold_openings(todo: list[UnitSpec], open_slugs: set[str], limit: int) -> list[UnitSpec]:
+    """``todo`` with ``open_new`` off past the first ``limit - open`` units of repositories with no open bot PR.
+
+    A unit allowed to open one that ends up opening none (nothing to fix) still used its place: the
+    count stays at or under ``limit``, and the deferred units run on the next run.
+    """
+    places = max(0, limit - len(open_slugs))
+    held = []
+    for spec in todo:
+        if spec.slug not in open_slugs:
+            if places > 0:
+                places -= 1
+            else:
+                spec = replace(spec, open_new=False)
+        held.append(spec)
+    return held

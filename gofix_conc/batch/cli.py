@@ -8,6 +8,7 @@ interrupted (run the same command again to resume).
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from enum import Enum
@@ -86,6 +87,27 @@ def run(
     ] = None,
     unsafe_fixes: Annotated[bool, typer.Option("--unsafe-fixes", help="Also apply fixes marked unsafe.")] = False,
     verify: Annotated[VerifyMode, typer.Option("--verify", help="Fix mode: checks fixes pass.")] = VerifyMode.build,
+    verify_race: Annotated[
+        bool, typer.Option("--verify-race", help="Same as --verify race (gofix-conc rewrites --verify=race to it).")
+    ] = False,
+    org: Annotated[
+        Optional[str],
+        typer.Option("--org", help="Also every repository of this organisation (GitLab: group), listed by --forge."),
+    ] = None,
+    include: Annotated[
+        Optional[str], typer.Option("--include", metavar="REGEXP", help="--org: only full names matching this.")
+    ] = None,
+    exclude: Annotated[
+        Optional[str], typer.Option("--exclude", metavar="REGEXP", help="--org: leave out full names matching this.")
+    ] = None,
+    include_archived: Annotated[
+        bool, typer.Option("--include-archived", help="--org: archived repositories too.")
+    ] = False,
+    include_forks: Annotated[bool, typer.Option("--include-forks", help="--org: forks too.")] = False,
+    max_open_prs: Annotated[
+        Optional[int],
+        typer.Option("--max-open-prs", min=0, help="pr mode: open bot pull requests across the campaign, at most."),
+    ] = None,
     branch: Annotated[
         Optional[str], typer.Option("--branch", help="Branch of the fix commits (pr mode: of the pull requests).")
     ] = None,
@@ -124,13 +146,25 @@ def run(
         raise _fail("--mode pr is not available yet: this installation has no gofix_conc.pr (use --mode fix)")
     if branch is None:
         branch = "gofix-conc/concurrency" if mode is Mode.pr else "gofix/concurrency"
+    if verify_race:
+        verify = VerifyMode.race
+    if max_open_prs is not None and mode is not Mode.pr:
+        raise _fail("--max-open-prs goes with --mode pr")
+    if (include or exclude or include_archived or include_forks) and not org:
+        raise _fail("--include, --exclude, --include-archived and --include-forks go with --org")
     secrets = campaign_module.forge_secrets() if mode is Mode.pr else None
     try:
         sources = repos.sources(repositories or [], repos_file)
     except repos.SourceError as err:
         raise _fail(str(err)) from None
+    if org:
+        listed = _org_sources(org, forge, api_url, include, exclude, include_archived, include_forks)
+        known = {r.source for r in sources}
+        sources += [r for r in listed if r.source not in known]
     if not sources:
-        raise _fail("no repositories: give paths or URLs, or --repos-file")
+        raise _fail(
+            "no repositories: give paths or URLs, --repos-file or --org" + (f" ({org} has none)" if org else "")
+        )
     try:
         registry.selected(_ids(select), _ids(ignore))
     except registry.UnknownRuleError as err:
@@ -158,6 +192,7 @@ def run(
         forge=forge,
         api_url=api_url,
         pr_interval=pr_interval,
+        max_open_prs=max_open_prs,
     )
     try:
         store = Campaign(state, writer=True)
@@ -179,6 +214,9 @@ def run(
         run_id = store.start_run(sys.argv, label)
         events = display.events()
         todo, total = campaign_module.plan(store, sources, options, runner, run_id, events, fetch_jobs=8)
+        if options.max_open_prs is not None:
+            already = campaign_module.open_bot_pulls(sources, options, secrets or {})
+            todo = campaign_module.hold_openings(todo, already, options.max_open_prs)
         summary = campaign_module.Summary(run_id, total=total, skipped=total - len(todo))
         campaign_module.execute(store, todo, runner, run_id, events, summary, options.pr_interval)
     except KeyboardInterrupt:
@@ -201,11 +239,46 @@ def run(
     failed = counts.get(FAILED, 0)
     typer.echo(
         f"Campaign {state}: {total} units, {counts.get(OK, 0)} ok, {failed} failed "
-        f"({summary.ran} run now in {summary.seconds:.1f}s, {summary.skipped} done before). "
+        f"({summary.ran} run now in {summary.seconds:.1f}s, {summary.skipped} done before"
+        + (f", {summary.deferred} deferred past --max-open-prs" if summary.deferred else "")
+        + "). "
         f"Report: gofix-conc batch report --state {state}",
         err=True,
     )
     raise typer.Exit(1 if failed else 0)
+
+
+_DEFAULT_API = {"github": "https://api.github.com", "gitlab": "https://gitlab.com/api/v4"}
+
+
+def _org_sources(
+    org: str,
+    kind: str | None,
+    api_url: str | None,
+    include: str | None,
+    exclude: str | None,
+    archived: bool,
+    forks: bool,
+) -> list[repos.Repository]:
+    from gofix_conc import forge
+
+    if kind not in forge.KINDS:
+        raise _fail("--org needs --forge github, gitlab or gitea")
+    api_url = api_url or _DEFAULT_API.get(kind)
+    if api_url is None:
+        raise _fail("--org with --forge gitea needs --api-url (https://HOST/api/v1)")
+    token = forge.token_from_env(kind)
+    if not token:
+        raise _fail(f"--org needs a token: set GOFIX_CONC_TOKEN (or {forge.TOKEN_VARIABLES[kind]})")
+    for flag, pattern in (("--include", include), ("--exclude", exclude)):
+        try:
+            re.compile(pattern or "")
+        except re.error as err:
+            raise _fail(f"{flag} {pattern!r} is not a regular expression: {err}") from None
+    try:
+        return campaign_module.org_sources(kind, api_url, token, org, include, exclude, archived, forks)
+    except forge.ForgeError as err:
+        raise _fail(f"cannot list the repositories of {org}: {err}") from None
 
 
 @batch_app.command("status")

@@ -22,6 +22,7 @@ RUNNING = "running"  # submitted to a runner
 OK = "ok"  # ran to the end (findings and file problems are results, not failures)
 FAILED = "failed"  # the unit itself could not run: see error_kind
 INTERRUPTED = "interrupted"  # stopped by Ctrl-C or a dead client; runs again next time
+DEFERRED = "deferred"  # pr mode: would open a pull request past --max-open-prs; runs again next time
 DONE = (OK, FAILED)
 
 # Why a unit failed: the report groups failures by these.
@@ -60,6 +61,8 @@ class UnitSpec:
     remote_url: str | None = None  # pr mode: where the pull request goes (the source, or a local clone's origin)
     forge: str | None = None  # pr mode: github, gitlab or gitea (default: from the remote URL)
     api_url: str | None = None  # pr mode: the forge's API root (default: from the remote URL)
+    repo: str | None = None  # pr mode: owner/name on the forge (default: from the remote URL); --org sets it
+    open_new: bool = True  # pr mode: False when the campaign has --max-open-prs open already
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -75,7 +78,7 @@ class UnitSpec:
 @dataclass(frozen=True)
 class UnitResult:
     key: str
-    status: str  # OK or FAILED
+    status: str  # OK, FAILED or DEFERRED
     error_kind: str | None = None
     error: str | None = None
     files: int = 0  # Go files analysed

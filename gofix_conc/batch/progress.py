@@ -8,11 +8,13 @@ from typing import TextIO
 
 from gofix_conc.batch import repos
 from gofix_conc.batch.campaign import Events
-from gofix_conc.batch.model import OK, UnitResult, UnitSpec
+from gofix_conc.batch.model import DEFERRED, OK, UnitResult, UnitSpec
 
 
 def describe(spec: UnitSpec, result: UnitResult) -> str:
     where = spec.slug if spec.module in (".", "-") else f"{spec.slug}/{spec.module}"
+    if result.status == DEFERRED:
+        return f"deferred {where}: {result.error}"
     if result.status != OK:
         return f"FAILED {where}: {result.error_kind}: {result.error}"
     parts = [f"{result.findings_total} finding{'s' * (result.findings_total != 1)}"]
@@ -100,7 +102,7 @@ class Display:
         self.done += 1
         if result.status == OK:
             self.ok += 1
-        else:
+        elif result.status != DEFERRED:
             self.failed += 1
         if self._progress is not None:
             if result.status != OK:

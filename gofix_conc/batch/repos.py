@@ -33,6 +33,7 @@ class SourceError(Exception):
 class Repository:
     source: str  # a URL, or an absolute path
     slug: str
+    name: str | None = None  # owner/name on the forge, when the forge listed it (--org)
 
 
 @dataclass(frozen=True)

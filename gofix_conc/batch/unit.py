@@ -30,7 +30,19 @@ from collections import Counter
 from pathlib import Path
 
 from gofix_conc.batch import repos, sandbox
-from gofix_conc.batch.model import CRASH, FETCH, MAX_FINDINGS, MAX_LOG, MEMORY, OK, PR, TIMEOUT, UnitResult, UnitSpec
+from gofix_conc.batch.model import (
+    CRASH,
+    DEFERRED,
+    FETCH,
+    MAX_FINDINGS,
+    MAX_LOG,
+    MEMORY,
+    OK,
+    PR,
+    TIMEOUT,
+    UnitResult,
+    UnitSpec,
+)
 
 PRE_EXISTING_MARKS = ("fails without the fixes too", "fail to build already")
 
@@ -313,8 +325,10 @@ def _pull_request(spec: UnitSpec, settings, cfg, checkout: Path, result: UnitRes
         verify=None if spec.verify == "none" else verify.Mode(spec.verify),
         forge=spec.forge,
         api_url=spec.api_url,
+        repo=spec.repo,
         exclude=cfg.exclude,
         jobs=1,
+        open_new=spec.open_new,
     )
     try:
         outcome = pr.run(request, checkout, environ=dict(secrets))
@@ -333,8 +347,11 @@ def _pull_request(spec: UnitSpec, settings, cfg, checkout: Path, result: UnitRes
         verification = "pre-existing"
     else:
         verification = "rolled-back" if rolled_back else "passed"
+    deferred = outcome.action == "deferred"
     return dataclasses.replace(
         result,
+        status=DEFERRED if deferred else result.status,
+        error=outcome.message if deferred else result.error,
         fixes_by_rule=dict(Counter(f.rule for f in outcome.fixes)),
         rolled_back=rolled_back,
         verification=verification,
