@@ -9,15 +9,30 @@ re-run from the files as read without it (``Settings.skip``), so the other
 fixes are re-applied exactly as a run without the culprit would apply them.
 That repeats until the package passes.
 
-A check is required only when it passed before the fixes: a package that
-did not build, or that go vet already complained about, is reported as not
-verified by that check instead of losing every fix. gofmt is judged per file
-(a fixed file must be gofmt-clean when the file as read was).
+A check vouches for fixes only when it passes on the package as read. The
+package is loaded first (``go list``: no go.mod, a dependency that cannot be
+loaded without a download, another load error), and the first time a check
+fails with fixes it is run once without them (the result is kept): a package
+that did not build or vet before its fixes, or could not be loaded, is *not
+verified*. Its fixes are left out (rolled back as "not verified: <why>")
+unless the caller keeps them (``keep_unverified``, the CLI's
+``--keep-unverified``); either way they are counted apart from the verified
+ones. gofmt is judged per file (a fixed file must be gofmt-clean when the file
+as read was); ``go test -race`` failing before the fixes is only a notice.
+
+A changed file that the build leaves out on this machine (``//go:build``
+lines, ``_GOOS_GOARCH.go`` names, cgo) is vetted with a GOOS/GOARCH (and
+CGO_ENABLED) that its constraints accept, picked from ``go tool dist list``;
+cgo only on this machine's platform and only with a C compiler. A file no
+such platform builds is not verified.
 
 Packages are checked independently and in parallel, each with only its own
-fixes in the overlay; then once more all together, with the packages of the
+fixes in the overlay and in its own module's directory (a nested go.mod is
+its own module); then once more all together, with the packages of the
 same module that import them built too, so that a fix changing what one
-package exports cannot break another unnoticed.
+package exports cannot break another unnoticed. Last, a ``vendor/`` of
+another module of the tree that holds a copy of a changed package is named
+in a warning: that copy keeps the old code until ``go mod vendor`` runs.
 
 Nothing here downloads: GOTOOLCHAIN=local, GOPROXY=off, GOFLAGS=-mod=mod (or
 -mod=vendor for a module with vendor/modules.txt), and ``go generate`` is
@@ -30,11 +45,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -49,6 +65,7 @@ VET = "go vet"
 TEST = "go test -race"
 IMPORTS = "go list -test"  # import cycles and other load errors, tests included
 NEEDS = "needs a rolled-back fix"  # a fix that only applied on top of one that was rolled back
+UNVERIFIED = "not verified"  # a fix left out because nothing could check it
 _MAX_OUTPUT_LINES = 20
 
 
@@ -92,6 +109,16 @@ class Notice:
     message: str
 
 
+@dataclass(frozen=True)
+class Unverified:
+    """Fixes of a package (or of some of its files) that no check could vouch for."""
+
+    directory: Path  # the package's
+    why: str
+    fixes: tuple[RolledBack, ...]  # their check is UNVERIFIED, their output ``why``
+    kept: bool  # written anyway (keep_unverified)
+
+
 @dataclass
 class Report:
     results: list[FileResult]  # the input results with rolled-back fixes taken out
@@ -100,6 +127,13 @@ class Report:
     notices: list[Notice] = field(default_factory=list)
     packages: int = 0  # packages checked
     commands: int = 0  # go commands run
+    unverified: list[Unverified] = field(default_factory=list)
+    warnings: list[Notice] = field(default_factory=list)  # stale vendored copies
+
+    @property
+    def verified(self) -> int:
+        """Packages whose every kept fix was checked."""
+        return self.packages - len({u.directory for u in self.unverified})
 
 
 # A fix within a package: its file and its key in that file.
@@ -116,8 +150,19 @@ def go_command(options: Options) -> str:
     return found
 
 
-def verify(results: Sequence[FileResult], settings: Settings, options: Options | None = None) -> Report:
-    """Check every package with changed files and roll back the fixes that break one."""
+def verify(
+    results: Sequence[FileResult],
+    settings: Settings,
+    options: Options | None = None,
+    *,
+    keep_unverified: bool = True,
+) -> Report:
+    """Check every package with changed files and roll back the fixes that break one.
+
+    Fixes that nothing could check are left out unless ``keep_unverified``;
+    the default keeps them, as callers written before the option expect (the
+    CLI passes its ``--keep-unverified``).
+    """
     options = options or Options()
     go = go_command(options)
     changed = [r for r in results if r.status is Status.CHANGED]
@@ -126,11 +171,11 @@ def verify(results: Sequence[FileResult], settings: Settings, options: Options |
         by_dir: dict[Path, list[FileResult]] = {}
         for result in changed:
             by_dir.setdefault(result.path.resolve().parent, []).append(result)
-        packages = [_Package(d, rs, settings, toolchain) for d, rs in sorted(by_dir.items())]
+        packages = [_Package(d, rs, settings, toolchain, keep_unverified) for d, rs in sorted(by_dir.items())]
         with ThreadPoolExecutor(max_workers=options.jobs or os.cpu_count() or 1) as pool:
             list(pool.map(lambda p: p.settle(), packages))
-        # Packages that did not build (or vet) before the fixes cannot take part: they would fail the lot.
-        healthy = [p for p in packages if not p.dropped & {BUILD, VET}]
+        # Packages that did not load, build or vet before the fixes cannot take part: they would fail the lot.
+        healthy = [p for p in packages if p.kept and p.on_host and not p.load_error and not p.dropped & {BUILD, VET}]
         if healthy:
             _Together(healthy, settings, toolchain).settle()
         final = {r.path: r for p in packages for r in p.current().values()}
@@ -142,6 +187,8 @@ def verify(results: Sequence[FileResult], settings: Settings, options: Options |
             [n for p in packages for n in p.notices],
             len(packages),
             toolchain.commands,
+            [u for p in packages for u in p.unverified],
+            _stale_vendor_copies([p for p in packages if p.kept]),
         )
     return report
 
@@ -159,15 +206,44 @@ def describe(report: Report, summary: bool = True) -> list[str]:
         if len(output) > _MAX_OUTPUT_LINES:
             output = [*output[:_MAX_OUTPUT_LINES], f"... ({len(output) - _MAX_OUTPUT_LINES} more lines)"]
         lines += [f"    {line}" for line in output]
+    told: set[tuple[Path, str]] = set()
+    for unverified in report.unverified:
+        told.add((unverified.directory, unverified.why))
+        if unverified.kept:
+            n = len(unverified.fixes)
+            lines.append(
+                f"{display_path(unverified.directory) or '.'}: not verified: {unverified.why} "
+                f"({n} fix{'es' * (n != 1)} kept all the same)"
+            )
+            continue
+        for rb in unverified.fixes:
+            lines.append(
+                f"{display_path(rb.path)}:{rb.line}:{rb.column}: {rb.rule} fix rolled back: {UNVERIFIED}: {rb.output}"
+            )
     for notice in report.notices:
-        lines.append(f"{display_path(notice.directory) or '.'}: not verified: {notice.message}")
-    n = len(report.rolled_back)
+        if (notice.directory, notice.message) not in told:
+            lines.append(f"{display_path(notice.directory) or '.'}: not verified: {notice.message}")
+    for warning in report.warnings:
+        lines.append(f"{display_path(warning.directory) or '.'}: warning: {warning.message}")
     if summary:
-        lines.append(
-            f"Verified {report.packages} package{'s' * (report.packages != 1)}: "
-            f"{n} fix{'es' * (n != 1)} rolled back, {len(report.notices)} notice{'s' * (len(report.notices) != 1)}."
-        )
+        lines.append(_summary(report))
     return lines
+
+
+def _summary(report: Report) -> str:
+    n, verified = len(report.rolled_back), report.verified
+    line = f"Verified {verified} package{'s' * (verified != 1)}: {n} fix{'es' * (n != 1)} rolled back"
+    unverified = sorted({u.directory: u.kept for u in report.unverified}.items())
+    if unverified:
+        names = ", ".join(display_path(d) or "." for d, _ in unverified)
+        kept = all(k for _, k in unverified)
+        fate = "their fixes were kept" if kept else "their fixes were left out"
+        m = len(unverified)
+        line += f"; {m} package{'s' * (m != 1)} not verified ({fate}): {names}"
+    if report.warnings:
+        w = len(report.warnings)
+        line += f"; {w} warning{'s' * (w != 1)}"
+    return line + "."
 
 
 # -- the toolchain --------------------------------------------------------------
@@ -190,6 +266,7 @@ class _Toolchain:
         self._lock = threading.Lock()
         self._gofmt: str | None = None
         self._clean: dict[bytes, bool] = {}
+        self._host: _Host | None = None
 
     def env(self, module: Path) -> dict[str, str]:
         environment = dict(os.environ)
@@ -205,15 +282,49 @@ class _Toolchain:
         )
         return environment
 
-    def run(self, args: list[str], cwd: Path, module: Path, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, args: list[str], cwd: Path, module: Path, timeout: float = 1800, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         with self._lock:
             self.commands += 1
         try:
             return subprocess.run(
-                [self.go, *args], cwd=cwd, env=self.env(module), capture_output=True, text=True, timeout=timeout
+                [self.go, *args],
+                cwd=cwd,
+                env={**self.env(module), **(env or {})},
+                capture_output=True,
+                text=True,
+                timeout=timeout,
             )
         except subprocess.TimeoutExpired as err:
             return subprocess.CompletedProcess(err.cmd, 1, "", f"timed out after {timeout:.0f}s")
+
+    def host(self) -> _Host:
+        """This machine's platform, as the go command sees it (read once)."""
+        with self._lock:
+            if self._host is None:
+                keys = ["GOOS", "GOARCH", "CC", "GOVERSION"]
+                done = subprocess.run(
+                    [self.go, "env", "-json", *keys], capture_output=True, text=True, env=self.env(Path())
+                )
+                try:
+                    said = json.loads(done.stdout)
+                except json.JSONDecodeError:
+                    said = {}
+                pairs = subprocess.run(
+                    [self.go, "tool", "dist", "list"], capture_output=True, text=True, env=self.env(Path())
+                )
+                known = [tuple(line.split("/", 1)) for line in pairs.stdout.split() if line.count("/") == 1]
+                cc = (said.get("CC") or "").split()
+                minor = re.match(r"go1\.(\d+)", said.get("GOVERSION") or "")
+                self._host = _Host(
+                    said.get("GOOS") or "",
+                    said.get("GOARCH") or "",
+                    bool(cc) and shutil.which(cc[0]) is not None,
+                    int(minor[1]) if minor else 99,
+                    tuple(known) or _FALLBACK_PAIRS,  # type: ignore[arg-type]
+                )
+            return self._host
 
     def gofmt_clean(self, data: bytes) -> bool:
         if data not in self._clean:
@@ -281,6 +392,191 @@ def _readable(output: str, renames: dict[str, str], cwd: Path) -> str:
     for old, new in sorted(pairs, key=lambda p: -len(p[0])):
         output = output.replace(old, new)
     return output
+
+
+# -- build constraints ------------------------------------------------------------
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# go/build's lists (syslist.go): the names a file name suffix or a build tag can use.
+_KNOWN_OS = _words(
+    "aix android darwin dragonfly freebsd hurd illumos ios js linux nacl netbsd openbsd plan9 solaris wasip1 "
+    "windows zos"
+)
+_UNIX_OS = _words("aix android darwin dragonfly freebsd hurd illumos ios linux netbsd openbsd solaris")
+_KNOWN_ARCH = _words(
+    "386 amd64 amd64p32 arm armbe arm64 arm64be loong64 mips mipsle mips64 mips64le mips64p32 mips64p32le ppc "
+    "ppc64 ppc64le riscv riscv64 s390 s390x sparc sparc64 wasm"
+)
+_IMPLIED_OS = {"android": "linux", "illumos": "solaris", "ios": "darwin"}
+# When `go tool dist list` says nothing: the first-class ports and a few more, preferred in this order.
+_FALLBACK_PAIRS = tuple(
+    (pair.split("/")[0], pair.split("/")[1])
+    for pair in sorted(
+        _words(
+            "linux/amd64 linux/arm64 linux/386 linux/arm darwin/amd64 darwin/arm64 windows/amd64 windows/arm64 "
+            "windows/386 freebsd/amd64 netbsd/amd64 openbsd/amd64 dragonfly/amd64 solaris/amd64 illumos/amd64 "
+            "aix/ppc64 android/arm64 ios/arm64 js/wasm wasip1/wasm plan9/amd64"
+        )
+    )
+)
+_IMPORTS_C = re.compile(rb'^import\s+"C"|^import\s*\([^)]*^\s*"C"\s*$', re.MULTILINE)
+_TOKEN = re.compile(r"\s*(\(|\)|!|&&|\|\||[\w.]+)")
+
+
+@dataclass(frozen=True)
+class _Host:
+    goos: str
+    goarch: str
+    cc: bool  # a C compiler, which cgo needs
+    minor: int  # the toolchain is go1.<minor>: release tags up to it hold
+    pairs: tuple[tuple[str, str], ...]  # the GOOS/GOARCH pairs it knows, as `go tool dist list` lists them
+
+
+@dataclass(frozen=True)
+class _Platform:
+    goos: str
+    goarch: str
+    cgo: bool
+
+    def env(self) -> dict[str, str]:
+        return {"GOOS": self.goos, "GOARCH": self.goarch, "CGO_ENABLED": "1" if self.cgo else "0"}
+
+    def label(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in self.env().items())
+
+
+def _has_tag(tag: str, platform: _Platform, host: _Host) -> bool:
+    if tag in (platform.goos, platform.goarch, _IMPLIED_OS.get(platform.goos), "gc"):
+        return True
+    if tag == "unix":
+        return platform.goos in _UNIX_OS
+    if tag == "cgo":
+        return platform.cgo
+    release = re.fullmatch(r"go1\.(\d+)", tag)
+    return release is not None and int(release[1]) <= host.minor  # custom tags are not set
+
+
+def _constraint_lines(data: bytes) -> tuple[str | None, list[str]]:
+    """The ``//go:build`` expression and the old ``// +build`` lines of the file's header."""
+    expression, plus = None, []
+    in_block = False
+    for raw in data.decode(errors="replace").splitlines():
+        line = raw.strip()
+        if in_block:
+            in_block = "*/" not in line
+            continue
+        if line.startswith("/*"):
+            in_block = "*/" not in line[2:]
+            continue
+        if line and not line.startswith("//"):
+            break  # the package clause: constraints come before it
+        if line.startswith("//go:build") and expression is None:
+            expression = line.removeprefix("//go:build").strip()
+        elif line.startswith("// +build"):
+            plus.append(line.removeprefix("// +build").strip())
+    return expression, plus
+
+
+def _evaluate(expression: str, has: Callable[[str], bool]) -> bool:
+    """A ``//go:build`` expression under ``has``; a malformed one holds nowhere."""
+    tokens = _TOKEN.findall(expression)
+    if "".join(tokens) != "".join(expression.split()):
+        return False
+    at = 0
+
+    def peek() -> str | None:
+        return tokens[at] if at < len(tokens) else None
+
+    def take() -> str:
+        nonlocal at
+        at += 1
+        return tokens[at - 1]
+
+    def either() -> bool:
+        value = both()
+        while peek() == "||":
+            take()
+            value = both() | value
+        return value
+
+    def both() -> bool:
+        value = negation()
+        while peek() == "&&":
+            take()
+            value = negation() & value
+        return value
+
+    def negation() -> bool:
+        token = take() if peek() is not None else ")"
+        if token == "!":
+            return not negation()
+        if token == "(":
+            value = either()
+            if take() != ")":
+                raise ValueError(expression)
+            return value
+        if token in (")", "&&", "||"):
+            raise ValueError(expression)
+        return has(token)
+
+    try:
+        value = either()
+    except (ValueError, IndexError):
+        return False
+    return value and at == len(tokens)
+
+
+def _builds(name: str, data: bytes, platform: _Platform, host: _Host) -> bool:
+    """Whether the go command builds the file ``name`` holding ``data`` on ``platform`` (as go/build decides)."""
+
+    def has(tag: str) -> bool:
+        return _has_tag(tag, platform, host)
+
+    stem = name.removesuffix(".go").removesuffix("_test")
+    if "_" in stem:
+        parts = stem[stem.index("_") :].split("_")
+        if len(parts) >= 2 and parts[-2] in _KNOWN_OS and parts[-1] in _KNOWN_ARCH:
+            if not (has(parts[-2]) and has(parts[-1])):
+                return False
+        elif (parts[-1] in _KNOWN_OS or parts[-1] in _KNOWN_ARCH) and not has(parts[-1]):
+            return False
+    expression, plus = _constraint_lines(data)
+    if expression is not None:
+        if not _evaluate(expression, has):
+            return False
+    else:
+        for line in plus:  # lines AND, space-separated options OR, comma-separated terms AND
+            options = [all(_evaluate(t, has) for t in option.split(",")) for option in line.split()]
+            if not any(options):
+                return False
+    return platform.cgo or not _IMPORTS_C.search(data)
+
+
+def _platform_for(name: str, data: bytes, host: _Host) -> _Platform | str:
+    """A platform that builds the file (this machine's first, then its GOARCH, then amd64 and arm64), or why none."""
+    pairs = sorted(
+        host.pairs,
+        key=lambda pair: (
+            pair != (host.goos, host.goarch),
+            pair[1] != host.goarch,
+            pair[1] not in ("amd64", "arm64"),
+        ),
+    )
+    for goos, goarch in pairs:
+        if _builds(name, data, _Platform(goos, goarch, False), host):
+            return _Platform(goos, goarch, False)
+    native = _Platform(host.goos, host.goarch, True)
+    if _builds(name, data, native, host):
+        return native if host.cc else "it needs cgo and there is no C compiler (go env CC)"
+    if any(_builds(name, data, _Platform(goos, goarch, True), host) for goos, goarch in pairs):
+        return f"it needs cgo on another platform than {host.goos}/{host.goarch}, and cgo is checked only here"
+    expression, _ = _constraint_lines(data)
+    said = f" (//go:build {expression})" if expression else ""
+    return f"no GOOS/GOARCH builds it without build tags{said}"
 
 
 # -- packages -------------------------------------------------------------------
@@ -358,15 +654,38 @@ class _Checked:
             if not self._baseline[check]:
                 self.dropped.add(check)
                 said = [line for line in failed.output.splitlines() if line.strip() and not line.startswith("#")]
-                self.notices.append(
-                    Notice(self.directory(), f"{check} fails without the fixes too: {said[0].strip() if said else ''}")
-                )
+                why = f"{check} fails without the fixes too: {said[0].strip() if said else ''}"
+                self.notices.append(Notice(self.directory(), why))
+                self.failed_before(check, why)
                 continue
             return failed
         return None
 
+    def failed_before(self, check: str, why: str) -> None:
+        """``check`` fails on the code as read: raise :class:`_Unverifiable` to leave out what it cannot vouch for."""
+
     def settle(self) -> None:
         """Roll back culprits until the kept fixes pass every required check."""
+        while True:
+            try:
+                self._roll_back_culprits()
+                break
+            except _Unverifiable as err:
+                self.leave_out(err.paths, err.why)
+        if self.rolled_back:
+            # A fix found only once another was applied (on the code that fix produced) goes with it.
+            applied = {(path, key) for path, r in self.current().items() for key in r.fixed_keys}
+            for fix in [f for f in self.kept if f not in applied]:
+                self.kept.remove(fix)
+                self.rolled_back.append(self._describe(fix, _Failure(NEEDS, "")))
+
+    def leave_out(self, paths: frozenset[Path] | None, why: str) -> list[RolledBack]:
+        """Take back the kept fixes of ``paths`` (None: all) as not verified; what was taken."""
+        out = [fix for fix in self.kept if paths is None or fix[0] in paths]
+        self.kept = [fix for fix in self.kept if fix not in out]
+        return [self._describe(fix, _Failure(UNVERIFIED, why)) for fix in out]
+
+    def _roll_back_culprits(self) -> None:
         failed = self.failure(self.kept)
         while failed is not None and self.kept:
             # check(kept[:lo]) passes (the baseline does), check(kept[:hi]) fails
@@ -384,12 +703,6 @@ class _Checked:
             culprit = self.kept.pop(hi - 1)
             self.rolled_back.append(self._describe(culprit, failed))
             failed = self.failure(self.kept)
-        if self.rolled_back:
-            # A fix found only once another was applied (on the code that fix produced) goes with it.
-            applied = {(path, key) for path, r in self.current().items() for key in r.fixed_keys}
-            for fix in [f for f in self.kept if f not in applied]:
-                self.kept.remove(fix)
-                self.rolled_back.append(self._describe(fix, _Failure(NEEDS, "")))
 
     def _describe(self, culprit: _FixId, failed: _Failure) -> RolledBack:
         path, key = culprit
@@ -405,44 +718,146 @@ class _Checked:
 _ENGINE_LOCK = threading.Lock()
 
 
-class _Package(_Checked):
-    """One directory's package (with its tests), checked with only its own fixes."""
+class _Unverifiable(Exception):
+    """The fixes of ``paths`` (None: the whole package) cannot be checked: leave them out."""
 
-    def __init__(self, directory: Path, results: Sequence[FileResult], settings: Settings, toolchain: _Toolchain):
+    def __init__(self, paths: frozenset[Path] | None, why: str) -> None:
+        super().__init__(why)
+        self.paths = paths
+        self.why = why
+
+
+class _Package(_Checked):
+    """One directory's package (with its tests), checked with only its own fixes, in its own module."""
+
+    def __init__(
+        self,
+        directory: Path,
+        results: Sequence[FileResult],
+        settings: Settings,
+        toolchain: _Toolchain,
+        keep_unverified: bool = True,
+    ):
         super().__init__(results, settings, toolchain)
         self.dir = directory
         self.module = _module_root(directory)
         self.pattern = _pattern(directory, self.module)
         self.has_tests = any(p.name.endswith("_test.go") for p in directory.glob("*_test.go"))
+        self.keep_unverified = keep_unverified
+        self.unverified: list[Unverified] = []
+        self.load_error: str | None = None  # why go cannot load the package as read
+        self.on_host = True  # False: build constraints exclude every file here
+        self.platforms: dict[str, tuple[_Platform, frozenset[Path]]] = {}  # check -> where, for which files
 
     def directory(self) -> Path:
         return self.dir
 
     def checks(self) -> list[str]:
         race = self.toolchain.options.mode is Mode.RACE and self.has_tests
-        return [GOFMT, BUILD, VET, *([TEST] if race else [])]
+        host = [BUILD, VET, *([TEST] if race else [])] if self.on_host else []
+        return [GOFMT, *host, *self.platforms]
 
     def settle(self) -> None:
-        self._note_ignored_files()
-        super().settle()
+        self._load()
+        if self.kept:
+            super().settle()
 
     def run_check(self, check: str, texts: dict[Path, bytes]) -> _Failure | None:
         if check == GOFMT:
             return _gofmt_failure(self.toolchain, self.originals, texts)
+        if check in self.platforms:
+            platform, _ = self.platforms[check]
+            env = platform.env()
+            failed = _go_failure(self.toolchain, VET, self.module, [self.pattern], [self.pattern], texts, env)
+            return None if failed is None else _Failure(check, failed.output)
         return _go_failure(self.toolchain, check, self.module, [self.pattern], [self.pattern], texts)
 
-    def _note_ignored_files(self) -> None:
-        """Changed files the build leaves out on this platform: only gofmt sees them."""
-        done = self.toolchain.run(["list", "-e", "-json=IgnoredGoFiles", "."], self.dir, self.module)
-        try:
-            ignored = set(json.loads(done.stdout or "{}").get("IgnoredGoFiles") or [])
-        except json.JSONDecodeError:
+    def failed_before(self, check: str, why: str) -> None:
+        if check == TEST:
+            return  # tests that fail anyway say nothing about build and vet, which passed
+        paths = self.platforms[check][1] if check in self.platforms else None
+        if not self.keep_unverified:
+            raise _Unverifiable(paths, why)  # stops the bisection, which restarts without those fixes
+        self.cannot_check(paths, why)
+
+    def cannot_check(self, paths: frozenset[Path] | None, why: str) -> None:
+        """Nothing vouches for the fixes of ``paths`` (None: all): leave them out, or keep them and say so."""
+        if not self.keep_unverified:
+            self.leave_out(paths, why)
             return
-        names = sorted(p.name for p in self.originals if p.name in ignored)
-        if names:
-            self.notices.append(
-                Notice(self.dir, f"{', '.join(names)} excluded by build constraints here: checked by gofmt only")
-            )
+        fixes = [fix for fix in self.kept if paths is None or fix[0] in paths]
+        if fixes:
+            described = tuple(self._describe(fix, _Failure(UNVERIFIED, why)) for fix in fixes)
+            self.unverified.append(Unverified(self.dir, why, described, kept=True))
+
+    def leave_out(self, paths: frozenset[Path] | None, why: str) -> list[RolledBack]:
+        taken = super().leave_out(paths, why)
+        if taken:
+            self.unverified.append(Unverified(self.dir, why, tuple(taken), kept=False))
+        return taken
+
+    def _load(self) -> None:
+        """The package as read, as go loads it: what can be checked at all, and on which platforms."""
+        if not (self.module / "go.mod").is_file():
+            self.load_error = "no go.mod in its directory or above it"
+            self.cannot_check(None, self.load_error)
+            return
+        fields = "Error,DepsErrors,IgnoredGoFiles"
+        done = self.toolchain.run(["list", "-e", f"-json={fields}", "."], self.dir, self.module)
+        try:
+            listed = json.loads(done.stdout)
+        except json.JSONDecodeError:
+            listed = None
+        if not isinstance(listed, dict):
+            said = [line for line in done.stderr.splitlines() if line.strip() and "downloading" not in line]
+            self.load_error = f"go list fails: {said[-1].strip() if said else 'no output'}"
+            self.cannot_check(None, self.load_error)
+            return
+        error = (listed.get("Error") or {}).get("Err") or ""
+        if "build constraints exclude all Go files" in error:
+            self.on_host = False
+        elif error:
+            self.load_error = f"go list: {error.strip().splitlines()[0]}"
+            self.cannot_check(None, self.load_error)
+            return
+        for failed in listed.get("DepsErrors") or []:
+            where = f"{failed['Pos']}: " if failed.get("Pos") else ""
+            self.load_error = f"a dependency cannot be loaded: {where}{(failed.get('Err') or '').strip()}"
+            self.cannot_check(None, self.load_error)
+            return
+        ignored = set(listed.get("IgnoredGoFiles") or [])
+        self._plan_platforms(sorted(path for path in self.originals if path.name in ignored))
+
+    def _plan_platforms(self, ignored: list[Path]) -> None:
+        """A GOOS/GOARCH (and CGO_ENABLED) for each changed file the build leaves out on this machine."""
+        if not ignored:
+            return
+        host = self.toolchain.host()
+        chosen: dict[_Platform, list[Path]] = {}
+        for path in ignored:
+            data = self.originals[path].original or b""
+            platform = next((p for p in chosen if _builds(path.name, data, p, host)), None)
+            found = platform or _platform_for(path.name, data, host)
+            if isinstance(found, str):
+                self.cannot_check(frozenset({path}), f"{path.name} is excluded by build constraints here: {found}")
+                continue
+            chosen.setdefault(found, []).append(path)
+        for platform, paths in chosen.items():
+            # The go command has the last word on which files a platform builds.
+            fields = "GoFiles,CgoFiles,TestGoFiles,XTestGoFiles"
+            done = self.toolchain.run(["list", "-e", f"-json={fields}", "."], self.dir, self.module, env=platform.env())
+            try:
+                listed = json.loads(done.stdout)
+            except json.JSONDecodeError:
+                listed = {}
+            built = {name for key in fields.split(",") for name in (listed.get(key) or [])}
+            for path in (p for p in paths if p.name not in built):
+                self.cannot_check(
+                    frozenset({path}), f"{path.name} is excluded by build constraints here and with {platform.label()}"
+                )
+            vetted = frozenset(p for p in paths if p.name in built)
+            if vetted:
+                self.platforms[f"{VET} ({platform.label()})"] = (platform, vetted)
 
 
 class _Together(_Checked):
@@ -521,6 +936,56 @@ class _Together(_Checked):
         self.packages[0].notices += self.notices
 
 
+# -- vendored copies --------------------------------------------------------------
+
+_MODULE_LINE = re.compile(r'^\s*module\s+"?([^\s"]+)"?', re.MULTILINE)
+
+
+def _stale_vendor_copies(packages: Sequence[_Package]) -> list[Notice]:
+    """A warning per vendor/ of another module in the tree that holds a copy of a package with fixes."""
+    warnings: dict[tuple[Path, str], Notice] = {}
+    vendors: dict[Path, list[Path]] = {}
+    for package in packages:
+        try:
+            module_path = _MODULE_LINE.search((package.module / "go.mod").read_text(errors="replace"))
+        except OSError:
+            continue
+        if module_path is None:
+            continue
+        path = module_path[1]
+        inside = package.dir.relative_to(package.module)
+        tree = _tree_root(package.module)
+        if tree not in vendors:
+            vendors[tree] = _vendor_dirs(tree)
+        for vendor in vendors[tree]:
+            if vendor.parent != package.module and (vendor / path / inside).is_dir():
+                warnings[(vendor.parent, path)] = Notice(
+                    vendor.parent, f"vendor/{path}/ holds an old copy of {path}: run go mod vendor"
+                )
+    return [warnings[key] for key in sorted(warnings)]
+
+
+def _tree_root(module: Path) -> Path:
+    """The outermost module (or go.work) above ``module``, within its git repository."""
+    top = module
+    for directory in (module, *module.parents):
+        if (directory / "go.mod").is_file() or (directory / "go.work").is_file():
+            top = directory
+        if (directory / ".git").exists():
+            break
+    return top
+
+
+def _vendor_dirs(tree: Path) -> list[Path]:
+    """The vendor/ directories (with a modules.txt) under ``tree``."""
+    found = []
+    for directory, subdirs, _ in os.walk(tree):
+        if "vendor" in subdirs and (Path(directory) / "vendor" / "modules.txt").is_file():
+            found.append(Path(directory) / "vendor")
+        subdirs[:] = [d for d in subdirs if d not in ("vendor", "testdata", "node_modules") and d[:1] not in "._"]
+    return sorted(found)
+
+
 def _gofmt_failure(
     toolchain: _Toolchain, originals: dict[Path, FileResult], texts: dict[Path, bytes]
 ) -> _Failure | None:
@@ -538,12 +1003,13 @@ def _go_failure(
     build: list[str],
     packages: list[str],
     texts: dict[Path, bytes],
+    env: dict[str, str] | None = None,
 ) -> _Failure | None:
     overlay, renames = toolchain.overlay(texts)
     flags = [f"-overlay={overlay}"] if overlay is not None else []
     if check == IMPORTS:
         template = '{{if .Error}}{{.ImportPath}}: {{.Error}}{{"\\n"}}{{end}}'
-        done = toolchain.run(["list", *flags, "-e", "-test", "-f", template, *build], module, module)
+        done = toolchain.run(["list", *flags, "-e", "-test", "-f", template, *build], module, module, env=env)
         said = done.stdout.strip() or (done.stderr.strip() if done.returncode else "")
         return _Failure(check, _readable(said, renames, module)) if said else None
     if check == BUILD:
@@ -552,7 +1018,7 @@ def _go_failure(
         args = ["vet", *flags, *packages]
     else:
         args = ["test", *flags, "-race", f"-timeout={toolchain.options.test_timeout}", *packages]
-    done = toolchain.run(args, module, module)
+    done = toolchain.run(args, module, module, env=env)
     if done.returncode == 0:
         return None
     return _Failure(check, _readable(done.stdout + done.stderr, renames, module))
