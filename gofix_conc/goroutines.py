@@ -225,23 +225,27 @@ def start_goroutine_with(ctx: FileContext, go: Node, lines: list[str]) -> Gorout
 
 
 def declared_callee(ctx: FileContext, go: Node) -> Node | None:
-    """The declaration of the function ``go f(x)`` / ``go r.m(x)`` runs, when this file has it."""
-    from gofix_conc.source import captures
-
+    """The declaration of the function ``go f(x)`` / ``go r.m(x)`` runs, when the package has it."""
     call = call_of(go)
     function = call.child_by_field_name("function") if call is not None else None
     if function is None:
         return None
     if function.type == "identifier":
         decl = scopes.resolve(function)
-        construct = decl.construct if decl is not None and decl.kind == "func" else None
+        if decl is None:
+            found = ctx.package.functions(function.text.decode())  # another file's function
+            return found[0] if len(found) == 1 else None
+        construct = decl.construct if decl.kind == "func" else None
         return construct if construct is not None and construct.type == "function_declaration" else None
     name = function.child_by_field_name("field") if function.type == "selector_expression" else None
-    if name is None:
+    operand = function.child_by_field_name("operand") if function.type == "selector_expression" else None
+    if name is None or operand is None:
         return None
-    methods = captures("(method_declaration name: (field_identifier) @n) @d", ctx.root)
-    found = [d for d, n in zip(methods.get("d", []), methods.get("n", []), strict=False) if n.text == name.text]
-    return found[0] if len(found) == 1 else None  # one method of that name: no guessing the receiver's type
+    imported = {i.local_name for i in imports.imports(ctx.source)}
+    if operand.type == "identifier" and operand.text.decode() in imported and scopes.resolve(operand) is None:
+        return None  # pkg.F of another package
+    methods = ctx.package.methods_named(name.text.decode())
+    return methods[0].node if len(methods) == 1 else None  # one method of that name: no guessing the receiver's type
 
 
 def parameter_names(function: Node) -> list[str]:

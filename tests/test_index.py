@@ -261,3 +261,22 @@ def test_cache_key_follows_the_content_of_the_package(tmp_path: Path) -> None:
     cache.package_digest.cache_clear()
     (tmp_path / "types.go").write_text(dedent(TYPES).replace("2 << 10", "4 << 10"))  # same size, new content
     assert cache.package_digest(tmp_path) != before
+
+
+def test_callee_of_another_file_names_the_bindings(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "handler.go": "package p\n\nfunc handle(token string) {}\n\ntype S struct{}\n\n"
+            "func (S) serve(conn int) {}\n",
+            "run.go": "package p\n\nfunc start(ready chan string, s S, next func() int) {\n"
+            "\tgo handle(<-ready)\n\tgo s.serve(next())\n}\n",
+        },
+    )
+    path = tmp_path / "run.go"
+    source = Source(path.read_bytes())
+    ctx = FileContext(path, source, (1, 22), {})
+    scopes.forget()
+    first, second = captures("(go_statement) @g", source.root)["g"]
+    assert goroutines.start_goroutine_with(ctx, first, []).before_go == ["token := <-ready"]  # type: ignore[union-attr]
+    assert goroutines.start_goroutine_with(ctx, second, []).before_go == ["conn := next()"]  # type: ignore[union-attr]
