@@ -88,7 +88,7 @@ def run(
     unsafe_fixes: Annotated[bool, typer.Option("--unsafe-fixes", help="Also apply fixes marked unsafe.")] = False,
     verify: Annotated[VerifyMode, typer.Option("--verify", help="Fix mode: checks fixes pass.")] = VerifyMode.build,
     verify_race: Annotated[
-        bool, typer.Option("--verify-race", help="Same as --verify race (gofix-conc rewrites --verify=race to it).")
+        bool, typer.Option("--verify-race", help="Same as --verify race, as for fix and pr.")
     ] = False,
     org: Annotated[
         Optional[str],
