@@ -785,8 +785,9 @@ class _Package(_Checked):
         if not self.keep_unverified:
             self.leave_out(paths, why)
             return
-        fixes = [fix for fix in self.kept if paths is None or fix[0] in paths]
-        if fixes:
+        told = {(rb.path, (rb.rule, rb.line, rb.column)) for u in self.unverified for rb in u.fixes}
+        fixes = [fix for fix in self.kept if (paths is None or fix[0] in paths) and fix not in told]
+        if fixes:  # the first reason is enough
             described = tuple(self._describe(fix, _Failure(UNVERIFIED, why)) for fix in fixes)
             self.unverified.append(Unverified(self.dir, why, described, kept=True))
 

