@@ -17,7 +17,11 @@ Not flagged, because a crash is what they want or already have in hand:
   `for { ... }` with no way out (program-lifetime workers), a server's
   `Serve`/`ListenAndServe` loop, and exit monitors that call `os.Exit` or
   `log.Fatal` themselves. A recover there leaves a zombie process that no
-  longer does its job.
+  longer does its job;
+- goroutines with nothing to recover: only channel operations (`<-ch`,
+  `close(done)`, a signal send, a select over them), waits (`wg.Wait()`),
+  timer stops, atomic stores of a constant and calls of a context's cancel
+  function (`go func() { wg.Wait(); close(done) }()`).
 
 `_test.go` files, and functions that take a `*testing.T`/`B`/`TB` in other
 files (test helpers), are not checked unless `include-tests = true`.
@@ -33,8 +37,7 @@ calls `recover()`, recovers nothing.
 ## Example
 ```go
 go func() {
-        defer wg.Done()
-        process(job)
+        sendWelcomeMail(user)
 }()
 ```
 
@@ -43,11 +46,10 @@ Use instead:
 go func() {
         defer func() {
                 if r := recover(); r != nil {
-                        log.Printf("goroutine in Run: panic: %v\\n%s", r, debug.Stack())
+                        log.Printf("goroutine in Signup: panic: %v\\n%s", r, debug.Stack())
                 }
         }()
-        defer wg.Done()
-        process(job)
+        sendWelcomeMail(user)
 }()
 ```
 
@@ -106,15 +108,24 @@ saying what to check, when:
 - it calls `panic` itself: the crash was asked for;
 - the function it runs is not in the package (a callback, another package):
   its completion signals are unknown;
+- someone waits for the goroutine (the starting function joins it with
+  `wg.Wait()`, `<-done` or a range over a channel it uses, or the goroutine
+  signals its end with `wg.Done()`, `close(done)`, `cancel()`, a signal send,
+  deferred or not) and it does work the waiter can see: it writes a variable
+  declared outside it, sends a value, calls a method on a value from outside,
+  passes a value from outside to a call, or calls a function value from
+  outside or a function of the package. The waiter uses what it did: after a
+  recovered panic it carries on with partial results (a linker writing a
+  binary with a section missing, and exit 0). The message names the first
+  such work; the way out is to make the panic an error the waiter sees.
+  Goroutines nobody waits for (fire-and-forget) keep a safe fix;
 - the package is a library (not `main`) with no logging convention: the fix
   would print the library's panics into the program's global log and hide
   them from the program, a decision for the program's owner (set `handler`).
 Hand-overs are looked for in the goroutine and in the package functions it
-calls, two calls deep. What the rule cannot see: work handed over through
-pointers and shared buffers (a worker that writes its part of the output, then
-`wg.Done()`): after a recovered panic the starter goes on with that part
-missing. Review joined workers with that in mind. A handler that is not
-gofmt-formatted makes the output not gofmt-clean.
+calls, two calls deep. Calls of `fmt`/`log` printing, `strings`, `strconv`,
+`errors` and read-only builtins (`len`) count as reading only. A handler that
+is not gofmt-formatted makes the output not gofmt-clean.
 """
 
 from __future__ import annotations
@@ -125,11 +136,11 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from gofix_conc import goroutines, loggers, package, scopes
+from gofix_conc import concurrency, goroutines, loggers, package, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.imports import default_name, imports
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
-from gofix_conc.source import captures, parse
+from gofix_conc.source import captures, matches, parse
 
 # Every goroutine:  go <call>
 GO_STATEMENTS = "(go_statement) @go"
@@ -229,6 +240,8 @@ class Goroutine:
             return False
         if all(is_protected(self, body) for body in self.bodies):
             return True
+        if all(panic_free(self, body) for body in self.bodies):
+            return True  # only waits, signals and stops: there is nothing to recover
         if any(handles_panics(self, body, depth=2) for body in self.bodies):
             return True
         return all(runs_for_the_program(self, body) or exits_the_process(body) for body in self.bodies)
@@ -246,6 +259,7 @@ def plan_fix(run: Goroutine) -> Fix | None:
     for body in run.bodies or []:
         concerns += what_a_panic_skips(run, body, moved)
         concerns += what_callees_hand_over(run, body)
+        concerns += what_a_waiter_relies_on(run, body)
     if run.bodies is None:
         concerns.append(UNKNOWN_FUNCTION)
     started = goroutines.start_goroutine_with(ctx, go, lines)
@@ -670,6 +684,259 @@ def is_channel(run: Goroutine, expr: Node) -> bool:
         arguments = value.child_by_field_name("arguments")
         declared = arguments.named_children[0] if arguments is not None and arguments.named_children else None
     return declared is not None and declared.type == "channel_type"
+
+
+# -- joined workers ----------------------------------------------------------
+
+
+def what_a_waiter_relies_on(run: Goroutine, body: Node) -> list[str]:
+    """A goroutine someone waits for, and the work of it that the waiter can see.
+
+    Whoever waits (``wg.Wait()``, ``<-done``) goes on with what the goroutine
+    did: after a recovered panic it goes on with part of it and no sign that
+    anything failed. Safe only when the goroutine does nothing the waiter can see.
+    """
+    waiter = waited_for(run, body)
+    work = visible_work(run, body) if waiter is not None else None
+    if waiter is None or work is None:
+        return []
+    return [
+        f"{waiter} and uses what it does ({work}): after a recovered panic it would carry on "
+        "with partial results; make the panic an error the parent sees"
+    ]
+
+
+STATEMENTS = ("expression_statement", "defer_statement")  # a call as a statement: a signal, not <-ctx.Done()
+
+
+def waited_for(run: Goroutine, body: Node) -> str | None:
+    """Who waits for the goroutine: the starting function joins it, or it signals that it has finished."""
+    if joined_by_starter(run, body):
+        return "the parent waits for this goroutine"
+    found = captures(HANDOFFS, body)
+    signals = [s for s in found.get("signal", []) if s.parent is not None and s.parent.type in STATEMENTS]
+    signals += [s for s in found.get("send", []) if is_signal_value(s.child_by_field_name("value"))]
+    for signal in signals:
+        function = signal.child_by_field_name("function")
+        if function is None or not text(function).endswith(".Release"):  # a semaphore slot is no wait
+            return f"whoever waits for `{text(signal)}` waits for this goroutine"
+    return None
+
+
+def joined_by_starter(run: Goroutine, body: Node) -> bool:
+    """A join after the ``go`` (``wg.Wait()``, ``<-done``, ranging over a channel) on something the goroutine uses."""
+    used = {text(n) for part in (run.go, body) for n in captures(NAMES, part).get("n", [])}
+    child = run.go
+    for ancestor in scopes.ancestors(run.go):
+        if ancestor.type == "statement_list":
+            later = [s for s in ancestor.named_children if s.start_byte >= child.end_byte]
+            if any(concurrency.is_join(s) and joined_names(s) & used for s in later):
+                return True
+        if ancestor.type in scopes.FUNCTIONS:
+            return False
+        child = ancestor
+    return False
+
+
+NAMES = "[(identifier) (field_identifier)] @n"
+
+
+def joined_names(statement: Node) -> set[str]:
+    """What a join statement waits on, by its last name: ``wg`` for ``s.wg.Wait()``, ``done`` for ``<-done``."""
+    targets = [m["channel"][0] for m in matches(concurrency.JOINS, statement) if "channel" in m]
+    targets += [m["join"][0].child_by_field_name("function") for m in matches(concurrency.JOINS, statement)]
+    targets = [
+        t.child_by_field_name("operand")
+        if t is not None and t.type == "selector_expression" and text(t.child_by_field_name("field")) == "Wait"
+        else t
+        for t in targets
+    ]
+    targets += captures("(range_clause right: (_) @ch)", statement).get("ch", [])
+    names = set()
+    for target in targets:
+        while target is not None and target.type in ("index_expression", "parenthesized_expression"):
+            target = target.child_by_field_name("operand") or next(iter(target.named_children), None)
+        if target is not None and target.type == "selector_expression":
+            target = target.child_by_field_name("field")
+        if target is not None and target.type in ("identifier", "field_identifier"):
+            names.add(text(target))
+    return names
+
+
+WRITING_BUILTINS = frozenset({"append", "copy", "delete", "clear"})
+# Calls that neither do nor hand over work: waiting, locking, signalling.
+BOOKKEEPING = frozenset({"Done", "Wait", "Lock", "Unlock", "RLock", "RUnlock", "Release", "Stop"})
+# Functions that read their arguments and write nothing through them.
+READ_ONLY = {
+    "fmt": ("Sprint", "Sprintf", "Sprintln", "Print", "Printf", "Println", "Errorf"),
+    "log": ("Print", "Printf", "Println", "Fatal", "Fatalf", "Fatalln", "Panic", "Panicf", "Panicln"),
+    "strings": None,
+    "strconv": None,
+    "errors": ("New", "Is", "As", "Join", "Unwrap"),
+}
+BUILTINS = frozenset(
+    {"len", "cap", "min", "max", "panic", "print", "println", "string", "bool", "byte", "rune", "error", "any"}
+    | {"int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "uintptr"}
+    | {"float32", "float64", "complex64", "complex128", "iota"}
+    | {"append", "copy", "delete", "make", "new", "clear", "close", "recover", "complex", "real", "imag"}
+)
+
+
+def visible_work(run: Goroutine, body: Node) -> str | None:
+    """The first thing the goroutine does that its waiter can see, in words; None when there is none.
+
+    Visible: a write to a variable declared outside the goroutine (captured,
+    a parameter, package-level), a send of a value, a method call on a value
+    from outside, a value from outside passed to a call, a call of a function
+    value from outside or of a function of the package (it may write the
+    package's state).
+    """
+    for ident in captures("(identifier) @i", body).get("i", []):
+        if (scopes.is_write(climb(ident)) or scopes.is_write(ident)) and from_outside(run, body, ident):
+            return f"it writes {text(ident)}"
+    for send in captures("(send_statement) @s", body).get("s", []):
+        if not is_signal_value(send.child_by_field_name("value")):
+            return f"it sends on {text(send.child_by_field_name('channel'))}"
+    for call in captures(CALLS, body).get("call", []):
+        function = call.child_by_field_name("function")
+        if function is None or is_completion_signal(call):
+            continue
+        if function.type == "selector_expression":
+            operand = function.child_by_field_name("operand")
+            name = text(function.child_by_field_name("field"))
+            if operand is not None and is_package(run.ctx, operand):
+                allowed = READ_ONLY.get(text(operand), ())
+                if allowed is None or name in (allowed or ()):
+                    continue  # reads its arguments only
+            elif name in BOOKKEEPING:
+                continue
+            else:
+                root = scopes.root_identifier(operand) if operand is not None else None
+                if root is not None and from_outside(run, body, root):
+                    return f"it calls {text(function)} on a value the parent shares"
+        elif function.type == "identifier" and from_outside(run, body, function):
+            return f"it calls {text(function)}, which may write what the parent reads"
+        elif text(function) in BUILTINS and text(function) not in WRITING_BUILTINS:
+            continue  # len(x), string(b): reads only
+        arguments = call.child_by_field_name("arguments")
+        for ident in captures("(identifier) @i", arguments).get("i", []) if arguments is not None else []:
+            if from_outside(run, body, ident) and not is_package(run.ctx, ident):
+                return f"it passes {text(ident)} to {text(function)}"
+    return None
+
+
+def is_completion_signal(call: Node) -> bool:
+    """``close(ch)``, ``cancel()``, ``x.Done()``, ``x.Release(n)``: handled as signals, not as work."""
+    function = call.child_by_field_name("function")
+    if function is None:
+        return False
+    if function.type == "identifier":
+        return text(function) == "close" or text(function).startswith("cancel")
+    return function.type == "selector_expression" and text(function.child_by_field_name("field")) in ("Done", "Release")
+
+
+def from_outside(run: Goroutine, body: Node, ident: Node) -> bool:
+    """A name the goroutine shares with its starter: captured, a parameter, or package-level."""
+    decl = scopes.resolve(ident)
+    if decl is None:
+        return text(ident) in run.package.functions or not (text(ident) in BUILTINS or is_package(run.ctx, ident))
+    return decl.kind not in ("type", "const") and not scopes.contains(body, decl.node)
+
+
+# -- goroutines with nothing to recover ---------------------------------------
+
+# Calls that wait, signal or stop, and cannot panic on bad input:
+#   wg.Wait()   wg.Done()   t.Stop()   flag.Store(true)   cancel()   close(ch)
+QUIET_METHODS = frozenset({"Wait", "Done", "Stop"})
+QUIET_STORES = frozenset({"Store", "Add", "Swap"})
+QUIET_VALUES = frozenset({"identifier", "true", "false", "int_literal", "nil"})
+
+
+def panic_free(run: Goroutine, body: Node) -> bool:
+    """Nothing but channel operations, waits, timer stops, literal atomic stores and cancel calls.
+
+    ``go func() { wg.Wait(); close(done) }()``, a select that cancels on a
+    timeout: nothing in it panics on bad input, so a recover there is noise.
+    """
+    statements = own_statements(body)
+    return bool(statements) and all(quiet_statement(run, s) for s in statements)
+
+
+def quiet_statement(run: Goroutine, statement: Node) -> bool:
+    kind = statement.type
+    if kind in ("comment", "empty_statement", "break_statement", "continue_statement"):
+        return True
+    if kind == "return_statement":
+        return not statement.named_children
+    if kind == "send_statement":
+        value = statement.child_by_field_name("value")
+        return value is not None and (value.type in QUIET_VALUES or is_signal_value(value))
+    if kind == "defer_statement":
+        call = next((c for c in statement.named_children if c.type == "call_expression"), None)
+        return call is not None and quiet_call(run, call)
+    if kind == "select_statement":
+        for case in (c for c in statement.named_children if c.type in ("communication_case", "default_case")):
+            communication = case.child_by_field_name("communication")
+            if communication is not None and communication.type == "send_statement":
+                if not quiet_statement(run, communication):
+                    return False
+            elif communication is not None and not quiet_receive(communication):
+                return False
+            if not all(quiet_statement(run, s) for s in goroutines.statements(case) if s != communication):
+                return False
+        return True
+    if kind != "expression_statement" or not statement.named_children:
+        return False
+    inner = statement.named_children[0]
+    if inner.type == "unary_expression":
+        return quiet_receive(inner)
+    return inner.type == "call_expression" and quiet_call(run, inner)
+
+
+def quiet_receive(node: Node) -> bool:
+    """``<-ch``, ``v := <-ch``, ``<-ctx.Done()``: a wait, whatever it receives."""
+    if node.type in ("receive_statement", "short_var_declaration", "assignment_statement"):
+        right = node.child_by_field_name("right")
+        if right is None:
+            return False
+        node = right.named_children[0] if right.type == "expression_list" and right.named_children else right
+    if node.type != "unary_expression" or text(node.child_by_field_name("operator")) != "<-":
+        return False
+    operand = node.child_by_field_name("operand")
+    if operand is not None and operand.type == "call_expression":  # <-ctx.Done()
+        function = operand.child_by_field_name("function")
+        arguments = operand.child_by_field_name("arguments")
+        return (
+            function is not None
+            and function.type == "selector_expression"
+            and text(function.child_by_field_name("field")) == "Done"
+            and arguments is not None
+            and not arguments.named_children
+        )
+    return operand is not None and operand.type in ("identifier", "selector_expression")
+
+
+def quiet_call(run: Goroutine, call: Node) -> bool:
+    function = call.child_by_field_name("function")
+    arguments = call.child_by_field_name("arguments")
+    values = arguments.named_children if arguments is not None else []
+    if function is None:
+        return False
+    if function.type == "identifier":
+        if text(function) == "close":
+            return len(values) == 1 and values[0].type in ("identifier", "selector_expression")
+        decl = scopes.resolve(function)
+        local = decl is not None and decl.kind != "func"
+        return local and not values and "cancel" in text(function).lower()  # a context's CancelFunc
+    if function.type != "selector_expression":
+        return False
+    name = text(function.child_by_field_name("field"))
+    operand = function.child_by_field_name("operand")
+    if operand is None or is_package(run.ctx, operand):
+        return False
+    if name in QUIET_METHODS:
+        return not values
+    return name in QUIET_STORES and len(values) == 1 and values[0].type in ("true", "false", "int_literal")
 
 
 # -- completion signals turned into defers -----------------------------------

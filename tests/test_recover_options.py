@@ -175,12 +175,16 @@ def test_configured_helpers_count_as_recover(tmp_path: Path, helpers: list[str],
 IN_TEST = """
     package svc
 
-    import "testing"
+    import (
+        "fmt"
+        "testing"
+    )
 
     func TestBackground(t *testing.T) {
         done := make(chan struct{})
         go func() {
             defer close(done)
+            fmt.Println("working")
         }()
         <-done
     }
@@ -189,7 +193,7 @@ IN_TEST = """
 
 def test_test_files_are_skipped_unless_included(tmp_path: Path) -> None:
     assert _lines_found(tmp_path, IN_TEST, name="svc_test.go") == []
-    assert _lines_found(tmp_path, IN_TEST, {"include-tests": True}, name="svc_test.go") == [7]
+    assert _lines_found(tmp_path, IN_TEST, {"include-tests": True}, name="svc_test.go") == [10]
     assert "recover()" in _fixed(tmp_path, IN_TEST, {"include-tests": True}, name="svc_test.go")
 
 
