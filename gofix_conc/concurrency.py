@@ -24,6 +24,8 @@ receive from a channel a goroutine can signal on (``<-done``,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from tree_sitter import Node
 
 from gofix_conc import scopes
@@ -100,7 +102,12 @@ def goroutine_around(node: Node, stop: Node | None) -> Node | None:
 
 
 def holds_lock(node: Node, function: Node) -> bool:
-    """Whether ``function`` has locked a mutex before ``node`` runs and not unlocked it yet.
+    """Whether ``function`` has locked a mutex before ``node`` runs and not unlocked it yet."""
+    return bool(held_locks(node, function))
+
+
+def held_locks(node: Node, function: Node) -> frozenset[str]:
+    """The mutexes (as written: ``mu``, ``s.mu``) ``function`` holds when ``node`` runs.
 
     Only the statements of the blocks around ``node`` count, in order:
     ``mu.Lock()`` takes, ``mu.Unlock()`` releases, ``defer mu.Unlock()`` keeps
@@ -123,7 +130,7 @@ def holds_lock(node: Node, function: Node) -> bool:
             if effect is not None:
                 mutex, locks = effect
                 held = held | {mutex} if locks else held - {mutex}
-    return bool(held)
+    return frozenset(held)
 
 
 def _lock_effect(statement: Node) -> tuple[str, bool] | None:
@@ -362,3 +369,122 @@ def _channel_root(channel: Node) -> str | None:
             root = aliased
             decl = scopes.resolve(root)
     return f"{root.text.decode() if root.text else ''}@{decl.node.start_byte if decl is not None else -1}"
+
+
+# -- a shared variable's goroutine and why it races ------------------------------
+#
+# What non-atomic-counter and concurrent-map-write ask of a write in a
+# goroutine: which goroutine runs it (relative to where the variable lives),
+# and why another access can run at the same time.
+
+
+@dataclass(frozen=True)
+class Goroutine:
+    literal: Node  # the innermost goroutine's func literal holding the write
+    spawn: Node  # the outermost go statement / Go call between the write and the variable's scope
+    multiplied: str | None  # why several copies may run at once (a loop, a callback), or None
+
+
+def goroutine_of(node: Node, decl: scopes.Declaration | None, verb: str = "update") -> Goroutine | None:
+    """The goroutine ``node`` runs in, when the variable ``decl`` lives outside it (None: package-level)."""
+    literal: Node | None = None
+    spawn: Node | None = None
+    multiplied: str | None = None
+    for ancestor in scopes.ancestors(node):
+        if decl is not None and scopes.contains(ancestor, decl.node):
+            break  # the variable's own scope: the goroutine shares it with this one
+        if ancestor.type == "func_literal":
+            start = goroutine_start(ancestor)
+            if start is not None:
+                literal = literal or ancestor
+                spawn = start
+            elif literal is not None and not runs_at_most_once(ancestor):
+                multiplied = multiplied or callback_reason(ancestor, verb)
+        elif ancestor.type == "for_statement" and literal is not None and spawn is not None:
+            if not joined_each_iteration(spawn, ancestor):
+                multiplied = multiplied or f"goroutines started in a loop {verb} it at once"
+        elif ancestor.type in ("function_declaration", "method_declaration"):
+            break
+    if literal is None or spawn is None:
+        return None
+    return Goroutine(literal, spawn, multiplied)
+
+
+def callback_reason(literal: Node, verb: str = "update") -> str:
+    """What a message says of goroutines started by a callback that may run many times."""
+    call = callback_caller(literal)
+    function = call.child_by_field_name("function") if call is not None else None
+    if function is None or function.text is None:
+        return f"goroutines started by a function value that may be called many times {verb} it at once"
+    return f"goroutines started by a callback that {function.text.decode()} may call many times {verb} it at once"
+
+
+def race_reason(node: Node, goroutine: Goroutine, uses: list[Node], shared: bool) -> str | None:
+    """Why ``node`` (in ``goroutine``) can run at the same time as one of ``uses``, or None.
+
+    ``uses`` are the other reads and writes of the same variable; ``shared``:
+    package-level or a field, whose uses outside this function are unseen.
+    """
+    token = holds_token(node)
+    if goroutine.multiplied and not token:
+        return goroutine.multiplied
+    frame = scopes.top_level(goroutine.spawn)
+    for use in uses:
+        if not scopes.contains(frame, use):
+            continue  # another function: whether it runs meanwhile is not known here
+        if scopes.contains(goroutine.literal, use):
+            if goroutine_around(use, goroutine.literal) is None:
+                continue  # the same goroutine
+            return "another goroutine uses it at the same time"
+        owner = goroutine_around(use, None)
+        if owner is not None and not scopes.contains(owner, goroutine.literal):
+            if token and holds_token(use):
+                continue  # both hold the token when they touch it: one at a time
+            other = goroutine_start(owner) or owner
+            if overlap(spawn_seen_from(use, goroutine), outermost_start(other, frame)):
+                return "another goroutine uses it at the same time"
+            continue  # one of the two was waited for before the other started
+        if runs_concurrently(use, spawn_seen_from(use, goroutine)):
+            return "the function uses it while the goroutine may still run"
+    if shared and not joined(goroutine.spawn):
+        return "the goroutine may outlive the function while other code uses it"
+    return None
+
+
+def spawn_seen_from(use: Node, goroutine: Goroutine) -> Node:
+    """The start of the outermost goroutine around the write that does not hold ``use``."""
+    spawn = goroutine_start(goroutine.literal) or goroutine.spawn
+    for ancestor in scopes.ancestors(goroutine.literal):
+        if scopes.contains(ancestor, use):
+            break
+        if ancestor.type == "func_literal" and (start := goroutine_start(ancestor)) is not None:
+            spawn = start
+    return spawn
+
+
+def outermost_start(start: Node, frame: Node) -> Node:
+    """The start of the outermost goroutine around ``start`` within ``frame`` (what the parent runs)."""
+    for ancestor in scopes.ancestors(start):
+        if ancestor == frame:
+            break
+        if ancestor.type == "func_literal" and (outer := goroutine_start(ancestor)) is not None:
+            start = outer
+    return start
+
+
+def runs_alongside(use: Node, spawn: Node) -> bool:
+    """Whether ``use`` may run while the goroutine started at ``spawn`` runs.
+
+    After the start and before a join, as :func:`runs_concurrently` reads
+    it, or earlier in a loop that starts the goroutine again without waiting
+    for it each iteration (the next iteration's ``use`` meets this
+    iteration's goroutine).
+    """
+    if runs_concurrently(use, spawn):
+        return True
+    for loop in scopes.ancestors(spawn):
+        if loop.type in scopes.FUNCTIONS:
+            return False
+        if loop.type == "for_statement" and scopes.contains(loop, use):
+            return not joined_each_iteration(spawn, loop)
+    return False
