@@ -778,10 +778,12 @@ class _Package(_Checked):
         paths = self.platforms[check][1] if check in self.platforms else None
         if not self.keep_unverified:
             raise _Unverifiable(paths, why)  # stops the bisection, which restarts without those fixes
-        self.cannot_check(paths, why)
+        self.cannot_check(paths, why, notice=False)  # failure() gave the notice
 
-    def cannot_check(self, paths: frozenset[Path] | None, why: str) -> None:
+    def cannot_check(self, paths: frozenset[Path] | None, why: str, notice: bool = True) -> None:
         """Nothing vouches for the fixes of ``paths`` (None: all): leave them out, or keep them and say so."""
+        if notice:
+            self.notices.append(Notice(self.dir, why))  # what callers that read only notices (pr) show
         if not self.keep_unverified:
             self.leave_out(paths, why)
             return
