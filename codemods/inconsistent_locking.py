@@ -1,0 +1,410 @@
+"""Struct fields and package variables accessed both with and without the mutex that guards them.
+
+## What it does
+Finds a field read or written through a method's receiver (`s.count`) without
+any mutex held, when elsewhere in the package the same field is accessed with
+the struct's own mutex held (`s.mu.Lock()` ... `s.mu.Unlock()`, `defer
+s.mu.Unlock()`, `RLock`, or `s.Lock()` for an embedded `sync.Mutex`), and the
+field is written after construction. A package variable accessed with a
+package-level mutex held in one function and without it in another is found
+the same way. The locked and the unlocked access may be in different files.
+
+Only accesses that can run concurrently are reported: in an exported method
+or function, in a function or method started with `go` or used as a value
+(`go s.loop()`, `http.HandleFunc("/", s.serve)`), inside a goroutine, or in
+an unexported method called, without the lock, from one of those.
+
+Not reported:
+- constructors and other plain functions building the value (`New...`,
+  `&T{...}`): the rule follows the receiver of methods only, and a value
+  being built is not yet shared;
+- helpers that run with the lock held: named `...Locked`, documented so
+  ("must hold s.mu", "called with mu held", "mu must be held"), or whose every
+  in-package call through the receiver holds a lock;
+- fields never accessed with the lock held (no locking discipline to follow),
+  fields written only by constructors, the mutex itself, and fields of
+  `sync`/`sync/atomic` types and channels;
+- accesses while any other mutex is held (another lock may guard them);
+- `_test.go` files: tests poke at internals after or before the concurrent
+  part, and are neither evidence of a discipline nor held to it.
+
+`String()` and other methods called for printing are reported like any
+exported method: `fmt` calls them from whatever goroutine logs the value.
+
+The rule is on by default: on the standard library it reports few findings,
+most of them real unguarded accesses.
+
+## Why is this bad?
+A mutex protects a field only if every access that can run at the same time
+as a write holds it. One unguarded read of a field written under the lock is
+a data race: the reader may see a torn or stale value, the race detector
+reports it, and maps read during a write can crash the program ("concurrent
+map read and map write").
+
+## Example
+```go
+func (s *Stats) Add(n int) {
+        s.mu.Lock()
+        defer s.mu.Unlock()
+        s.total += n
+}
+
+func (s *Stats) Total() int {
+        t := s.total
+        return t
+}
+```
+
+Use instead:
+```go
+func (s *Stats) Total() int {
+        s.mu.Lock()
+        t := s.total
+        s.mu.Unlock()
+        return t
+}
+```
+
+## What the fix does
+Puts `Lock()` before the unguarded statement and `Unlock()` after it, on the
+mutex that guards the field elsewhere, through the same receiver (`s.mu`,
+`s` for an embedded mutex, the package-level mutex for a variable);
+`RLock`/`RUnlock` when the mutex is a `sync.RWMutex` and the statement only
+reads. Consecutive unguarded statements share one critical section.
+
+There is no fix when the statement is a `return` (the value would have to be
+copied out first: a change of shape a reviewer should make), spans control
+flow (`if`, `for`, `switch`, `select`, `go`, `defer`), sends or receives on a
+channel, starts a func literal, calls a method on the receiver (it may take
+the lock itself), or shares its line with other code, nor when the function
+takes the same mutex before the statement on some path.
+
+## Fix safety
+Always unsafe: `sync.Mutex` is not reentrant, and a caller outside the
+package (or one the rule cannot see through an interface) may already hold
+the lock when it calls the method: the fix would then deadlock. Check that no
+caller holds the mutex, and that the statement does nothing slow or blocking
+while it holds it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tree_sitter import Node
+
+from gofix_conc import locks, scopes, statements
+from gofix_conc.context import FileContext
+from gofix_conc.index import PackageView
+from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
+from gofix_conc.source import captures
+
+# Statements the fix can put a critical section around.
+_SIMPLE = frozenset(
+    {"expression_statement", "assignment_statement", "inc_statement", "dec_statement", "short_var_declaration"}
+)
+_BLOCKING = "[(send_statement) @x (unary_expression operator: \"<-\") @x (func_literal) @x]"
+
+
+@dataclass
+class Package:
+    """What the rule knows of a package: guarded state, every access to it, calls between functions."""
+
+    mutex_kinds: dict[tuple[str, str], str]  # (type or "", mutex) -> Mutex/RWMutex
+    accesses: dict[tuple[str, str], list[locks.Access]]
+    paths: dict[int, Path]  # id of a declaration node -> its file
+    concurrent: dict[int, str]  # id of a declaration node -> why it may run concurrently
+    exempt: dict[int, str]  # id of a declaration node -> why the lock is taken to be held
+
+
+def check(ctx: FileContext) -> Iterator[Finding]:
+    if ctx.is_test_file:
+        return  # see the doc: tests are not held to the discipline
+    package = analyse(ctx.package)
+    if package is None:
+        return
+    flagged: dict[int, tuple[Node, list[tuple[locks.Access, locks.Access]]]] = {}
+    for key, accesses in package.accesses.items():
+        guarded = [a for a in accesses if a.locks]
+        if not guarded or not any(a.write for a in accesses):
+            continue  # no discipline to follow, or never written after construction
+        for access in accesses:
+            if access.any_lock or package.paths.get(id(access.function)) != ctx.path:
+                continue  # guarded (by some lock), or in another file
+            function = id(access.function)
+            if not access.goroutine and (function in package.exempt or function not in package.concurrent):
+                continue
+            statement = statements.statement_holding(access.node)
+            if statement is None:
+                continue
+            witness = next((g for g in guarded if g.write != access.write or g.write), guarded[0])
+            flagged.setdefault(statement.start_byte, (statement, []))[1].append((access, witness))
+    fixes = _plan_fixes(ctx, package, {s: pairs for s, pairs in flagged.values()})
+    for statement, pairs in flagged.values():
+        yield ctx.finding(statement, _message(ctx, package, pairs), fixes.get(statement.start_byte))
+
+
+def _message(ctx: FileContext, package: Package, pairs: list[tuple[locks.Access, locks.Access]]) -> str:
+    access, witness = pairs[0]
+    what = ctx.text(access.node)
+    mutex = _mutex_text(access, _guard(package, access))
+    where = package.paths.get(id(witness.function))
+    line = witness.node.start_point[0] + 1
+    verb = "written" if access.write else "read"
+    done = "written" if witness.write else "read"
+    why = "in a goroutine" if access.goroutine else package.concurrent.get(id(access.function), "")
+    return (
+        f"{what} is {verb} without {mutex} held, but {done} with it held in "
+        f"{_name(witness.function)} ({where.name if where else '?'}:{line}); {_name(access.function)} {why}"
+    )
+
+
+# -- the package -------------------------------------------------------------------
+
+_CACHE: OrderedDict[tuple, locks.FileAccesses] = OrderedDict()  # type: ignore[type-arg]
+
+
+def analyse(view: PackageView) -> Package | None:
+    """Guarded fields and variables of the package and every access to them; None when nothing is locked."""
+    fields: dict[str, set[str]] = {}
+    kinds: dict[tuple[str, str], str] = {}
+    variables: set[str] = set()
+    mutexes: dict[str, str] = {}
+    for facts in view.files():
+        for struct, sync_fields in facts.sync_fields.items():
+            mutex_fields = {s.name: s.kind for s in sync_fields if s.kind != "Pool"}
+            if not mutex_fields:
+                continue
+            declared = locks.struct_fields(view.type_spec(struct))
+            fields[struct] = {
+                name for name, kind in declared.items() if name not in mutex_fields and not locks.is_sync_type(kind)
+            }
+            kinds.update({(struct, name): kind for name, kind in mutex_fields.items()})
+        mutexes.update(locks.package_mutexes(facts.variables))
+    if mutexes:
+        for facts in view.files():
+            for name, specs in facts.variables.items():
+                if not any(locks.is_sync_type(s.child_by_field_name("type")) for s in specs):
+                    variables.add(name)
+        kinds.update({("", name): kind for name, kind in mutexes.items()})
+    if not fields and not mutexes:
+        return None
+    signature = (tuple(sorted((k, tuple(sorted(v))) for k, v in fields.items())), tuple(sorted(variables)))
+    per_file = []
+    for facts in view.files():
+        key = (facts.path, id(facts.source), facts.source.data, signature)
+        found = _CACHE.get(key)
+        if found is None:
+            found = locks.collect(facts.source.root, fields, variables, set(mutexes))
+            _CACHE[key] = found
+            while len(_CACHE) > 64:
+                _CACHE.popitem(last=False)
+        per_file.append((facts.path, found))
+    return _package(per_file, kinds)
+
+
+def _package(per_file: list[tuple[Path, locks.FileAccesses]], kinds: dict[tuple[str, str], str]) -> Package:
+    accesses: dict[tuple[str, str], list[locks.Access]] = {}
+    paths: dict[int, Path] = {}
+    declarations: dict[tuple[str, str], list[Node]] = {}
+    started: set[str] = set()
+    calls: list[locks.Call] = []
+    for path, found in per_file:
+        started |= found.started
+        calls += found.calls
+        for access in found.accesses:
+            accesses.setdefault(access.key, []).append(access)
+            paths[id(access.function)] = path
+        for call in found.calls:
+            paths[id(call.caller)] = path
+    for access in (a for group in accesses.values() for a in group):
+        declarations.setdefault(_declaration_key(access.function), []).append(access.function)
+    exempt: dict[int, str] = {}
+    concurrent: dict[int, str] = {}
+    callers: dict[tuple[str, str], list[locks.Call]] = {}
+    for call in calls:
+        callers.setdefault(call.callee, []).append(call)
+    for key, nodes in declarations.items():
+        name = key[1]
+        for node in nodes:
+            reason = _exemption(node, callers.get(key, []))
+            if reason:
+                exempt[id(node)] = reason
+            elif name[:1].isupper():
+                concurrent[id(node)] = "is exported and may run concurrently"
+            elif name in started:
+                concurrent[id(node)] = "is started as a goroutine or used as a callback"
+    # Unexported helpers run concurrently when a concurrent caller calls them without a lock.
+    changed = True
+    while changed:
+        changed = False
+        for key, nodes in declarations.items():
+            for node in nodes:
+                if id(node) in concurrent or id(node) in exempt:
+                    continue
+                via = next(
+                    (
+                        c
+                        for c in callers.get(key, [])
+                        if not c.locked and (c.goroutine or id(c.caller) in concurrent) and id(c.caller) not in exempt
+                    ),
+                    None,
+                )
+                if via is not None:
+                    concurrent[id(node)] = f"is called without the lock from {_name(via.caller)}"
+                    changed = True
+    return Package(kinds, accesses, paths, concurrent, exempt)
+
+
+def _declaration_key(declaration: Node) -> tuple[str, str]:
+    from gofix_conc import index
+
+    name = declaration.child_by_field_name("name")
+    text = name.text.decode() if name is not None and name.text else ""
+    if declaration.type != "method_declaration":
+        return "", text
+    params = declaration.child_by_field_name("receiver")
+    param = params.named_children[0] if params is not None and params.named_children else None
+    kind = param.child_by_field_name("type") if param is not None else None
+    return (index.receiver_base(kind)[1] if kind is not None else ""), text
+
+
+def _exemption(declaration: Node, callers: list[locks.Call]) -> str | None:
+    if locks.by_convention(declaration):
+        return "runs with the lock held by convention"
+    if _name(declaration) == "init" and declaration.type == "function_declaration":
+        return "package initialisation"
+    if callers and all(c.locked or locks.by_convention(c.caller) for c in callers):
+        return "every caller holds the lock"
+    return None
+
+
+def _name(declaration: Node) -> str:
+    name = declaration.child_by_field_name("name")
+    return name.text.decode() if name is not None and name.text else "?"
+
+
+def _guard(package: Package, access: locks.Access) -> str:
+    """The mutex (normalised) that guards an access's field or variable elsewhere, the most used one."""
+    tally = Tally(name for a in package.accesses[access.key] for name, _ in a.locks)
+    return tally.most_common(1)[0][0]
+
+
+def _mutex_text(access: locks.Access, mutex: str) -> str:
+    if not access.receiver:
+        return mutex
+    return f"{access.receiver}.{mutex}" if mutex else access.receiver
+
+
+# -- the fix -------------------------------------------------------------------------
+
+
+def _plan_fixes(
+    ctx: FileContext, package: Package, flagged: dict[Node, list[tuple[locks.Access, locks.Access]]]
+) -> dict[int, Fix]:
+    """One fix per run of consecutive unguarded statements of a block that the same mutex guards."""
+    fixable: dict[int, tuple[Node, str, str, bool]] = {}
+    for statement, pairs in flagged.items():
+        planned = _fixable(ctx, package, statement, [a for a, _ in pairs])
+        if planned is not None:
+            fixable[statement.start_byte] = (statement, *planned)
+    fixes: dict[int, Fix] = {}
+    for start, (statement, mutex, kind, reads) in sorted(fixable.items()):
+        if start in fixes:
+            continue
+        run = [statement]
+        following = _next_statement(statement)
+        while following is not None and following.start_byte in fixable:
+            other = fixable[following.start_byte]
+            if other[1] != mutex:
+                break
+            run.append(following)
+            reads = reads and other[3]
+            following = _next_statement(following)
+        lock, unlock = ("RLock", "RUnlock") if kind == "RWMutex" and reads else ("Lock", "Unlock")
+        end = ctx.source.data.index(b"\n", run[-1].end_byte) + 1
+        unlocked = _unlocked_just_before(ctx, run[0], mutex, unlock)
+        edits = [
+            statements.delete_lines(ctx, unlocked) if unlocked else ctx.lines_before(run[0], [f"{mutex}.{lock}()"]),
+            Edit(end, end, f"{ctx.indent(run[0])}{mutex}.{unlock}()\n".encode()),
+        ]
+        function = _name(scopes.top_level(statement))
+        fix = ctx.fix(
+            f"Hold {mutex} around the access (check that no caller of {function} already holds {mutex}: "
+            "sync mutexes are not reentrant)",
+            edits,
+            Safety.UNSAFE,
+        )
+        for member in run:
+            fixes[member.start_byte] = fix
+    return fixes
+
+
+def _fixable(
+    ctx: FileContext, package: Package, statement: Node, accesses: list[locks.Access]
+) -> tuple[str, str, bool] | None:
+    """(mutex text, Mutex/RWMutex, the statement only reads) when a critical section can go around it."""
+    if statement.type not in _SIMPLE or statement.parent is None or statement.parent.type != "statement_list":
+        return None  # a return, control flow, a labelled statement
+    if not _own_lines(ctx, statement) or captures(_BLOCKING, statement):
+        return None
+    names = {_guard(package, a) for a in accesses}
+    receivers = {a.receiver for a in accesses}
+    if len(names) != 1 or len(receivers) != 1:
+        return None  # two mutexes would guard the statement
+    access = accesses[0]
+    name = names.pop()
+    mutex = _mutex_text(access, name)
+    kinds = package.mutex_kinds
+    kind = kinds.get((access.key[0], name)) if name else kinds.get((access.key[0], "Mutex"), kinds.get((access.key[0], "RWMutex")))
+    if kind is None:
+        return None
+    if access.receiver:
+        for call in captures("(call_expression function: (selector_expression operand: (identifier) @r))", statement).get(
+            "r", []
+        ):
+            if call.text == access.receiver.encode():
+                return None  # a method of the receiver may take the lock itself
+    function = access.function
+    for call in locks.locks_in(function):
+        if call.mutex == mutex and call.node.start_byte < statement.start_byte:
+            if call.node.parent is None or not scopes.contains(call.node.parent, statement):
+                return None  # the function locks it before, on some path held() does not follow
+    return mutex, kind, not any(a.write for a in accesses)
+
+
+def _unlocked_just_before(ctx: FileContext, statement: Node, mutex: str, unlock: str) -> Node | None:
+    """``mu.Unlock()`` right before the statement: the fix extends that critical section instead of a new one."""
+    previous = statement.prev_named_sibling
+    call = locks.lock_call(previous) if previous is not None else None
+    if call is None or call.deferred or call.mutex != mutex or call.method != unlock:
+        return None
+    return previous if statements.alone_on_its_lines(ctx, previous) else None
+
+
+def _next_statement(statement: Node) -> Node | None:
+    following = statement.next_named_sibling
+    while following is not None and following.type == "comment":
+        following = following.next_named_sibling
+    return following
+
+
+def _own_lines(ctx: FileContext, statement: Node) -> bool:
+    """The statement starts its line and nothing but a line comment follows it on its last line."""
+    data = ctx.source.data
+    end = data.find(b"\n", statement.end_byte)
+    rest = data[statement.end_byte : end].strip() if end >= 0 else b"x"
+    return ctx.source.starts_line(statement.start_byte) and (not rest or rest.startswith(b"//"))
+
+
+RULE = Rule(
+    id="inconsistent-locking",
+    summary="fields and package variables accessed both with and without the mutex that guards them",
+    doc=__doc__ or "",
+    check=check,
+    fix_kind=FixKind.UNSAFE,
+)
