@@ -22,25 +22,26 @@ indexed before its turn came, so no file of an indexed package is parsed twice.
 from __future__ import annotations
 
 import os
+import re
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tree_sitter import Node
+from tree_sitter import Node, QueryCursor
 
 from gofix_conc.imports import Import, imports
-from gofix_conc.source import Source, captures, matches
+from gofix_conc.source import Source, captures, query
 
-# Everything the index holds, in one walk of each file. Only declarations
-# directly under the file count (a type declared in a function is not the
-# package's), and recover() calls anywhere, to be placed in their function.
+# Everything the index holds, in one walk of each file's top level (the
+# cursor never starts a match below the file node, so function bodies are
+# skipped). Only declarations directly under the file count: a type declared
+# in a function is not the package's.
 #
 #   func name(...)               func (r *Recv) name(...)
 #   type Name ...                type Alias = ...
 #   var name ... / var (...)     const name = ... / const (...)
 #   type S struct { mu sync.Mutex; *sync.Pool; ... }
-#   recover()
 FACTS = """
 (source_file (function_declaration name: (identifier) @func))
 (source_file (method_declaration
@@ -53,7 +54,6 @@ FACTS = """
   name: (type_identifier) @struct
   type: (struct_type (field_declaration_list
     (field_declaration type: [(qualified_type) (pointer_type (qualified_type))] @field.type) @field)))))
-(call_expression function: (identifier) @recover (#eq? @recover "recover"))
 """
 
 PACKAGE_CLAUSE = "(package_clause (package_identifier) @p)"
@@ -114,7 +114,9 @@ def facts(path: Path, source: Source) -> FileFacts:
     """The index of one file, from the matches of :data:`FACTS`."""
     found = FileFacts(path, source, package_name(source), imports=imports(source))
     sync = next((i.local_name for i in found.imports if i.path == "sync" and i.name not in ("_", ".")), None)
-    for match in matches(FACTS, source.root):
+    cursor = QueryCursor(query(FACTS))
+    cursor.set_max_start_depth(0)
+    for _, match in cursor.matches(source.root):
         if "func" in match:
             ident = match["func"][0]
             found.functions.setdefault(_text(ident), []).append(ident.parent)  # type: ignore[arg-type]
@@ -135,16 +137,27 @@ def facts(path: Path, source: Source) -> FileFacts:
             names = [_text(n) for n in decl.children_by_field_name("name") if n.is_named] or [kind]
             for name in names:
                 found.sync_fields.setdefault(_text(match["struct"][0]), []).append(SyncField(name, kind, pointer, decl))
-        elif "recover" in match:
-            function = _enclosing_function(match["recover"][0])
-            if function is not None and function.type in ("function_declaration", "method_declaration"):
-                found.recovering.add((function.start_byte, function.end_byte))
         else:
             for capture, table in (("type", found.types), ("var", found.variables), ("const", found.constants)):
                 if capture in match:
                     ident = match[capture][0]
                     table.setdefault(_text(ident), []).append(ident.parent)  # type: ignore[arg-type]
+    for call in _recover_calls(source):
+        function = _enclosing_function(call)
+        if function is not None and function.type in ("function_declaration", "method_declaration"):
+            found.recovering.add((function.start_byte, function.end_byte))
     return found
+
+
+def _recover_calls(source: Source) -> Iterator[Node]:
+    """The ``recover`` identifiers called in the file, found from the text: few files have any."""
+    at = source.data.find(b"recover(")
+    while at >= 0:
+        node = source.root.named_descendant_for_byte_range(at, at + len(b"recover"))
+        call = node.parent if node is not None and node.type == "identifier" else None
+        if call is not None and call.type == "call_expression" and call.child_by_field_name("function") == node:
+            yield node  # type: ignore[misc]
+        at = source.data.find(b"recover(", at + 1)
 
 
 def _enclosing_function(node: Node) -> Node | None:
@@ -216,35 +229,65 @@ def _adopt(path: Path, source: Source) -> None:
         entries[path] = [None, source, None]
 
 
-def _load(path: Path, key: StatKey) -> tuple[Source, FileFacts] | None:
+def _load(path: Path, key: StatKey, raw: bytes) -> FileFacts | None:
+    """The facts of ``raw``, the text of ``path`` on disk, parsed once while its directory is kept."""
     entries = _directory(path.parent)
     entry = entries.get(path)
     if entry is not None and entry[0] is None:  # handed in by the engine: is it what the disk holds?
-        try:
-            same = path.read_bytes() == entry[1].raw()
-        except OSError:
-            same = False
-        entry[0] = key if same else ()
+        entry[0] = key if entry[1].raw() == raw else ()
     if entry is None or entry[0] != key:
-        try:
-            entry = entries[path] = [key, Source(path.read_bytes()), None]
-        except (OSError, UnicodeDecodeError):
-            return None
+        entry = entries[path] = [key, Source(raw), None]
     if entry[2] is None:
         entry[2] = facts(path, entry[1])
-    return entry[1], entry[2]
+    return entry[2]
 
 
 # -- packages ------------------------------------------------------------------
 
+_CLAUSE = re.compile(rb"^package[ \t]+(\w+)", re.MULTILINE)
+_LINE_COMMENT = re.compile(rb"//[^\n]*")
+
+
+def _clause(raw: bytes) -> str:
+    """The package clause's name, read from the text (outside comments) without parsing."""
+    for match in _CLAUSE.finditer(raw):
+        before = _LINE_COMMENT.sub(b"", raw[: match.start()])
+        if before.count(b"/*") <= before.count(b"*/"):
+            return match[1].decode()
+    return ""
+
+
+@dataclass
+class Member:
+    """One file of a package on disk: its text, parsed only when a lookup needs it."""
+
+    path: Path
+    key: StatKey
+    raw: bytes
+    loaded: FileFacts | None = None
+
+    @property
+    def facts(self) -> FileFacts:
+        if self.loaded is None:
+            self.loaded = _load(self.path, self.key, self.raw)
+        return self.loaded  # type: ignore[return-value]
+
+    def mentions(self, name: str) -> bool:
+        return name.encode() in self.raw
+
 
 @dataclass
 class Package:
-    """Every file of one package as it is on disk, and their facts."""
+    """The files of one package as they are on disk (the package clause read from their text)."""
 
     directory: Path
     name: str
-    files: list[FileFacts]
+    members: list[Member]
+
+    @property
+    def files(self) -> list[FileFacts]:
+        """Every file's facts: parses the files not parsed yet."""
+        return [m.facts for m in self.members]
 
 
 def _listing(directory: Path, with_tests: bool) -> tuple[tuple[str, int, int], ...]:
@@ -271,12 +314,16 @@ def package(directory: Path, name: str, with_tests: bool) -> Package:
     if found is not None:
         _directory(directory)  # keep its parses
         return found
-    files: list[FileFacts] = []
+    members: list[Member] = []
     for filename, mtime, size in listing:
-        loaded = _load(directory / filename, (mtime, size))
-        if loaded is not None and loaded[1].package == name:
-            files.append(loaded[1])  # other package clauses: x_test beside x, a // +build ignore main
-    found = _PACKAGES[key] = Package(directory, name, files)
+        try:
+            raw = (directory / filename).read_bytes()
+        except OSError:
+            continue
+        if _clause(raw) == name:  # not x_test beside x, nor a //go:build ignore main
+            members.append(Member(directory / filename, (mtime, size), raw))
+    _directory(directory)
+    found = _PACKAGES[key] = Package(directory, name, members)
     while len(_PACKAGES) > 4 * _KEPT_DIRECTORIES:
         _PACKAGES.popitem(last=False)
     return found
@@ -287,7 +334,8 @@ class PackageView:
 
     Lookups answer from the file as checked first, then from the package's
     other files; the on-disk copy of the file itself is never consulted.
-    Nothing outside the file is read until a lookup needs it.
+    Nothing outside the file is read until a lookup needs it, and a lookup
+    by name parses only the files whose text holds the name.
     """
 
     def __init__(self, path: Path, source: Source) -> None:
@@ -313,23 +361,36 @@ class PackageView:
     def is_test(self) -> bool:
         return self.path.name.endswith("_test.go")
 
-    @property
-    def siblings(self) -> list[FileFacts]:
-        """The package's other files (parsed on first use)."""
+    def _members(self) -> list[Member]:
         if self._package is None:
             _adopt(self.path, self.source)
             self._package = package(self.path.parent, self.name, self.is_test)
-        return [f for f in self._package.files if f.path != self.path]
+        return [m for m in self._package.members if m.path != self.path]
+
+    @property
+    def siblings(self) -> list[FileFacts]:
+        """Every other file of the package (all parsed, on first use)."""
+        return [m.facts for m in self._members()]
 
     def files(self) -> Iterator[FileFacts]:
+        """This file, then every other file of the package (parsed as the iteration reaches them)."""
         yield self.own
-        yield from self.siblings
+        for member in self._members():
+            yield member.facts
+
+    def _mentioning(self, name: str) -> list[FileFacts]:
+        """The other files whose text holds ``name``: only those can declare it, only those are parsed."""
+        return [m.facts for m in self._members() if m.mentions(name)]
+
+    def _loaded(self) -> list[FileFacts]:
+        """This file and the other files parsed so far (any node a lookup handed out comes from one)."""
+        return [self.own, *(m.loaded for m in self._members() if m.loaded is not None)]
 
     def _lookup(self, table: str, name: str) -> list[Node]:
         own = getattr(self.own, table).get(name)
         if own:
             return list(own)
-        return [n for f in self.siblings for n in getattr(f, table).get(name, [])]
+        return [n for f in self._mentioning(name) for n in getattr(f, table).get(name, [])]
 
     # -- declarations --------------------------------------------------------
 
@@ -364,25 +425,26 @@ class PackageView:
 
     def methods(self, receiver: str) -> list[Method]:
         """The methods of type ``receiver`` declared in any file of the package."""
-        return [m for f in self.files() for m in f.methods.get(receiver, [])]
+        return [m for f in [self.own, *self._mentioning(receiver)] for m in f.methods.get(receiver, [])]
 
     def method(self, receiver: str, name: str) -> Method | None:
         return next((m for m in self.methods(receiver) if m.name == name), None)
 
     def methods_named(self, name: str) -> list[Method]:
-        return [m for f in self.files() for ms in f.methods.values() for m in ms if m.name == name]
+        files = [self.own, *self._mentioning(name)]
+        return [m for f in files for ms in f.methods.values() for m in ms if m.name == name]
 
     def calls_recover(self, declaration: Node) -> bool:
         """Whether a function or method declaration of the package calls ``recover()`` in its own body."""
         span = (declaration.start_byte, declaration.end_byte)
-        return any(span in f.recovering and _holds(f, declaration) for f in self.files())
+        return any(span in f.recovering and _holds(f, declaration) for f in self._loaded())
 
     def declared_in_sibling(self, node: Node) -> bool:
         """Whether ``node`` comes from another file of the package than the one checked."""
         return not _holds(self.own, node)
 
     def file_of(self, node: Node) -> FileFacts | None:
-        return next((f for f in self.files() if _holds(f, node)), None)
+        return next((f for f in self._loaded() if _holds(f, node)), None)
 
     # -- sync ----------------------------------------------------------------
 
@@ -390,7 +452,7 @@ class PackageView:
         own = self.own.sync_fields.get(struct)
         if own is not None or struct in self.own.types:
             return list(own or [])
-        return [s for f in self.siblings for s in f.sync_fields.get(struct, [])]
+        return [s for f in self._mentioning(struct) for s in f.sync_fields.get(struct, [])]
 
     def mutex_fields(self, struct: str) -> list[SyncField]:
         """The ``sync.Mutex``/``sync.RWMutex`` fields of a struct type of the package, embedded ones included."""
@@ -402,7 +464,7 @@ class PackageView:
     def pools(self) -> dict[str, Node]:
         """Package-level ``sync.Pool`` variables (``var p sync.Pool``, ``var p = &sync.Pool{...}``), by name."""
         found: dict[str, Node] = {}
-        for f in self.files():
+        for f in [self.own, *self._mentioning("Pool")]:
             sync = next((i.local_name for i in f.imports if i.path == "sync" and i.name not in ("_", ".")), None)
             if sync is None:
                 continue
@@ -424,7 +486,7 @@ class PackageView:
 
     def imports(self) -> list[Import]:
         """Every import of every file of the package."""
-        return [i for f in self.files() for i in f.imports]
+        return [i for f in [self.own, *self.siblings] for i in f.imports]
 
 
 def _holds(facts: FileFacts, node: Node) -> bool:

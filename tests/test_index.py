@@ -197,11 +197,15 @@ def test_each_file_is_parsed_once_and_nothing_is_read_unless_asked(tmp_path: Pat
     view.functions("use")  # declared in the file itself
     assert len(parsed) == 1
     view.functions("safely")
-    assert len(parsed) == 3  # types.go and more.go, once; use.go is the tree the view was given
+    assert len(parsed) == 2  # types.go, the one file whose text holds the name
+    view.functions("Big")
+    assert len(parsed) == 2  # parsed once
     more = tmp_path / "more.go"
-    again = index.view(more, index.source_for(more, more.read_bytes()))
-    again.functions("safely")
-    assert len(parsed) == 3  # every tree reused
+    again = index.view(more, index.source_for(more, more.read_bytes()))  # the engine's parse of more.go
+    assert len(parsed) == 3
+    assert [f.path.name for f in again.siblings] == ["types.go", "use.go"]
+    assert len(parsed) == 3  # types.go kept; use.go is the tree the first view was given
+    assert [f.path.name for f in view.siblings] == ["more.go", "types.go"] and len(parsed) == 3
 
 
 def test_package_siblings_keeps_its_shape(tmp_path: Path) -> None:
