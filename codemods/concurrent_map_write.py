@@ -105,7 +105,7 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from gofix_conc import concurrency, goroutines, layout, scopes, statements
+from gofix_conc import concurrency, goroutines, index, layout, scopes, statements
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
 from gofix_conc.source import captures, matches
@@ -125,8 +125,8 @@ WRITES = """
 # Calls that may run under the new lock: built-ins and conversions, which neither block nor lock.
 _BUILTINS = frozenset({"len", "cap", "append", "copy", "delete", "clear", "make", "new", "min", "max", "complex"})
 _BASIC = frozenset(
-    "bool string int int8 int16 int32 int64 uint uint8 uint16 uint32 uint64 uintptr byte rune "
-    "float32 float64 complex64 complex128 any error".split()
+    {"bool", "string", "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64"}
+    | {"uintptr", "byte", "rune", "float32", "float64", "complex64", "complex128", "any", "error"}
 )
 # Functions that call their func-literal argument before they return, and never keep it.
 _SYNCHRONOUS = frozenset(
@@ -282,7 +282,9 @@ def plan_fix(ctx: FileContext, shared: SharedMap, frame: Node, found: list[Node]
         for use in found
         if (g := concurrency.goroutine_around(use, frame)) is not None and _outside(shared, g)
     }
-    running = [u for u in found if _in_goroutine(shared, u, frame) or any(concurrency.runs_alongside(u, s) for s in spawns)]
+    running = [
+        u for u in found if _in_goroutine(shared, u, frame) or any(concurrency.runs_alongside(u, s) for s in spawns)
+    ]
     unsafe: list[str] = []
     for use in found:
         after_join = use not in running and all(use.start_byte > s.end_byte for s in spawns)
@@ -405,7 +407,7 @@ def _visible_mutex(ctx: FileContext, name: str, running: list[Node]) -> bool:
         if name not in found:
             return False
         statement = statements.statement_holding(use)
-        calls = captures("(call_expression function: (selector_expression operand: (identifier) @mu))", statement or use)
+        calls = captures(_LOCK_CALLS, statement or use)
         decls.update(scopes.resolve(i) for i in calls.get("mu", []) if i.text == name.encode())
     decls.discard(None)
     return len(decls) <= 1
@@ -424,8 +426,8 @@ def _field_lock(ctx: FileContext, shared: SharedMap) -> str | None:
     if not mutexes:
         return None
     used: set[str] = set()
-    for facts in ctx.package.files():
-        for selector in captures("(selector_expression field: (field_identifier) @f) @s", facts.source.root).get("s", []):
+    for facts in _package_files(ctx):
+        for selector in captures("(selector_expression) @s", facts.source.root).get("s", []):
             field_node = selector.child_by_field_name("field")
             operand = selector.child_by_field_name("operand")
             if field_node is None or field_node.text.decode() != shared.path[0] or operand is None:
@@ -442,6 +444,11 @@ def _field_lock(ctx: FileContext, shared: SharedMap) -> str | None:
     mutex = used.pop()
     root = shared.root.text.decode()
     return f"{root}.{mutex}" if mutex else root
+
+
+def _package_files(ctx: FileContext) -> list[index.FileFacts]:
+    """Every file of the package: an adapter over the package index, whose API is still settling."""
+    return [ctx.package.own, *ctx.package.siblings]
 
 
 def _shadowed(frame: Node, name: str) -> bool:
@@ -465,9 +472,8 @@ def _declare_mutex(ctx: FileContext, shared: SharedMap, line: str) -> Edit | Non
         if statement.type in ("if_statement", "for_statement", "switch_statement", "func_literal", "block"):
             return None
         statement = statement.parent
-    if statement.parent is None or not statements.alone_on_its_lines(ctx, statement):
-        if statement.parent is None or not _only_comment_after(ctx, statement):
-            return None
+    if statement.parent is None or not _only_comment_after(ctx, statement):
+        return None  # another statement shares the line
     end = ctx.source.data.index(b"\n", statement.end_byte) + 1
     return Edit(end, end, f"{ctx.indent(statement)}{line}\n".encode())
 
@@ -509,9 +515,9 @@ def _blocking(node: Node) -> list[Node]:
         function = call.child_by_field_name("function")
         if function is None:
             continue
-        if function.type == "identifier" and function.text.decode() in _BUILTINS | _BASIC:
-            if scopes.resolve(function) is None:
-                continue
+        builtin = function.type == "identifier" and function.text.decode() in _BUILTINS | _BASIC
+        if builtin and scopes.resolve(function) is None:
+            continue
         if function.type in ("slice_type", "array_type", "map_type", "parenthesized_type", "type_identifier"):
             continue  # a conversion
         found.append(call)
@@ -519,9 +525,13 @@ def _blocking(node: Node) -> list[Node]:
     return found
 
 
+_EXITS = "[(return_statement) (goto_statement) (fallthrough_statement) (go_statement) (defer_statement)] @j"
+_LOCK_CALLS = "(call_expression function: (selector_expression operand: (identifier) @mu))"
+
+
 def _jumps(node: Node) -> bool:
     """Whether leaving ``node`` may skip the Unlock after it (return, goto, break, continue out of it)."""
-    if captures("[(return_statement) (goto_statement) (fallthrough_statement) (go_statement) (defer_statement)] @j", node):
+    if captures(_EXITS, node):
         return True
     jumps = captures("[(break_statement) (continue_statement)] @j", node).get("j", [])
     return bool(jumps) and (node.type != "for_statement" or any(j.named_children for j in jumps))

@@ -179,3 +179,64 @@ def test_tokens_put_in_by_a_loop_are_no_token() -> None:
         """
     )
     assert not concurrency.holds_token(increments(root, "i")[0])
+
+
+def test_held_locks_names_the_mutexes_held_at_a_statement() -> None:
+    root = tree(
+        """\
+        func f(s *S, m map[string]int) {
+        \ts.mu.Lock()
+        \tdefer s.mu.Unlock()
+        \tmu.Lock()
+        \tm["a"]++
+        \tmu.Unlock()
+        \tm["b"]++
+        }
+        """
+    )
+    function = captures("(function_declaration) @f", root)["f"][0]
+    first, second = captures("(inc_statement) @s", root)["s"]
+    assert concurrency.held_locks(first, function) == {"s.mu", "mu"}
+    assert concurrency.held_locks(second, function) == {"s.mu"}
+    assert concurrency.holds_lock(second, function)
+
+
+def test_a_use_earlier_in_the_loop_meets_the_previous_iterations_goroutine() -> None:
+    root = tree(
+        """\
+        func f(xs []int, m map[int]int) {
+        \tvar wg sync.WaitGroup
+        \tfor _, x := range xs {
+        \t\t_ = m[x]
+        \t\twg.Add(1)
+        \t\tgo func() { defer wg.Done(); m[x] = x }()
+        \t}
+        \twg.Wait()
+        \t_ = len(m)
+        }
+        """
+    )
+    go = go_statements(root)[0]
+    in_loop, _, after = captures("(assignment_statement) @a", root)["a"]
+    assert concurrency.runs_alongside(in_loop, go)
+    assert not concurrency.runs_alongside(after, go)
+
+
+def test_goroutine_of_and_race_reason_name_the_loop() -> None:
+    root = tree(
+        """\
+        func f(xs []int) {
+        \tm := map[int]int{}
+        \tfor _, x := range xs {
+        \t\tgo func() { m[x] = x }()
+        \t}
+        }
+        """
+    )
+    write = captures("(assignment_statement) @a", root)["a"][0]
+    decl = scopes.resolve(captures("(short_var_declaration left: (expression_list (identifier) @m))", root)["m"][0])
+    goroutine = concurrency.goroutine_of(write, decl, "write")
+    assert goroutine is not None
+    assert (
+        concurrency.race_reason(write, goroutine, [], shared=False) == "goroutines started in a loop write it at once"
+    )
