@@ -10,13 +10,14 @@ indexed: two files may then declare the same name (``fd_unix.go``,
 Every rule of one file gets the same :class:`PackageView` (``ctx.package``):
 the file being checked as it is now (the fix loop may have changed it) and the
 package's other files as they are on disk. Nothing is read until a rule asks
-about a name the file does not declare; then every file of the package is
-parsed once and indexed once, from the captures of one query, and the index
-serves every file and every rule of the package.
+about a name the file does not declare; then the package's files are read,
+and those whose text holds the name are parsed and indexed, from the captures
+of one query, and kept for every file and every rule of the package.
 
-The parses are kept for the directory most recently indexed (and the one
-before it): the engine takes a file's tree from here when its package was
-indexed before its turn came, so no file of an indexed package is parsed twice.
+Trees are kept up to a budget of source bytes, most recently used first (a
+tree takes about 32 bytes of memory per byte of source: a whole package such
+as cmd/compile/internal/ssa would take 400 MB). The engine takes a file's
+tree from here when its package was indexed before its turn came.
 """
 
 from __future__ import annotations
@@ -185,61 +186,62 @@ def receiver_base(kind: Node) -> tuple[bool, str]:
 
 # -- parses kept for the directories being indexed ------------------------------
 
-# directory -> path -> (stat key or None when the engine handed the text in, source, facts)
-_KEPT_DIRECTORIES = 2
-_SOURCES: OrderedDict[Path, dict[Path, list]] = OrderedDict()  # type: ignore[type-arg]
+# path -> [stat key (None: the engine handed the text in, (): not the disk's), source, facts or None]
+_TREES: OrderedDict[Path, list] = OrderedDict()  # type: ignore[type-arg]
+_KEPT_BYTES = 4 << 20  # of source text: about 130 MB of trees
+_kept = 0
+_INDEXED: OrderedDict[Path, None] = OrderedDict()  # directories whose package was built lately
 _PACKAGES: OrderedDict[tuple, Package] = OrderedDict()  # type: ignore[type-arg]
 
 StatKey = tuple[int, int]
 
 
-def _directory(directory: Path) -> dict[Path, list]:  # type: ignore[type-arg]
-    entries = _SOURCES.get(directory)
-    if entries is None:
-        entries = _SOURCES[directory] = {}
-        while len(_SOURCES) > _KEPT_DIRECTORIES:
-            dropped, _ = _SOURCES.popitem(last=False)
-            for key in [k for k in _PACKAGES if k[0] == dropped]:
-                del _PACKAGES[key]
-    else:
-        _SOURCES.move_to_end(directory)
-    return entries
+def _keep(path: Path, entry: list) -> list:  # type: ignore[type-arg]
+    global _kept
+    old = _TREES.pop(path, None)
+    if old is not None:
+        _kept -= len(old[1].data)
+    _TREES[path] = entry
+    _kept += len(entry[1].data)
+    while _kept > _KEPT_BYTES and len(_TREES) > 1:
+        _, dropped = _TREES.popitem(last=False)
+        _kept -= len(dropped[1].data)
+    return entry
 
 
 def source_for(path: Path, raw: bytes) -> Source:
     """``raw`` parsed: the tree the index already holds for this text of ``path``, else a new parse.
 
-    A new parse joins the index only when its directory is being indexed, so
-    files of packages no rule looked into keep nothing alive.
+    A new parse is kept only when its directory was indexed lately, so files
+    of packages no rule looked into keep nothing alive.
     """
-    entries = _SOURCES.get(path.parent)
-    entry = entries.get(path) if entries is not None else None
+    entry = _TREES.get(path)
     if entry is not None and entry[1].raw() == raw:
-        return entry[1]
+        return entry[1]  # type: ignore[no-any-return]
     source = Source(raw)
-    if entries is not None:
-        entries[path] = [None, source, None]
+    if path.parent in _INDEXED:
+        _keep(path, [None, source, None])
     return source
 
 
 def _adopt(path: Path, source: Source) -> None:
     """Offer the checked file's tree to the index: used for the package if the disk holds the same text."""
-    entries = _directory(path.parent)
-    if path not in entries:
-        entries[path] = [None, source, None]
+    if path not in _TREES:
+        _keep(path, [None, source, None])
 
 
-def _load(path: Path, key: StatKey, raw: bytes) -> FileFacts | None:
-    """The facts of ``raw``, the text of ``path`` on disk, parsed once while its directory is kept."""
-    entries = _directory(path.parent)
-    entry = entries.get(path)
+def _load(path: Path, key: StatKey, raw: bytes) -> FileFacts:
+    """The facts of ``raw``, the text of ``path`` on disk, parsed once while kept."""
+    entry = _TREES.get(path)
     if entry is not None and entry[0] is None:  # handed in by the engine: is it what the disk holds?
         entry[0] = key if entry[1].raw() == raw else ()
     if entry is None or entry[0] != key:
-        entry = entries[path] = [key, Source(raw), None]
+        entry = _keep(path, [key, Source(raw), None])
+    else:
+        _TREES.move_to_end(path)
     if entry[2] is None:
         entry[2] = facts(path, entry[1])
-    return entry[2]
+    return entry[2]  # type: ignore[no-any-return]
 
 
 # -- packages ------------------------------------------------------------------
@@ -264,13 +266,10 @@ class Member:
     path: Path
     key: StatKey
     raw: bytes
-    loaded: FileFacts | None = None
 
     @property
     def facts(self) -> FileFacts:
-        if self.loaded is None:
-            self.loaded = _load(self.path, self.key, self.raw)
-        return self.loaded  # type: ignore[return-value]
+        return _load(self.path, self.key, self.raw)
 
     def mentions(self, name: str) -> bool:
         return name.encode() in self.raw
@@ -310,9 +309,13 @@ def package(directory: Path, name: str, with_tests: bool) -> Package:
     """The package ``name`` of ``directory`` (with its ``_test.go`` files when ``with_tests``)."""
     listing = _listing(directory, with_tests)
     key = (directory, name, listing)
+    _INDEXED[directory] = None
+    _INDEXED.move_to_end(directory)
+    while len(_INDEXED) > 2:
+        _INDEXED.popitem(last=False)
     found = _PACKAGES.get(key)
     if found is not None:
-        _directory(directory)  # keep its parses
+        _PACKAGES.move_to_end(key)
         return found
     members: list[Member] = []
     for filename, mtime, size in listing:
@@ -322,9 +325,8 @@ def package(directory: Path, name: str, with_tests: bool) -> Package:
             continue
         if _clause(raw) == name:  # not x_test beside x, nor a //go:build ignore main
             members.append(Member(directory / filename, (mtime, size), raw))
-    _directory(directory)
     found = _PACKAGES[key] = Package(directory, name, members)
-    while len(_PACKAGES) > 4 * _KEPT_DIRECTORIES:
+    while len(_PACKAGES) > 4:
         _PACKAGES.popitem(last=False)
     return found
 
@@ -344,6 +346,7 @@ class PackageView:
         self._own: FileFacts | None = None
         self._name: str | None = None
         self._package: Package | None = None
+        self._pinned: dict[Path, FileFacts] = {}  # the other files' facts this view handed out: kept alive
 
     @property
     def own(self) -> FileFacts:
@@ -367,24 +370,30 @@ class PackageView:
             self._package = package(self.path.parent, self.name, self.is_test)
         return [m for m in self._package.members if m.path != self.path]
 
+    def _facts(self, member: Member) -> FileFacts:
+        found = self._pinned.get(member.path)
+        if found is None:
+            found = self._pinned[member.path] = member.facts
+        return found
+
     @property
     def siblings(self) -> list[FileFacts]:
         """Every other file of the package (all parsed, on first use)."""
-        return [m.facts for m in self._members()]
+        return [self._facts(m) for m in self._members()]
 
     def files(self) -> Iterator[FileFacts]:
         """This file, then every other file of the package (parsed as the iteration reaches them)."""
         yield self.own
         for member in self._members():
-            yield member.facts
+            yield self._facts(member)
 
     def _mentioning(self, name: str) -> list[FileFacts]:
         """The other files whose text holds ``name``: only those can declare it, only those are parsed."""
-        return [m.facts for m in self._members() if m.mentions(name)]
+        return [self._facts(m) for m in self._members() if m.mentions(name)]
 
     def _loaded(self) -> list[FileFacts]:
         """This file and the other files parsed so far (any node a lookup handed out comes from one)."""
-        return [self.own, *(m.loaded for m in self._members() if m.loaded is not None)]
+        return [self.own, *self._pinned.values()]
 
     def _lookup(self, table: str, name: str) -> list[Node]:
         own = getattr(self.own, table).get(name)
@@ -522,5 +531,8 @@ def view(path: Path, source: Source) -> PackageView:
 
 def forget() -> None:
     """Drop every kept parse (tests that rewrite files in place within one mtime tick)."""
-    _SOURCES.clear()
+    global _kept
+    _TREES.clear()
+    _INDEXED.clear()
     _PACKAGES.clear()
+    _kept = 0
