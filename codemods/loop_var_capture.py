@@ -151,9 +151,7 @@ def loop_variables(loop: Node) -> list[scopes.Declaration]:
     return []
 
 
-def captured_in(
-    ctx: FileContext, loop: Node, body: Node, variables: list[scopes.Declaration]
-) -> Iterator[Capture]:
+def captured_in(ctx: FileContext, loop: Node, body: Node, variables: list[scopes.Declaration]) -> Iterator[Capture]:
     """The goroutines, deferred calls and stored closures of the loop body, with the loop variables they use."""
     function = scopes.enclosing_function(loop)
     wanted = set(variables)
@@ -172,27 +170,18 @@ def captured_in(
             yield Capture(construct, "a deferred call", _uses(literal, wanted))
         else:
             what = stored_as(construct, loop)
-            if what is not None and not _started_elsewhere(construct, loop):
+            if what is not None:  # go func(){...}() and defer func(){...}() were taken above
                 yield Capture(construct, what, _uses(construct, wanted))
 
 
 def _runs_in_iteration(construct: Node, loop: Node, function: Node | None) -> bool:
     """Whether the iteration runs ``construct`` itself: every func literal between them is called on the spot."""
     for ancestor in scopes.ancestors(construct):
-        if ancestor == loop or ancestor == function:
+        if ancestor in (loop, function):
             return True
         if ancestor.type == "func_literal" and not concurrency.called_on_the_spot(ancestor):
             return False
     return True
-
-
-def _started_elsewhere(literal: Node, loop: Node) -> bool:
-    """A literal run by ``go`` or ``defer`` is reported at that statement, not as a stored closure."""
-    call = literal.parent
-    while call is not None and call.type == "parenthesized_expression":
-        call = call.parent
-    statement = call.parent if call is not None and call.type == "call_expression" else None
-    return statement is not None and statement.type in ("go_statement", "defer_statement")
 
 
 def stored_as(literal: Node, loop: Node) -> str | None:
@@ -207,7 +196,9 @@ def stored_as(literal: Node, loop: Node) -> str | None:
     if parent.type == "argument_list" and parent.parent is not None:
         call = parent.parent
         function = call.child_by_field_name("function")
-        name = function.child_by_field_name("field") if function and function.type == "selector_expression" else function
+        name = (
+            function.child_by_field_name("field") if function and function.type == "selector_expression" else function
+        )
         text = name.text.decode() if name is not None and name.text else ""
         if text == "append":
             return "a stored closure"
@@ -233,9 +224,12 @@ def stored_as(literal: Node, loop: Node) -> str | None:
 
 def _outlives(target: Node, loop: Node) -> bool:
     """Whether an assignment target lives beyond the iteration (declared outside the loop, or a field/element)."""
-    if target.type != "identifier":
-        return target.type in ("selector_expression", "index_expression")
-    decl = scopes.resolve(target)
+    if target.type not in ("identifier", "selector_expression", "index_expression"):
+        return False
+    root = scopes.root_identifier(target)
+    if root is None:
+        return True  # f().field = ...: somewhere else
+    decl = scopes.resolve(root)
     return decl is None or not scopes.contains(loop, decl.node)
 
 
