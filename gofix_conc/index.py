@@ -351,7 +351,9 @@ class PackageView:
     @property
     def own(self) -> FileFacts:
         if self._own is None:
-            self._own = facts(self.path, self.source)
+            kept = _TREES.get(self.path)
+            same = kept is not None and kept[1] is self.source and kept[2] is not None
+            self._own = kept[2] if same else facts(self.path, self.source)  # type: ignore[index]
         return self._own
 
     @property
