@@ -604,7 +604,17 @@ VerifyRaceOpt = Annotated[
 ]
 
 
-def _verified(job: _Job, jobs: int | None, quiet: bool, mode: verify.Mode) -> Settings:
+KeepUnverifiedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--keep-unverified",
+        help="With --verify, also write the fixes nothing could check (their package did not build or vet "
+        "before them, go cannot load it, no platform builds the file).",
+    ),
+]
+
+
+def _verified(job: _Job, jobs: int | None, quiet: bool, mode: verify.Mode, keep_unverified: bool = False) -> Settings:
     """The job's settings minus the fixes the Go toolchain rejects; any fix mode then runs with them."""
     try:
         with progress.tracker(quiet) as shown:
@@ -613,7 +623,8 @@ def _verified(job: _Job, jobs: int | None, quiet: bool, mode: verify.Mode) -> Se
             )
             packages = len({r.path.parent for r in results if r.status is Status.CHANGED})
             with shown.step(f"verifying {packages} package{'s' * (packages != 1)}"):
-                report = verify.verify(results, job.settings, verify.Options(mode, jobs))
+                options = verify.Options(mode, jobs)
+                report = verify.verify(results, job.settings, options, keep_unverified=keep_unverified)
     except verify.VerifyError as err:
         raise _fail(str(err)) from None
     for line in verify.describe(report, summary=not quiet):
@@ -641,6 +652,7 @@ def fix(
     format_patch: FormatPatchOpt = None,
     verify_: VerifyOpt = False,
     verify_race: VerifyRaceOpt = False,
+    keep_unverified: KeepUnverifiedOpt = False,
     changed_since: ChangedSince = None,
     force: Annotated[
         bool, typer.Option("--force", help="With --write, also rewrite read-only files (they stay read-only).")
@@ -680,7 +692,8 @@ def fix(
         if interactive_:
             # It applies fixes one by one, on text the verified run never saw.
             raise _fail("--verify goes with --diff, --write, --patch, --commit and --format-patch")
-        job.settings = _verified(job, jobs, quiet, verify.Mode.RACE if verify_race else verify.Mode.BUILD)
+        mode = verify.Mode.RACE if verify_race else verify.Mode.BUILD
+        job.settings = _verified(job, jobs, quiet, mode, keep_unverified)
     if interactive_:
         raise typer.Exit(_code(_fix_interactive(job, jobs), exit_zero))
     code = None
