@@ -8,7 +8,8 @@ that starts the goroutine calls `wg.Wait()` on the same WaitGroup after the
 Not reported: `Add` before the `go` statement (the correct shape); an `Add`
 inside a goroutine whose `Wait` is elsewhere (another method, another
 goroutine); an `Add` on another WaitGroup than the one the starter waits on;
-the `Add` of a nested goroutine that the goroutine itself waits for; an `Add`
+the `Add` of a nested goroutine that the goroutine itself waits for; a
+starter that receives from the goroutine (`<-ready`) before it waits; an `Add`
 in a goroutine the starter already counted with an `Add` before the `go` (the
 count cannot reach zero while it runs). `errgroup.Group` and
 `WaitGroup.Go` count their goroutines themselves and are out of scope.
@@ -77,7 +78,7 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
-from gofix_conc import goroutines, scopes, statements
+from gofix_conc import concurrency, goroutines, scopes, statements
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
 from gofix_conc.source import captures
@@ -200,6 +201,8 @@ def _waits_after(ctx: FileContext, starter: Node, spawn: Node, group: Node) -> b
     for wait in _group_calls(starter, group, b"Wait"):
         deferred = scopes.enclosing(wait, ("defer_statement",)) is not None
         loop = scopes.enclosing(spawn, scopes.LOOPS)
+        if wait.start_byte >= spawn.end_byte and concurrency.joined_between(spawn, wait):
+            continue  # the starter hears from the goroutine (<-ready) before it waits: the Add ran by then
         if deferred or wait.start_byte >= spawn.end_byte or (loop is not None and scopes.contains(loop, wait)):
             return True
     return False
