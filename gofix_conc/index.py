@@ -14,7 +14,7 @@ about a name the file does not declare; then the package's files are read,
 and those whose text holds the name are parsed and indexed, from the captures
 of one query, and kept for every file and every rule of the package.
 
-Trees are kept up to a budget of source bytes, most recently used first (a
+Trees are kept up to a budget of source bytes (1 MiB), most recently used first (a
 tree takes about 32 bytes of memory per byte of source: a whole package such
 as cmd/compile/internal/ssa would take 400 MB). The engine takes a file's
 tree from here when its package was indexed before its turn came.
@@ -188,7 +188,7 @@ def receiver_base(kind: Node) -> tuple[bool, str]:
 
 # path -> [stat key (None: the engine handed the text in, (): not the disk's), source, facts or None]
 _TREES: OrderedDict[Path, list] = OrderedDict()  # type: ignore[type-arg]
-_KEPT_BYTES = 4 << 20  # of source text: about 130 MB of trees
+_KEPT_BYTES = 1 << 20  # of source text: about 32 MB of trees
 _kept = 0
 _INDEXED: OrderedDict[Path, None] = OrderedDict()  # directories whose package was built lately
 _PACKAGES: OrderedDict[tuple, Package] = OrderedDict()  # type: ignore[type-arg]
@@ -387,7 +387,7 @@ class PackageView:
         """This file, then every other file of the package (parsed as the iteration reaches them)."""
         yield self.own
         for member in self._members():
-            yield self._facts(member)
+            yield member.facts  # not pinned: a rule going through the whole package holds what it keeps
 
     def _mentioning(self, name: str) -> list[FileFacts]:
         """The other files whose text holds ``name``: only those can declare it, only those are parsed."""
@@ -395,7 +395,8 @@ class PackageView:
 
     def _loaded(self) -> list[FileFacts]:
         """This file and the other files parsed so far (any node a lookup handed out comes from one)."""
-        return [self.own, *self._pinned.values()]
+        kept = [entry[2] for m in self._members() if (entry := _TREES.get(m.path)) is not None and entry[2] is not None]
+        return [self.own, *self._pinned.values(), *kept]
 
     def _lookup(self, table: str, name: str) -> list[Node]:
         own = getattr(self.own, table).get(name)
