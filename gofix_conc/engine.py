@@ -103,10 +103,13 @@ class FileResult:
 
 @dataclass(frozen=True)
 class Appeared:
-    """A fix the file as read did not offer, applied after another fix brought it up.
+    """A fix the file as read did not offer, which another fix brought up: held back, not applied.
 
     ``key`` says where it is, ``after`` which fix of the pass before brought it
-    up, both in the file as read. Its safety is its own (it was safe).
+    up, both in the file as read. ``fix`` applies what ``scan`` listed and
+    nothing else: code rewritten by one rule can look safe to another for the
+    wrong reason (a worker started through a new closure no longer looks like a
+    worker), so such a fix waits for a run whose scan lists it.
     """
 
     finding: Finding
@@ -352,13 +355,13 @@ def _fix_loop(
     """Apply the non-overlapping fixes, re-parse, re-run the rules, until nothing is left to apply.
 
     A fix keeps the safety of the finding the first pass reported (see
-    :func:`_pinned`); a fix that only a later pass offers is applied when it is
-    safe and listed in ``FileResult.appeared`` with the fix that brought it up.
+    :func:`_pinned`); a fix that only a later pass offers is not applied: it
+    stays reported and is listed in ``FileResult.appeared`` with the fix that
+    brought it up.
     """
     fixed: list[Finding] = []
     fixed_keys: list[FixKey] = []
     fixed_passes: list[int] = []
-    appeared: list[Appeared] = []
     warnings: list[str] = []
     data = source.data
     original = source
@@ -386,6 +389,7 @@ def _fix_loop(
             (f, k, fix)
             for f, k in keyed
             if (fix := _applicable(f, settings)) is not None
+            and k not in causes
             and not (settings.skip and skip_key(path, k) in settings.skip)
         ]
         chosen_fixes = edits.compatible(fix for _, _, fix in candidates)
@@ -410,7 +414,6 @@ def _fix_loop(
         fixed += [f for f, _ in chosen]
         fixed_keys += [k for _, k in chosen]
         fixed_passes += [number] * len(chosen)
-        appeared += [Appeared(f, k, causes[k]) for f, k in chosen if k in causes]
         passes.append(chosen_fixes)
         pass_keys.append([next(k for _, k, fix in candidates if fix == c) for c in chosen_fixes])
         data, source = new_source.data, new_source
@@ -419,6 +422,7 @@ def _fix_loop(
     else:
         warnings.append(f"fixes did not converge after {MAX_PASSES} passes")
     remaining = [(_pinned(f, first.get(k)), k) for f in findings for k in [key(f)]]
+    appeared = [Appeared(f, k, causes[k]) for f, k in remaining if k in causes and _applicable(f, settings)]
     left = set(fixed_keys) | {k for _, k in remaining}
     resolved = tuple(f for k, f in first.items() if k not in left)
     error = "\n".join(dict.fromkeys(errors)) or None

@@ -174,7 +174,7 @@ class FixTally:
     files: int = 0  # files changed
     fixed: list[Finding] = field(default_factory=list)
     remaining: list[Finding] = field(default_factory=list)
-    appeared: list[str] = field(default_factory=list)  # rule of each fix only a later pass offered
+    appeared: list[str] = field(default_factory=list)  # rule of each fix held back: only a later pass offered it
     resolved: list[Finding] = field(default_factory=list)  # gone once other fixes were applied
 
     def left_kind(self, finding: Finding) -> str:
@@ -199,9 +199,14 @@ def fix_summary(tally: FixTally) -> str:
         parts = []
         n_fixed = sum(1 for f in tally.fixed if f.rule == rule)
         if n_fixed:
-            later = tally.appeared.count(rule)
-            parts.append(f"fixed {n_fixed}" + (f" ({later} only after another fix)" if later else ""))
+            parts.append(f"fixed {n_fixed}")
+        held = tally.appeared.count(rule)
         left_here = [tally.left_kind(f) for f in tally.remaining if f.rule == rule]
+        if held:  # a held-back fix is a safe fix not applied: say why
+            waiting = left_here.count("fix not applied")
+            held = min(held, waiting)
+            left_here = [k for k in left_here if k != "fix not applied"]
+            left_here += ["fix not applied"] * (waiting - held) + ["held back: appeared after another fix"] * held
         if left_here:
             kinds = ", ".join(f"{kind} {left_here.count(kind)}" for kind in dict.fromkeys(sorted(left_here)))
             parts.append(f"left {len(left_here)} ({kinds})")
@@ -213,12 +218,12 @@ def fix_summary(tally: FixTally) -> str:
 
 
 def appeared_line(path: Path, key: tuple[str, int, int], after: tuple[str, int, int]) -> str:
-    """A note on a fix the first pass did not offer: which fix brought it up (positions in the file as read)."""
+    """A note on a fix held back because the first pass did not offer it (positions in the file as read)."""
     name = display_path(path)
     rule, line, column = key
     return (
-        f"{name}:{line}:{column}: note: {rule} fix applied once fixing {after[0]} at {name}:{after[1]}:{after[2]}"
-        " brought it up (scan did not list it; it is safe)"
+        f"{name}:{line}:{column}: note: {rule} fix not applied: it only appeared once fixing {after[0]} at"
+        f" {name}:{after[1]}:{after[2]} rewrote the code (scan did not list it); run fix again to review it"
     )
 
 

@@ -492,21 +492,26 @@ def test_commit_per_rule_applies_each_rule_on_top_of_the_previous(
     first, second = (d.sha for d in done)
     assert repo.commit(second).parents[0].hexsha == first and repo.commit(first).parents[0].hexsha == before
     assert changed_files(repo.commit(first)) == ["one.go"]
-    assert changed_files(repo.commit(second)) == ["one.go", "two.go"]  # one.go's beta came from the first commit
+    # two.go said beta as read; one.go's beta came from the first commit, so its gamma waits for the next run.
+    assert changed_files(repo.commit(second)) == ["two.go"]
     assert [gitops.subject_of(d.message) for d in done] == [
         "fix(concurrency): comments that say alpha",  # no subject listed for the rule: its summary
         "fix(concurrency): comments that say beta",
     ]
-    assert "- one.go:3: the comment says beta; say gamma" in done[1].message
+    assert "- two.go:3: the comment says beta; say gamma" in done[1].message
     assert done[1].message.endswith("\n\nGofix-Conc-Rule: say-gamma\n")
-    assert [(root / f).read_text() for f in ("one.go", "two.go")] == ["package p\n\n// gamma\n"] * 2
-    assert status(repo) == "" and plan.remaining == []
+    assert [(root / f).read_text() for f in ("one.go", "two.go")] == [
+        "package p\n\n// beta\n",
+        "package p\n\n// gamma\n",
+    ]
+    assert status(repo) == "" and [f.rule for f in plan.remaining] == ["say-gamma"]
 
 
-def test_commit_per_rule_replays_the_fix_loop_when_a_rule_is_needed_twice(
+def test_commit_per_rule_holds_back_a_fix_another_rule_brought_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # say-gamma goes first, but one.go only says beta once say-beta ran: say-gamma gets a second step.
+    # say-gamma goes first, and one.go only says beta once say-beta ran: that gamma was not listed
+    # by scan, so it waits for the next run instead of a second say-gamma step.
     rules = {r.id: r for r in [_comment_rule("say-beta", "alpha", "beta"), _comment_rule("say-gamma", "beta", "gamma")]}
     monkeypatch.setattr(registry, "all_rules", lambda: rules)
     repo = make_repo(tmp_path / "r", {"one.go": "package p\n\n// alpha\n", "two.go": "package p\n\n// beta\n"})
@@ -517,7 +522,6 @@ def test_commit_per_rule_replays_the_fix_loop_when_a_rule_is_needed_twice(
     assert [(s.rules, [c.path.name for c in s.changes]) for s in plan.steps] == [
         (("say-gamma",), ["two.go"]),
         (("say-beta",), ["one.go"]),
-        (("say-gamma",), ["one.go"]),
     ]
     by_file = gitops.plan_by_file([root / "one.go", root / "two.go"], settings, jobs=1)
     assert plan.final() == by_file.final()

@@ -66,18 +66,19 @@ def test_fix_write_summary_says_what_was_fixed_and_why_the_rest_was_left(project
     code, out, err = invoke("fix", "--write", ".")
     assert code == 1
     text = (project / "p.go").read_text()
-    assert text.count("// gamma") == 2 and "// target" in text  # risky stays: scan showed it unsafe
+    assert text.count("// beta") == 2 and "// target" in text  # risky stays: scan showed it unsafe
+    assert "// gamma" not in text  # say-gamma only appeared after say-beta's fix: scan did not list it
     assert out.endswith(
-        "Fixed 4 findings in 1 file; 2 left (1 fixable with --unsafe-fixes):\n"
+        "Fixed 2 findings in 1 file; 4 left (1 fixable with --unsafe-fixes):\n"
         "  plain      left 1 (no fix 1)\n"
         "  risky      left 1 (unsafe fix not applied 1)\n"
         "  say-beta   fixed 2\n"
-        "  say-gamma  fixed 2 (2 only after another fix)\n"
+        "  say-gamma  left 2 (held back: appeared after another fix 2)\n"
     )
     assert "p.go:4:1: risky the comment says target [unsafe fix]" in out
     assert err.splitlines() == [
-        f"p.go:{line}:1: note: say-gamma fix applied once fixing say-beta at p.go:{line}:1 brought it up"
-        " (scan did not list it; it is safe)"
+        f"p.go:{line}:1: note: say-gamma fix not applied: it only appeared once fixing say-beta at p.go:{line}:1"
+        " rewrote the code (scan did not list it); run fix again to review it"
         for line in (3, 6)
     ]
 
@@ -86,7 +87,7 @@ def test_fix_diff_summary_goes_to_stderr(project: Path) -> None:
     code, out, err = invoke("fix", ".")
     assert code == 1
     assert out.startswith("--- a/p.go\n") and "Fixed" not in out
-    assert "Fixed 4 findings in 1 file; 2 left (1 fixable with --unsafe-fixes):\n" in err
+    assert "Fixed 2 findings in 1 file; 4 left (1 fixable with --unsafe-fixes):\n" in err
     assert (project / "p.go").read_text().count("// alpha") == 2  # nothing written
 
 
