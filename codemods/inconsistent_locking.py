@@ -97,7 +97,7 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from gofix_conc import locks, scopes, statements
+from gofix_conc import index, locks, scopes, statements
 from gofix_conc.context import FileContext
 from gofix_conc.index import PackageView
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
@@ -107,7 +107,7 @@ from gofix_conc.source import captures
 _SIMPLE = frozenset(
     {"expression_statement", "assignment_statement", "inc_statement", "dec_statement", "short_var_declaration"}
 )
-_BLOCKING = "[(send_statement) @x (unary_expression operator: \"<-\") @x (func_literal) @x]"
+_BLOCKING = '[(send_statement) @x (unary_expression operator: "<-") @x (func_literal) @x]'
 
 
 @dataclass
@@ -128,7 +128,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
     if package is None:
         return
     flagged: dict[int, tuple[Node, list[tuple[locks.Access, locks.Access]]]] = {}
-    for key, accesses in package.accesses.items():
+    for accesses in package.accesses.values():
         guarded = [a for a in accesses if a.locks]
         if not guarded or not any(a.write for a in accesses):
             continue  # no discipline to follow, or never written after construction
@@ -166,10 +166,13 @@ def _message(ctx: FileContext, package: Package, pairs: list[tuple[locks.Access,
 # -- the package -------------------------------------------------------------------
 
 _CACHE: OrderedDict[tuple, locks.FileAccesses] = OrderedDict()  # type: ignore[type-arg]
+_PACKAGES: OrderedDict[tuple, tuple[list[locks.FileAccesses], Package]] = OrderedDict()  # type: ignore[type-arg]
 
 
 def analyse(view: PackageView) -> Package | None:
     """Guarded fields and variables of the package and every access to them; None when nothing is locked."""
+    if not _locks_somewhere(view):
+        return None  # most packages: nothing of the package is parsed beyond this file
     fields: dict[str, set[str]] = {}
     kinds: dict[tuple[str, str], str] = {}
     variables: set[str] = set()
@@ -196,15 +199,30 @@ def analyse(view: PackageView) -> Package | None:
     signature = (tuple(sorted((k, tuple(sorted(v))) for k, v in fields.items())), tuple(sorted(variables)))
     per_file = []
     for facts in view.files():
-        key = (facts.path, id(facts.source), facts.source.data, signature)
+        key = (facts.path, facts.source.data, signature)
         found = _CACHE.get(key)
         if found is None:
             found = locks.collect(facts.source.root, fields, variables, set(mutexes))
             _CACHE[key] = found
-            while len(_CACHE) > 64:
+            while len(_CACHE) > 1024:
                 _CACHE.popitem(last=False)
         per_file.append((facts.path, found))
-    return _package(per_file, kinds)
+    per_file.sort(key=lambda pair: pair[0])
+    key = tuple(id(found) for _, found in per_file)
+    package = _PACKAGES.get(key)
+    if package is None or any(a is not b for a, b in zip(package[0], (f for _, f in per_file), strict=False)):
+        package = _PACKAGES[key] = ([found for _, found in per_file], _package(per_file, kinds))
+        while len(_PACKAGES) > 8:
+            _PACKAGES.popitem(last=False)
+    return package[1]
+
+
+def _locks_somewhere(view: PackageView) -> bool:
+    """Whether the text of some file of the package calls ``Lock()`` or ``RLock()``."""
+    if b"Lock()" in view.source.data:
+        return True
+    members = index.package(view.path.parent, view.name, view.is_test).members
+    return any(b"Lock()" in m.raw for m in members if m.path != view.path)
 
 
 def _package(per_file: list[tuple[Path, locks.FileAccesses]], kinds: dict[tuple[str, str], str]) -> Package:
@@ -221,8 +239,11 @@ def _package(per_file: list[tuple[Path, locks.FileAccesses]], kinds: dict[tuple[
             paths[id(access.function)] = path
         for call in found.calls:
             paths[id(call.caller)] = path
-    for access in (a for group in accesses.values() for a in group):
-        declarations.setdefault(_declaration_key(access.function), []).append(access.function)
+    seen: set[int] = set()
+    for function in [a.function for group in accesses.values() for a in group] + [c.caller for c in calls]:
+        if id(function) not in seen:
+            seen.add(id(function))
+            declarations.setdefault(_declaration_key(function), []).append(function)
     exempt: dict[int, str] = {}
     concurrent: dict[int, str] = {}
     callers: dict[tuple[str, str], list[locks.Call]] = {}
@@ -261,8 +282,6 @@ def _package(per_file: list[tuple[Path, locks.FileAccesses]], kinds: dict[tuple[
 
 
 def _declaration_key(declaration: Node) -> tuple[str, str]:
-    from gofix_conc import index
-
     name = declaration.child_by_field_name("name")
     text = name.text.decode() if name is not None and name.text else ""
     if declaration.type != "method_declaration":
@@ -278,7 +297,7 @@ def _exemption(declaration: Node, callers: list[locks.Call]) -> str | None:
         return "runs with the lock held by convention"
     if _name(declaration) == "init" and declaration.type == "function_declaration":
         return "package initialisation"
-    if callers and all(c.locked or locks.by_convention(c.caller) for c in callers):
+    if callers and all(c.locked for c in callers):
         return "every caller holds the lock"
     return None
 
@@ -360,20 +379,24 @@ def _fixable(
     name = names.pop()
     mutex = _mutex_text(access, name)
     kinds = package.mutex_kinds
-    kind = kinds.get((access.key[0], name)) if name else kinds.get((access.key[0], "Mutex"), kinds.get((access.key[0], "RWMutex")))
+    kind = (
+        kinds.get((access.key[0], name))
+        if name
+        else kinds.get((access.key[0], "Mutex"), kinds.get((access.key[0], "RWMutex")))
+    )
     if kind is None:
         return None
     if access.receiver:
-        for call in captures("(call_expression function: (selector_expression operand: (identifier) @r))", statement).get(
-            "r", []
-        ):
+        for call in captures(
+            "(call_expression function: (selector_expression operand: (identifier) @r))", statement
+        ).get("r", []):
             if call.text == access.receiver.encode():
                 return None  # a method of the receiver may take the lock itself
     function = access.function
     for call in locks.locks_in(function):
-        if call.mutex == mutex and call.node.start_byte < statement.start_byte:
-            if call.node.parent is None or not scopes.contains(call.node.parent, statement):
-                return None  # the function locks it before, on some path held() does not follow
+        before = call.mutex == mutex and call.node.start_byte < statement.start_byte
+        if before and (call.node.parent is None or not scopes.contains(call.node.parent, statement)):
+            return None  # the function locks it before, on some path held() does not follow
     return mutex, kind, not any(a.write for a in accesses)
 
 

@@ -242,7 +242,7 @@ class Call:
 
     callee: tuple[str, str]  # (receiver type, method) or ("", function)
     caller: Node  # the declaration holding the call
-    locked: bool  # a mutex is held at the call
+    locked: bool  # a mutex is held at the call (or the caller runs with it held by convention)
     goroutine: bool  # the call starts a goroutine or is inside one
 
 
@@ -263,7 +263,10 @@ def normalised(mutex: str, receiver: str) -> str | None:
 
 
 def is_write(node: Node) -> bool:
-    """Whether a use of ``s.f``/``v`` writes it or what it holds: ``s.f = x``, ``s.f[k]++``, ``&s.f``, ``delete(s.f, k)``."""
+    """Whether a use of ``s.f``/``v`` writes it or what it holds.
+
+    ``s.f = x``, ``s.f[k]++``, ``&s.f``, ``delete(s.f, k)`` do; ``s.f.Close()`` does not.
+    """
     current = node
     while current.parent is not None and current.parent.type in (
         "index_expression",
@@ -328,6 +331,7 @@ def collect(
         body = declaration.child_by_field_name("body")
         if body is None:
             continue
+        conventional = by_convention(declaration)
         uses = matches(_USES, body) + (matches(_IDENTIFIERS, body) if variables else [])
         for match in uses:
             if "selector" in match:
@@ -349,7 +353,8 @@ def collect(
                 key = (kind, callee) if on else ("", callee)
                 start = call.parent is not None and call.parent.type == "go_statement"
                 inside = concurrency.goroutine_around(call, declaration) is not None
-                found.calls.append(Call(key, declaration, bool(held(call, declaration)), start or inside))
+                locked = conventional or bool(held(call, declaration))
+                found.calls.append(Call(key, declaration, locked, start or inside))
                 if start:
                     found.started.add(callee)
             elif "ident" in match:
@@ -358,11 +363,12 @@ def collect(
                 parent = ident.parent
                 if parent is not None and parent.type == "selector_expression":
                     continue
-                if name in variables and name not in mutexes:
-                    decl = scopes.resolve(ident)
-                    if decl is None or decl.kind == "var" and scopes.enclosing_function(decl.node) is None:
-                        if scopes.composite_key_kind(ident) not in ("field", "unknown"):
-                            found.accesses.append(_access(ident, ("", name), declaration, ""))
+                if name not in variables or name in mutexes:
+                    continue
+                decl = scopes.resolve(ident)
+                package_level = decl is None or (decl.kind == "var" and scopes.enclosing_function(decl.node) is None)
+                if package_level and scopes.composite_key_kind(ident) not in ("field", "unknown"):
+                    found.accesses.append(_access(ident, ("", name), declaration, ""))
     for match in matches("(selector_expression field: (field_identifier) @value) @selector", root):
         selector = match["selector"][0]
         parent = selector.parent

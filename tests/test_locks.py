@@ -46,8 +46,18 @@ def marked(root: Node) -> Node:
         ("mu.Lock()\n\ttime.AfterFunc(d, func() {\n\t\tx = 1\n\t})", {}),
         ("mu.Lock()\n\tf := func() {\n\t\tx = 1\n\t}\n\tf()", {}),
     ],
-    ids=["lock-unlock", "defer", "rlock-branch", "released", "branch", "on-the-spot", "sync-callback", "goroutine",
-         "after-func", "stored"],
+    ids=[
+        "lock-unlock",
+        "defer",
+        "rlock-branch",
+        "released",
+        "branch",
+        "on-the-spot",
+        "sync-callback",
+        "goroutine",
+        "after-func",
+        "stored",
+    ],
 )
 def test_held(body: str, expected: dict[str, str]) -> None:
     root = tree(f"func (s *S) f() {{\n\t{body}\n}}\n")
@@ -134,7 +144,7 @@ def _scan(path: Path) -> list[tuple[int, str]]:
 def test_a_field_locked_in_one_file_and_read_in_another(tmp_path: Path) -> None:
     (tmp_path / "go.mod").write_text("module example.com/p\n\ngo 1.22\n")
     (tmp_path / "pool.go").write_text(
-        "package p\n\nimport \"sync\"\n\ntype Pool struct {\n\tmu    sync.Mutex\n\tidle []int\n}\n\n"
+        'package p\n\nimport "sync"\n\ntype Pool struct {\n\tmu    sync.Mutex\n\tidle []int\n}\n\n'
         "func (p *Pool) Put(c int) {\n\tp.mu.Lock()\n\tp.idle = append(p.idle, c)\n\tp.mu.Unlock()\n}\n"
     )
     stats = tmp_path / "stats.go"
@@ -144,7 +154,8 @@ def test_a_field_locked_in_one_file_and_read_in_another(tmp_path: Path) -> None:
     assert "p.idle is read without p.mu held, but written with it held in Put (pool.go:12)" in found[0][1]
     # A helper declared in the other file, whose one caller holds the lock, is not flagged.
     (tmp_path / "pool.go").write_text(
-        (tmp_path / "pool.go").read_text() + "\nfunc (p *Pool) Drain() {\n\tp.mu.Lock()\n\tp.Idle()\n\tp.mu.Unlock()\n}\n"
+        (tmp_path / "pool.go").read_text()
+        + "\nfunc (p *Pool) Drain() {\n\tp.mu.Lock()\n\tp.Idle()\n\tp.mu.Unlock()\n}\n"
     )
     assert _scan(stats) == []
     assert _scan(tmp_path / "pool.go") == []
