@@ -122,6 +122,18 @@ saying what to check, when:
 - the package is a library (not `main`) with no logging convention: the fix
   would print the library's panics into the program's global log and hide
   them from the program, a decision for the program's owner (set `handler`).
+Each concern names the statement that a recovered panic skips and what
+that leaves behind: a lock held (`Unlock`, `RUnlock`), waiters on a condition
+never woken (`cond.Broadcast()`), a channel left open, a receiver with no
+value, a semaphore slot never given back, a completion callback (`done()`)
+never called, a flag a callback's follow-up would have cleared; any other
+skipped call is only said to be skipped.
+
+There is no fix where the handler's imports would import the file's own
+package (`log` in `runtime` or `time`): the dependencies of each import come
+from `go list -deps`, once per process; without `go`, the standard library's
+packages that `log` itself imports are known by their top directory.
+
 Hand-overs are looked for in the goroutine and in the package functions it
 calls, two calls deep. Calls of `fmt`/`log` printing, `strings`, `strconv`,
 `errors` and read-only builtins (`len`) count as reading only. A handler that
@@ -158,7 +170,7 @@ CALLS = """
 """
 
 # What a goroutine hands to whoever waits for it, by kind (one pattern each: predicates are per pattern):
-#   ch <- v     close(ch)     cancel()     wg.Done()     mu.Unlock()     w.Close()     <-sem
+#   ch <- v     close(ch)     cancel()     wg.Done()     mu.Unlock()     cond.Broadcast()     w.Close()     <-sem
 HANDOFFS = """
 (send_statement) @send
 (call_expression function: (identifier) @f (#eq? @f "close")) @signal
@@ -166,7 +178,9 @@ HANDOFFS = """
 (call_expression function: (selector_expression
   field: (field_identifier) @d (#match? @d "^(Done|Release)$"))) @signal
 (call_expression function: (selector_expression
-  field: (field_identifier) @u (#match? @u "^(Unlock|RUnlock|Signal|Broadcast)$"))) @unlock
+  field: (field_identifier) @u (#match? @u "^(Unlock|RUnlock)$"))) @unlock
+(call_expression function: (selector_expression
+  field: (field_identifier) @w (#match? @w "^(Signal|Broadcast)$"))) @wake
 (call_expression function: (selector_expression
   field: (field_identifier) @x (#match? @x "^(Close|CloseWrite|CloseSend)$"))) @close
 (call_expression function: (selector_expression
@@ -198,6 +212,7 @@ KNOWN_HELPERS = (
 )
 UNKNOWN_FUNCTION = "it runs a function the package does not show (a callback, from elsewhere): check what it hands over"
 MESSAGE = "goroutine has no deferred recover: a panic in it crashes the whole program"
+HANDOFF_KINDS = ("send", "signal", "unlock", "wake", "close", "result", "receive")
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
@@ -211,7 +226,11 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         run = Goroutine(ctx, found, go)
         if run.wants_the_crash():
             continue
-        yield ctx.finding(go, MESSAGE, plan_fix(run))
+        fix = plan_fix(run)
+        if isinstance(fix, str):
+            yield ctx.finding(go, f"{MESSAGE} (no fix: {fix})")
+        else:
+            yield ctx.finding(go, MESSAGE, fix)
 
 
 @dataclass
@@ -247,13 +266,16 @@ class Goroutine:
         return all(runs_for_the_program(self, body) or exits_the_process(body) for body in self.bodies)
 
 
-def plan_fix(run: Goroutine) -> Fix | None:
+def plan_fix(run: Goroutine) -> Fix | str | None:
+    """The fix; or why there is none, when the reader should know; None otherwise."""
     ctx, go = run.ctx, run.go
     if not ctx.source.starts_line(go.start_byte):
         return None  # in a one-line func literal: opening it up is for gofmt, not for edits
     handler = prepare_handler(run)
     if handler is None:
         return None  # the handler's names are hidden by locals of the function
+    if isinstance(handler, str):
+        return handler
     concerns = list(handler.concerns)
     moved, move_edits, lines = plan_moves(run, handler.lines)
     for body in run.bodies or []:
@@ -309,6 +331,8 @@ def callee_bodies(run: Goroutine, function: Node) -> list[Node] | None:
         name = function.child_by_field_name("field")
         if operand is None or name is None or is_package(run.ctx, operand):
             return None  # another package
+        if of_another_package(operand):
+            return None  # ready.Broadcast() with ready *sync.Cond: not a method of this package
         found = [d for d in declarations(run, text(name)) if d.type == "method_declaration"]
         receiver = type_name(operand)
         if receiver is not None:
@@ -347,6 +371,15 @@ def type_name(operand: Node) -> str | None:
         if value is not None and value.type == "composite_literal":
             declared = value.child_by_field_name("type")
     return type_name_of(declared)
+
+
+def of_another_package(operand: Node) -> bool:
+    """A variable declared with a type of another package (``x *sync.Cond``)."""
+    decl = scopes.resolve(operand) if operand.type == "identifier" else None
+    declared = decl.construct.child_by_field_name("type") if decl is not None else None
+    while declared is not None and declared.type == "pointer_type":
+        declared = declared.named_children[0]
+    return declared is not None and declared.type == "qualified_type"
 
 
 def receiver_type(method: Node) -> str | None:
@@ -523,29 +556,34 @@ def what_a_panic_skips(run: Goroutine, body: Node, moved: set[Node]) -> list[str
     concerns = []
     in_literal = run.literal is not None
     name = body.parent.child_by_field_name("name") if body.parent is not None else None
-    whose = text(name) if not in_literal and name is not None else "it"
+    whose = text(name) if not in_literal and name is not None else "the goroutine"
     found = handoffs(body)
     first = next((s for s in own_statements(body) if s.type != "defer_statement"), None)
     releases = [r for r in found.get("receive", []) if r != first and is_release(r)]
-    for handoff in [*found.get("signal", []), *releases]:
+    for handoff in [*found.get("signal", []), *releases, *completion_callbacks(run, body)]:
         if not any(scopes.contains(m, handoff) for m in moved) and not is_deferred(body, handoff):
-            concerns.append(f"{text(handoff)} in {whose} is not deferred: after a recovered panic its waiter hangs")
-    for unlock in found.get("unlock", []):
-        if not is_deferred(body, unlock):
-            concerns.append(f"{text(unlock)} in {whose} is not deferred: a panic before it leaves the lock held")
-    for closing in found.get("close", []):
-        if not is_deferred(body, closing):
-            concerns.append(f"{text(closing)} in {whose} is not deferred: after a recovered panic a reader may hang")
+            concerns.append(f"`{text(handoff)}` in {whose} is not deferred: {skipped_handoff(handoff)}")
+    for handoff in found.get("unlock", []) + found.get("wake", []) + found.get("close", []):
+        if is_deferred(body, handoff):
+            continue
+        if skipped_handoff(handoff) is None:  # p.Signal(sig): a call like any other, no lock or waiter behind it
+            concerns.append(f"`{text(handoff)}` in {whose} is skipped after a recovered panic")
+        else:
+            concerns.append(f"`{text(handoff)}` in {whose} is not deferred: {skipped_handoff(handoff)}")
     for result in found.get("result", []):
-        concerns.append(f"{text(result)} in {whose}: after a recovered panic the result is cut short or never sent")
+        concerns.append(f"`{text(result)}` in {whose}: after a recovered panic the result is cut short or never sent")
     for send in found.get("send", []):
         if not any(scopes.contains(m, send) for m in moved) and not (
             is_deferred(body, send) and is_signal_value(send.child_by_field_name("value"))
         ):
-            concerns.append(f"`{text(send)}` in {whose}: after a recovered panic it is skipped or sends a wrong value")
+            concerns.append(
+                f"`{text(send)}` in {whose} is skipped after a recovered panic: "
+                "the receiver waits forever or never gets the value"
+            )
     if in_literal and run.literal is not None:
-        for name in starter_variables_written(run.literal):
+        for name in starter_variables_written(run, run.literal):
             concerns.append(f"{name} is read by the starting function: after a recovered panic it keeps a stale value")
+    concerns += state_left_behind(run, body, whose)
     for loop in consuming_loops(run, body):
         concerns.append(f"{whose} receives in a loop (line {loop.start_point.row + 1}): after a panic senders block")
     for call in captures(CALLS, body).get("name", []):
@@ -572,27 +610,133 @@ def what_callees_hand_over(run: Goroutine, body: Node, depth: int = 2, seen: set
                 continue  # recursion; a func literal bound to a local is the goroutine's own code
             seen.add(callee.id)
             found = handoffs(callee)
-            given = [h for kind, nodes in found.items() if kind != "receive" for h in nodes]
-            late = [h for h in given if not is_deferred(callee, h)]
+            late = sorted(
+                (h for kind in HANDOFF_KINDS if kind != "receive" for h in found.get(kind, [])),
+                key=lambda h: h.start_byte,
+            )
+            late = [h for h in late if not is_deferred(callee, h)]
             if late:
                 name = text(callee.parent.child_by_field_name("name"))
-                concerns.append(
-                    f"{name}, which it calls, does `{text(late[0])}` outside a defer: "
-                    "after a recovered panic a waiter may hang or read a wrong result"
-                )
+                concerns.append(f"{callee_handoff(late[0], name)}")
             elif depth > 1:
                 concerns += what_callees_hand_over(run, callee, depth - 1, seen)
     return concerns
 
 
+def callee_handoff(handoff: Node, callee: str) -> str:
+    """What a called function does outside a defer, and what a recovered panic before it leaves behind."""
+    said, code = f"the goroutine calls {callee}, which", f"`{text(handoff)}`"
+    if handoff.type == "send_statement":
+        return (
+            f"{said} sends {code} outside a defer: after a recovered panic its receiver waits forever or gets nothing"
+        )
+    if text(selected_field(handoff)) in ("CloseWithError", "Commit"):
+        return f"{said} calls {code}: after a recovered panic the result is cut short or never sent"
+    what = skipped_handoff(handoff) or f"after a recovered panic {code} is skipped"
+    return f"{said} calls {code} outside a defer: {what}"
+
+
+def skipped_handoff(call: Node) -> str | None:
+    """What a skipped signal, unlock, wake-up or close leaves behind; None for a call with nothing behind it."""
+    field = text(selected_field(call))
+    arguments = call.child_by_field_name("arguments")
+    if field in ("Unlock", "RUnlock"):
+        return "a panic between the Lock and it leaves the lock held, and the next Lock blocks forever"
+    if field in ("Signal", "Broadcast"):
+        if arguments is not None and not arguments.named_children:
+            return "after a recovered panic the goroutines waiting on the condition are never woken"
+        return None  # p.Signal(sig): not a condition variable
+    if text(call).startswith("close("):
+        return "after a recovered panic the channel stays open and its readers wait forever"
+    if text(call).startswith("<-"):
+        return "after a recovered panic the semaphore slot is never given back and whoever waits for the slots blocks"
+    if field in ("Close", "CloseWrite", "CloseSend"):
+        return "after a recovered panic it stays open and a reader may wait forever"
+    return "after a recovered panic it never runs and whoever waits for it waits forever"
+
+
+def selected_field(call: Node) -> Node | None:
+    """``f`` in ``x.f(...)``."""
+    function = call.child_by_field_name("function")
+    return (
+        function.child_by_field_name("field")
+        if function is not None and function.type == "selector_expression"
+        else None
+    )
+
+
+def completion_callbacks(run: Goroutine, body: Node) -> list[Node]:
+    """``done()`` as the goroutine's last statement: a function value from outside that reports it has finished."""
+    statements = [s for s in own_statements(body) if s.type != "defer_statement"]
+    last = statements[-1].named_children[0] if statements and statements[-1].type == "expression_statement" else None
+    if last is None or last.type != "call_expression" or len(statements) < 2:
+        return []
+    function = last.child_by_field_name("function")
+    decl = scopes.resolve(function) if function is not None and function.type == "identifier" else None
+    if decl is None or decl.kind not in ("var", "param") or scopes.contains(body, decl.node):
+        return []  # a function of the package, or the goroutine's own closure
+    return [last]
+
+
+def state_left_behind(run: Goroutine, body: Node, whose: str) -> list[str]:
+    """A callback from outside, then a package method that updates its receiver's state: a panic in one skips the other.
+
+    ``hook(cc); hook = cc.shouldRunStateHook(true)``: after a recovered panic
+    in the hook, the flag the method clears stays set and the hook never runs again.
+    """
+    calls = [c for c in captures(CALLS, body).get("call", []) if not is_deferred(body, c)]
+    callback = next((c for c in calls if calls_value_from_outside(body, c)), None)
+    if callback is None:
+        return []
+    for call in calls:
+        function = call.child_by_field_name("function")
+        if call.start_byte <= callback.end_byte or function is None or function.type != "selector_expression":
+            continue
+        for callee in callee_bodies(run, function) or []:
+            field = receiver_field_written(callee)
+            if field is not None:
+                return [
+                    f"a panic in the callback `{text(callback)}` skips `{text(call)}` in {whose}, which sets "
+                    f"`{field}`: after a recovered panic that state stays as the panic left it"
+                ]
+    return []
+
+
+def calls_value_from_outside(body: Node, call: Node) -> bool:
+    function = call.child_by_field_name("function")
+    decl = scopes.resolve(function) if function is not None and function.type == "identifier" else None
+    return decl is not None and decl.kind in ("var", "param") and not scopes.contains(body, decl.node)
+
+
+def receiver_field_written(method: Node) -> str | None:
+    """The first ``recv.field = literal`` in a method's body (a flag it sets or clears), as written."""
+    receiver = method.parent.child_by_field_name("receiver") if method.parent is not None else None
+    names = captures("(parameter_declaration name: (identifier) @n)", receiver).get("n", []) if receiver else []
+    if not names:
+        return None
+    for assignment in captures("(assignment_statement) @a", method).get("a", []):
+        left, right = assignment.child_by_field_name("left"), assignment.child_by_field_name("right")
+        target = left.named_children[0] if left is not None and left.named_children else None
+        value = right.named_children[0] if right is not None and right.named_children else None
+        if (
+            target is not None
+            and target.type == "selector_expression"
+            and text(target.child_by_field_name("operand")) == text(names[0])
+            and value is not None
+            and value.type in ("true", "false", "nil", "int_literal")
+        ):
+            return text(assignment)
+    return None
+
+
 def handoffs(body: Node) -> dict[str, list[Node]]:
     """HANDOFFS by kind; ``Done()`` and the like only as statements (``<-ctx.Done()`` waits)."""
     found = captures(HANDOFFS, body)
-    for kind in ("signal", "unlock"):
+    for kind in ("signal", "unlock", "wake"):
         found[kind] = [
             h for h in found.get(kind, []) if h.parent is not None and h.parent.type == "expression_statement"
         ]
-    return found
+    return {kind: found.get(kind, []) for kind in HANDOFF_KINDS}  # not the names captured inside them
 
 
 def is_release(receive: Node) -> bool:
@@ -617,15 +761,34 @@ def is_signal_value(value: Node | None) -> bool:
     return value.type in ("true", "false", "int_literal")
 
 
-def starter_variables_written(literal: Node) -> list[str]:
-    """Variables of the starting function (not its parameters) that the goroutine writes: its results."""
+def starter_variables_written(run: Goroutine, literal: Node) -> list[str]:
+    """Variables of the starting function (not its parameters) that the goroutine writes: its results.
+
+    A write into a part (``m.Error = ...``) may reach the starter through a
+    pointer, so it counts; a variable assigned as a whole counts only when the
+    starter reads it after the ``go`` (or the ``go`` is in a loop of it).
+    """
     names = []
+    function = scopes.top_level(literal)
     for decl, uses in scopes.captured(literal).items():
         if decl.kind not in ("var", "result"):
             continue
-        if any(scopes.is_write(climb(use)) or scopes.is_write(use) for use in uses):
+        in_part = any(scopes.is_write(climb(use)) and climb(use) != use for use in uses)
+        whole = any(scopes.is_write(use) for use in uses)
+        if in_part or (whole and read_after(run, decl, function, literal)):
             names.append(decl.name)
     return names
+
+
+def read_after(run: Goroutine, decl: scopes.Declaration, function: Node, literal: Node) -> bool:
+    """The starter uses the variable after the ``go``, or runs the ``go`` in a loop that uses it."""
+    loop = scopes.enclosing(run.go, scopes.LOOPS)
+    for use in scopes.references(decl, function):
+        if scopes.contains(literal, use) or use == decl.node:
+            continue
+        if use.start_byte > run.go.end_byte or (loop is not None and scopes.contains(loop, use)):
+            return True
+    return decl.kind == "result"
 
 
 def climb(use: Node) -> Node:
@@ -713,6 +876,10 @@ def waited_for(run: Goroutine, body: Node) -> str | None:
     """Who waits for the goroutine: the starting function joins it, or it signals that it has finished."""
     if joined_by_starter(run, body):
         return "the parent waits for this goroutine"
+    fill = semaphore_fill(run, body)
+    if fill is not None:
+        where = fill.start_point.row + 1
+        return f"the parent waits for this goroutine by filling the semaphore (`{text(fill)}` at line {where})"
     found = captures(HANDOFFS, body)
     signals = [s for s in found.get("signal", []) if s.parent is not None and s.parent.type in STATEMENTS]
     signals += [s for s in found.get("send", []) if is_signal_value(s.child_by_field_name("value"))]
@@ -739,6 +906,32 @@ def joined_by_starter(run: Goroutine, body: Node) -> bool:
 
 
 NAMES = "[(identifier) (field_identifier)] @n"
+
+
+def semaphore_fill(run: Goroutine, body: Node) -> Node | None:
+    """``for n := cap(sem); n > 0; n-- { sem <- token{} }`` after the ``go``, on a ``sem`` the goroutine releases.
+
+    Taking every slot back is a join: it ends only when each goroutine has
+    given its slot back with ``<-sem``.
+    """
+    released = {
+        text(r.named_children[0].child_by_field_name("operand"))
+        for r in captures(HANDOFFS, body).get("receive", [])
+        if is_release(r)
+    }
+    if not released:
+        return None
+    starter = scopes.top_level(run.go)
+    for send in captures("(send_statement) @s", starter).get("s", []):
+        loop = scopes.enclosing(send, scopes.LOOPS, stop=())
+        if (
+            send.start_byte > run.go.end_byte
+            and text(send.child_by_field_name("channel")) in released
+            and loop is not None
+            and not scopes.contains(loop, run.go)
+        ):
+            return send
+    return None
 
 
 def joined_names(statement: Node) -> set[str]:
@@ -1070,7 +1263,8 @@ class Handler:
 DEFAULT_IMPORTS = {"log": "log", "debug": "runtime/debug", "slog": "log/slog", "fmt": "fmt", "os": "os"}
 
 
-def prepare_handler(run: Goroutine) -> Handler | None:
+def prepare_handler(run: Goroutine) -> Handler | str | None:
+    """The handler; None when a local hides its names; why not, when an import would be a cycle."""
     ctx = run.ctx
     configured = textwrap.dedent(str(ctx.option("handler") or "")).strip()
     if configured:
@@ -1081,6 +1275,9 @@ def prepare_handler(run: Goroutine) -> Handler | None:
         value = "rec" if logger is not None and (logger.expr or "").split(".")[0] == "r" else "r"
         statements, paths = logged(logger, label(run), value)
         concerns = [] if logger is not None or package.package_name(ctx.source) == "main" else [NO_CONVENTION]
+    cycle = loggers.import_cycle(ctx.path, paths) if paths else None
+    if cycle is not None:
+        return f"importing {cycle} here would create an import cycle"
     names, edits = ctx.import_names(*paths) if paths else ({}, [])
     if any(declared_in_function(ctx, name, run.go) for name in names.values()):
         return None

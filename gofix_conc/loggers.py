@@ -17,7 +17,12 @@ A field or parameter that the package compares with nil is optional (a nil
 
 from __future__ import annotations
 
+import functools
+import re
+import shutil
+import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 from tree_sitter import Node
 
@@ -201,3 +206,76 @@ def testing_parameter(function: Node) -> str | None:
             names = declaration.children_by_field_name("name")
             return _text(names[0]) if names else "_"
     return None
+
+
+# -- imports a handler may not add --------------------------------------------
+
+# Top-level directories of the standard library that `log` and `runtime/debug`
+# import themselves (``go list -deps log runtime/debug``): a file there cannot
+# import them. Used only when ``go`` is not on PATH.
+STD_BELOW_LOG = frozenset(
+    {"cmp", "errors", "fmt", "internal", "io", "iter", "log", "math", "os", "path", "reflect", "runtime"}
+    | {"slices", "sort", "strconv", "strings", "sync", "syscall", "time", "unicode", "unsafe"}
+)
+_MODULE_LINE = re.compile(rb"^module\s+(\S+)", re.MULTILINE)
+
+
+def import_cycle(file: Path, paths: list[str]) -> str | None:
+    """The first of ``paths`` whose import would make the file's package import itself; None when none does."""
+    found = _package_path(file.resolve().parent)
+    if found is None:
+        return None  # no go.mod: the package's import path is unknown
+    module, own = found
+    std = _module_name(module) == "std"
+    for path in paths:
+        if path == own:
+            return path
+        if not std and "." not in path.split("/")[0]:
+            continue  # a standard package imports no package of another module
+        deps = _dependencies(str(module), path)
+        if deps is None and std:
+            deps = frozenset({own}) if own.split("/")[0] in STD_BELOW_LOG else frozenset()
+        if own in (deps or ()):
+            return path
+    return None
+
+
+def _package_path(directory: Path) -> tuple[Path, str] | None:
+    """The module root above ``directory`` and the import path of the package in ``directory``."""
+    for root in (directory, *directory.parents):
+        name = _module_name(root)
+        if name is not None:
+            relative = directory.relative_to(root).as_posix()
+            if name == "std":
+                return root, relative
+            return root, name if relative == "." else f"{name}/{relative}"
+    return None
+
+
+@functools.cache
+def _module_name(root: Path) -> str | None:
+    try:
+        found = _MODULE_LINE.search((root / "go.mod").read_bytes())
+    except OSError:
+        return None
+    return found.group(1).decode() if found else None
+
+
+@functools.cache
+def _dependencies(module: str, path: str) -> frozenset[str] | None:
+    """``go list -deps path`` run in the module, asked once per process; None without a working go."""
+    go = shutil.which("go")
+    if go is None:
+        return None
+    try:
+        done = subprocess.run(
+            [str(Path(go).resolve()), "list", "-deps", path],
+            cwd=module,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return frozenset(done.stdout.split()) if done.returncode == 0 else None

@@ -3,6 +3,7 @@ unbounded-goroutines on the same go statements."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from textwrap import dedent
 from typing import Any
@@ -11,7 +12,7 @@ import gotool
 import pytest
 from conftest import FIXTURES
 
-from gofix_conc.engine import FileResult, Settings, Status, process_data
+from gofix_conc.engine import FileResult, Settings, Status, process, process_data
 
 RULE = "goroutine-without-recover"
 
@@ -367,7 +368,7 @@ def test_helpers_and_functions_of_other_files_are_looked_into(tmp_path: Path) ->
     assert [f.line for f in result.findings] == [12, 15]
     last = result.findings[1].fix
     assert last is not None and last.safety.value == "unsafe"
-    assert "finish, which it calls, does `close(done)` outside a defer" in last.message
+    assert "the goroutine calls finish, which calls `close(done)` outside a defer" in last.message
     assert result.findings[0].fix is not None and result.findings[0].fix.safety.value == "safe"  # log used
 
 
@@ -433,3 +434,70 @@ def test_a_library_without_a_logger_gets_an_unsafe_fix_that_says_why(tmp_path: P
     assert configured.findings[0].fix is not None and configured.findings[0].fix.safety.value == "safe"
     fixed = _fixed(tmp_path, before, {"handler": "log.Print(r)"})
     assert 'import "log"\n' in fixed and "debug" not in fixed  # only what the handler names
+
+
+def test_no_fix_where_the_handler_import_is_the_package_itself(tmp_path: Path) -> None:
+    options = {"handler": "panics.Report(r)", "handler-imports": ["example.com/svc/panics"]}
+    (tmp_path / "panics").mkdir()
+    result = _run(
+        tmp_path,
+        "package panics\n\nfunc Start(f func(int)) {\n    go func() {\n        f(1)\n    }()\n}\n",
+        options,
+        name="panics/panics.go",
+        fix=False,
+    )
+    assert result.error is None, result.error
+    [finding] = result.findings
+    assert finding.fix is None
+    assert "no fix: importing example.com/svc/panics here would create an import cycle" in finding.message
+
+
+def test_no_fix_in_the_standard_library_below_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gofix_conc import loggers
+
+    monkeypatch.setattr(loggers.shutil, "which", lambda name: None)  # the fallback, without go
+    loggers._dependencies.cache_clear()
+    src = tmp_path / "src"
+    (src / "time").mkdir(parents=True)
+    (src / "net").mkdir()
+    (src / "go.mod").write_text("module std\n\ngo 1.27\n")
+    before = _go(
+        """
+        package time
+
+        func goFunc(f func(any, uintptr), arg any) {
+            go func() {
+                f(arg, 0)
+            }()
+        }
+        """
+    )
+    settings = Settings(rules=(RULE,), fix=False)
+    found = process_data(src / "time" / "sleep.go", before.encode(), settings)
+    [finding] = found.findings
+    assert finding.fix is None
+    assert finding.message.endswith("(no fix: importing log here would create an import cycle)")
+    elsewhere = process_data(src / "net" / "dial.go", before.replace("package time", "package net").encode(), settings)
+    assert elsewhere.findings[0].fix is not None  # net may import log (deps_test aside)
+
+
+_FIX_WANTS = re.compile(r'//\s*want\s+"[^"]*"\s+fix:\s+((?:"(?:[^"\\]|\\.)*"\s*)+)')
+
+
+@pytest.mark.parametrize("name", ["message_shapes.go"])
+def test_unsafe_fix_messages_name_what_a_recovered_panic_skips(name: str) -> None:
+    """``// want "..." fix: "regexp" ...``: the fix's message matches every regexp."""
+    case = FIXTURES / RULE / name
+    wants = {
+        number: [m.encode().decode("unicode_escape") for m in re.findall(r'"((?:[^"\\]|\\.)*)"', found[1])]
+        for number, line in enumerate(case.read_text().splitlines(), 1)
+        if (found := _FIX_WANTS.search(line))
+    }
+    result = process(case, Settings(rules=(RULE,)))
+    fixes = {f.line: f.fix for f in result.findings}
+    assert sorted(fixes) == sorted(wants)
+    for line, patterns in wants.items():
+        fix = fixes[line]
+        assert fix is not None and fix.safety.value == "unsafe", (line, fix)
+        for pattern in patterns:
+            assert re.search(pattern, fix.message), f"line {line}: {pattern!r} not in {fix.message!r}"
