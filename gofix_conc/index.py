@@ -14,9 +14,9 @@ about a name the file does not declare; then the package's files are read,
 and those whose text holds the name are parsed and indexed, from the captures
 of one query, and kept for every file and every rule of the package.
 
-The trees of the package being analysed are kept whole (a rule of the whole
-package goes through every file for every file it checks); those of other
-packages up to a budget of source bytes (1 MiB), most recently used first: a
+The trees the index read for the package being analysed are kept (a rule of
+the whole package goes through every file for every file it checks); other
+trees up to a budget of source bytes (1 MiB), most recently used first: a
 tree takes about 32 bytes of memory per byte of source. The engine takes a
 file's tree from here when its package was indexed before its turn came.
 """
@@ -205,8 +205,8 @@ def _keep(path: Path, entry: list) -> list:  # type: ignore[type-arg]
     _TREES[path] = entry
     _kept += len(entry[1].data)
     if _kept > _KEPT_BYTES:
-        current = next(reversed(_INDEXED), None)  # the package being analysed stays whole
-        for old_path in [p for p in _TREES if p.parent != current and p != path]:
+        current = next(reversed(_INDEXED), None)  # what the package being analysed read stays
+        for old_path in [p for p, e in _TREES.items() if (p.parent != current or e[0] is None) and p != path]:
             _kept -= len(_TREES.pop(old_path)[1].data)
             if _kept <= _KEPT_BYTES:
                 break
