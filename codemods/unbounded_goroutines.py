@@ -94,6 +94,7 @@ design decision:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from tree_sitter import Node
@@ -125,7 +126,8 @@ ACQUIRE_CALLS = """
   function: (selector_expression field: (field_identifier) @m (#match? @m "^(Acquire|TryAcquire)$"))) @c
 """
 
-_CONSTANT_CALLS = ("runtime.NumCPU()", "runtime.GOMAXPROCS(0)")
+# The machine's size: runtime.NumCPU(), runtime.GOMAXPROCS(0) or GOMAXPROCS(-1) (a query, not a setting).
+_CONSTANT_CALLS = re.compile(r"^runtime\.(?:NumCPU\(\)|GOMAXPROCS\((?:0|-1)\))$")
 _COMMUNICATION = '[(send_statement channel: (_) @ch) (unary_expression operator: "<-" operand: (_) @ch)]'
 _RANGES = "(range_clause right: (_) @ch)"
 _CLOSES = '(call_expression function: (identifier) @fn (#eq? @fn "close") arguments: (argument_list . (_) @ch))'
@@ -397,17 +399,39 @@ def starts_identical_workers(ctx: FileContext, loop: Node, go: Node) -> bool:
         return False
     if clause.type == "range_clause":
         ranged = clause.child_by_field_name("right")
+        slots = made_with_count(ctx, ranged) if ranged is not None else None
+        if slots is not None:  # for i := range workers, workers := make([]*worker, n): each worker takes its slot
+            size = constant_value(ctx, slots)
+            return size is None or size <= int(ctx.option("max-pool-size"))
         if ranged is None or is_channel(ctx, ranged) or _names_data(ctx, ranged):
             return False
     bound = loop_bound(loop)
     count = constant_value(ctx, bound) if bound is not None else None
     if count is not None and count > int(ctx.option("max-pool-size")):
         return False  # a million copies of one worker is not a pool
+    if bound is not None and bound.type == "call_expression" and ctx.text(bound).startswith("len("):
+        return False  # for i := 0; i < len(xs); i++: a walk over data
     for ident in captures("(identifier) @id", go).get("id", []):
         decl = scopes.resolve(ident)
-        if decl is not None and scopes.contains(loop, decl.node) and not scopes.contains(go, decl.node):
-            return False  # the goroutine uses a value of this iteration
+        if decl is None or not scopes.contains(loop, decl.node) or scopes.contains(go, decl.node):
+            continue
+        return False  # the goroutine uses a value of this iteration
     return True
+
+
+def made_with_count(ctx: FileContext, expr: Node) -> Node | None:
+    """n in ``xs := make([]T, n)`` when n is a count (not ``len(...)``) and xs never grows: xs has a slot per worker."""
+    decl = scopes.resolve(expr) if expr.type == "identifier" else None
+    value = scopes.initial_value(decl) if decl is not None else None
+    if decl is None or value is None or value.type != "call_expression" or not ctx.text(value).startswith("make(["):
+        return None
+    arguments = value.child_by_field_name("arguments")
+    values = [a for a in arguments.named_children if a.type != "comment"] if arguments is not None else []
+    if len(values) != 2 or "len(" in ctx.text(values[1]):
+        return None
+    function = scopes.enclosing_function(expr)
+    grown = [w for w in scopes.writes(decl, function) if w.parent is not None and w.parent.type == "expression_list"]
+    return None if function is None or grown else values[1]
 
 
 def _names_data(ctx: FileContext, ranged: Node) -> bool:
@@ -456,7 +480,7 @@ def constant_value(ctx: FileContext, expr: Node, depth: int = 0) -> int | None:
     if exact is not None or depth > 8:
         return exact
     kind = expr.type
-    if ctx.text(expr).replace(" ", "") in _CONSTANT_CALLS:
+    if _CONSTANT_CALLS.match(ctx.text(expr).replace(" ", "")):
         return 0
     if kind == "parenthesized_expression":
         return constant_value(ctx, expr.named_children[0], depth + 1)
@@ -477,9 +501,26 @@ def constant_value(ctx: FileContext, expr: Node, depth: int = 0) -> int | None:
             function = scopes.enclosing_function(expr)
             written = [w for w in scopes.writes(decl, function) if w != decl.node] if function else [None]
             right = decl.construct.child_by_field_name("right")
-            if not written and right is not None and len(right.named_children) == 1:
-                return constant_value(ctx, right.named_children[0], depth + 1)
+            if right is None or len(right.named_children) != 1:
+                return None
+            values = [right.named_children[0], *(_assigned(w) for w in written)]
+            known = [constant_value(ctx, v, depth + 1) if v is not None else None for v in values]
+            # N := 200; if testing.Short() { N = 20 }: only ever set to constants, fixed at the largest.
+            return None if any(k is None for k in known) else max(k for k in known if k is not None)
     return None
+
+
+def _assigned(written: Node) -> Node | None:
+    """The value of ``x = v`` for the written ``x`` (None for ``x++``, ``x += v``, ``a, x = ...``)."""
+    left = written.parent
+    statement = left.parent if left is not None else None
+    if left is None or statement is None or statement.type != "assignment_statement" or len(left.named_children) != 1:
+        return None
+    operator = statement.child_by_field_name("operator")
+    right = statement.child_by_field_name("right")
+    if operator is None or operator.type != "=" or right is None or len(right.named_children) != 1:
+        return None
+    return right.named_children[0]
 
 
 def is_channel(ctx: FileContext, expr: Node) -> bool:

@@ -156,7 +156,7 @@ def not_unbounded(ctx: FileContext, go: Node, types: Types, fixed: Callable[[Nod
     ``go``, or starting the goroutine in one of its iterations only.
     """
     loops = loops_around(go)
-    if waits_in_iteration(go, loops[0]) or returns_after(go):
+    if waits_in_iteration(go, loops[0]) or returns_after(go) or counted_against_max(ctx, go, loops[0]):
         return True
     left = broken_after(go)
     once = starts_once(ctx, go, loops)
@@ -164,6 +164,54 @@ def not_unbounded(ctx: FileContext, go: Node, types: Types, fixed: Callable[[Nod
     return all(
         i <= bounded_up_to or fixed(loop) or over_small_literal(ctx, loop, types) for i, loop in enumerate(loops)
     )
+
+
+def counted_against_max(ctx: FileContext, go: Node, loop: Node) -> bool:
+    """``if cur >= max { break }; cur++; go run()`` with ``cur--`` when one ends: a limit of its own.
+
+    The iteration compares a counter with a bound before the ``go`` and leaves
+    (break, return) when it is reached, counts the goroutine up, and the file
+    counts it down somewhere.
+    """
+    function = scopes.enclosing_function(go)
+    earlier = [s for s in _earlier_in_iteration(go, loop) if in_function(s, function)]
+    counted = {ctx.text(n.named_children[0]) for n in earlier if n.type == "inc_statement" and n.named_children}
+    if not counted:
+        return False
+    down = {
+        ctx.text(n.named_children[0]) for n in captures("(dec_statement) @d", ctx.root).get("d", []) if n.named_children
+    }
+    for statement in earlier:
+        if statement.type != "if_statement":
+            continue
+        condition = statement.child_by_field_name("condition")
+        consequence = statement.child_by_field_name("consequence")
+        operator = condition.child_by_field_name("operator") if condition is not None else None
+        if condition is None or consequence is None or operator is None or operator.type not in (">=", ">"):
+            continue
+        counter = ctx.text(condition.child_by_field_name("left"))  # type: ignore[arg-type]
+        leaves = any(s.type in ("break_statement", "return_statement") for s in _statements_of(consequence))
+        if leaves and counter in counted and counter in down:
+            return True
+    return False
+
+
+def _statements_of(block: Node) -> list[Node]:
+    lists = [c for c in block.named_children if c.type == "statement_list"]
+    return lists[0].named_children if lists else block.named_children
+
+
+def _earlier_in_iteration(go: Node, loop: Node) -> list[Node]:
+    """Statements that run before ``go`` in the same iteration of ``loop``."""
+    earlier: list[Node] = []
+    child = go
+    for ancestor in scopes.ancestors(go):
+        if ancestor == loop:
+            break
+        if ancestor.type == "statement_list":
+            earlier += [s for s in ancestor.named_children if s.end_byte <= child.start_byte]
+        child = ancestor
+    return earlier
 
 
 def _later_in_iteration(go: Node, loop: Node) -> list[Node]:
@@ -186,7 +234,11 @@ def waits_in_iteration(go: Node, loop: Node) -> bool:
     """
     function = scopes.enclosing_function(go)
     used = _declarations_in(go)
-    for statement in _later_in_iteration(go, loop):
+    later = _later_in_iteration(go, loop)
+    made_here = {d for d in used if scopes.contains(loop, d.node)}
+    if _hears_back(go, later, made_here):
+        return True
+    for statement in later:
         waited = _waits_on(statement)
         if waited is None or not in_function(waited, function):
             continue
@@ -196,6 +248,44 @@ def waits_in_iteration(go: Node, loop: Node) -> bool:
         decl = scopes.resolve(root) if root is not None else None
         if decl is not None and decl in used:
             return True  # <-done, with done handed to the goroutine
+    return False
+
+
+def _hears_back(go: Node, later: list[Node], made_here: set[scopes.Declaration]) -> bool:
+    """The iteration waits for a channel or pipe of its own that the goroutine sends on, closes or writes.
+
+    ``select { case v := <-got: ... }`` with no default, on ``got`` made in the
+    iteration and sent on by the goroutine; ``pr, pw := io.Pipe()`` made in the
+    iteration, the goroutine closes ``pw`` and the iteration reads ``pr``.
+    """
+    told = {
+        d
+        for pattern in (SENDS, CLOSES)
+        for _, channel in _operations(pattern, go)
+        if (root := scopes.root_identifier(channel)) is not None and (d := scopes.resolve(root)) in made_here
+    }
+    for call, method in _method_calls(go):
+        receiver = call.child_by_field_name("function").child_by_field_name("operand")  # type: ignore[union-attr]
+        decl = scopes.resolve(receiver) if receiver is not None and receiver.type == "identifier" else None
+        if method in (b"Close", b"CloseWithError") and decl in made_here and decl is not None:
+            value = scopes.initial_value(decl)
+            pair = decl.construct if decl.construct.type == "short_var_declaration" else None
+            right = pair.child_by_field_name("right") if pair is not None else None
+            if value is None and right is not None and "Pipe()" in (right.text or b"").decode():
+                left = pair.child_by_field_name("left")  # type: ignore[union-attr]
+                readers = [n for n in left.named_children if n != decl.node] if left is not None else []
+                told |= {d for n in readers if (d := scopes.resolve(n)) is not None}
+                for statement in later:
+                    uses = [scopes.resolve(i) for i in captures("(identifier) @id", statement).get("id", [])]
+                    if any(u is not None and u in told for u in uses):
+                        return True
+    for statement in later:
+        if statement.type != "select_statement" or captures("(default_case) @d", statement).get("d"):
+            continue
+        for op, channel in _operations(RECEIVES, statement):
+            root = scopes.root_identifier(channel)
+            if root is not None and scopes.resolve(root) in told and op.parent is not None:
+                return True
     return False
 
 
@@ -274,7 +364,13 @@ def starts_once(ctx: FileContext, go: Node, loops: list[Node]) -> Node | None:
 
 
 def _unique_comparison(condition: Node, loops: list[Node]) -> Node | None:
-    """``i == K`` with i a counter: true in one iteration at most."""
+    """``i == K`` with i a counter: true in one iteration at most (also as one term of ``a && i == K``)."""
+    if condition.type == "binary_expression" and condition.child_by_field_name("operator").type == "&&":  # type: ignore[union-attr]
+        for term in (condition.child_by_field_name("left"), condition.child_by_field_name("right")):
+            found = _unique_comparison(term, loops) if term is not None else None
+            if found is not None:
+                return found
+        return None
     if condition.type != "binary_expression" or condition.child_by_field_name("operator").type != "==":  # type: ignore[union-attr]
         return None
     sides = [condition.child_by_field_name("left"), condition.child_by_field_name("right")]
@@ -329,6 +425,16 @@ def over_small_literal(ctx: FileContext, loop: Node, types: Types) -> bool:
     if ranged is None:
         return False
     limit = int(ctx.option("max-pool-size"))
+    entry = ranged.child_by_field_name("operand") if ranged.type == "selector_expression" else None
+    decl = scopes.resolve(entry) if entry is not None and entry.type == "identifier" else None
+    table = next((a for a in scopes.ancestors(decl.node) if a.type == "range_clause"), None) if decl else None
+    table = (
+        table
+        if table is not None and decl is not None and table.child_by_field_name("left") == decl.node.parent
+        else None
+    )
+    if decl is not None and table is not None and table.type == "range_clause" and table.parent is not None:
+        return over_small_literal(ctx, table.parent, types)  # c.parts for each c of a fixed table: fixed too
     if ranged.type == "composite_literal":
         body = ranged.child_by_field_name("body")
         return body is not None and len(body.named_children) <= limit
@@ -520,12 +626,27 @@ def other_limiter(ctx: FileContext, function: Node, go: Node, types: Types, own:
         value = send.child_by_field_name("value")
         if channel is None or value is None or ctx.text(channel) in own:
             continue
-        if ctx.text(value).replace(" ", "") == "struct{}{}":
+        if ctx.text(value).replace(" ", "") == "struct{}{}" and _acquires_before_go(send, function):
             return f"{ctx.text(channel)} <- struct{{}}{{}}"
     for other in captures("(go_statement) @go", top).get("go", []):
         if other != go and _is_pool(ctx, other, types):
             return "a worker pool"
     return None
+
+
+def _acquires_before_go(send: Node, function: Node) -> bool:
+    """A token taken by the function in a loop, before a go in the same iteration (not a completion signal).
+
+    ``done <- struct{}{}`` inside a goroutine, or after the work, tells someone
+    a goroutine finished: it limits nothing.
+    """
+    loop = scopes.enclosing(send, scopes.LOOPS)
+    if loop is None or scopes.enclosing_function(send) != scopes.enclosing_function(loop):
+        return False
+    return any(
+        g.start_byte >= send.end_byte and scopes.enclosing_function(g) == scopes.enclosing_function(send)
+        for g in captures("(go_statement) @go", loop).get("go", [])
+    )
 
 
 def _is_pool(ctx: FileContext, go: Node, types: Types) -> bool:
