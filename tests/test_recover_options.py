@@ -246,8 +246,12 @@ def test_with_unbounded_goroutines_the_fixes_converge_and_vet(tmp_path: Path, go
     settings = Settings(rules=("unbounded-goroutines", RULE), fix=True, unsafe_fixes=True)
     result = process_data(tmp_path / case.name, case.read_bytes(), settings)
     assert result.error is None and not result.warnings, (result.error, result.warnings)
-    assert result.findings == ()
     assert result.new is not None
+    # A fix that only appeared once the other rule rewrote a goroutine is held back for the next run.
+    assert len(result.findings) == len(result.appeared)
+    while result.appeared:
+        result = process_data(tmp_path / case.name, result.new, settings)
+        assert result.new is not None and result.findings == ()
     again = process_data(tmp_path / case.name, result.new, settings)
     assert again.status is Status.UNCHANGED
     assert gotool.gofmt_diff(result.new) == ""
