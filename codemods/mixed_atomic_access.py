@@ -83,8 +83,10 @@ once, or the value is a pointer (`atomic.LoadPointer` needs `unsafe`).
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from tree_sitter import Node
 
@@ -119,16 +121,17 @@ class AtomicUse:
 
 def check(ctx: FileContext) -> Iterator[Finding]:
     view = ctx.package
-    atomic_name = _atomic_name(ctx.source)
-    if not _atomics_somewhere(view, atomic_name):
-        return
+    members = [m for m in index.package(view.path.parent, view.name, view.is_test).members if m.path != view.path]
+    others = [m for m in members if b"sync/atomic" in m.raw]
+    own = _atomic_name(ctx.source)
+    if own is None and not others:
+        return  # no file of the package uses sync/atomic: nothing else is parsed
     atomics: dict[tuple[str, ...], list[AtomicUse]] = {}
-    for facts in view.files():
-        name = _atomic_name(facts.source)
-        if name is None:
-            continue
-        for use in atomic_uses(facts.source.root, name, view, own=facts.path == ctx.path):
-            atomics.setdefault(use.key, []).append(use)
+    found = list(atomic_uses(ctx.root, own, view, own=True)) if own is not None else []
+    for member in others:
+        found += _sibling_uses(member.path, member.facts.source, view)
+    for use in found:
+        atomics.setdefault(use.key, []).append(use)
     if not atomics:
         return
     yield from _plain_uses(ctx, atomics)
@@ -142,11 +145,19 @@ def _atomic_name(source: Source) -> str | None:
     return next((i.local_name for i in imports(source) if i.path == "sync/atomic" and i.name not in ("_", ".")), None)
 
 
-def _atomics_somewhere(view: PackageView, atomic_name: str | None) -> bool:
-    if atomic_name is not None:
-        return True
-    members = index.package(view.path.parent, view.name, view.is_test).members
-    return any(b"sync/atomic" in m.raw for m in members if m.path != view.path)
+_SIBLINGS: OrderedDict[tuple, list[AtomicUse]] = OrderedDict()  # type: ignore[type-arg]
+
+
+def _sibling_uses(path: Path, source: Source, view: PackageView) -> list[AtomicUse]:
+    """The atomic calls of another file of the package (kept while its text stays the same)."""
+    key = (path, source.data)
+    found = _SIBLINGS.get(key)
+    if found is None:
+        name = _atomic_name(source)
+        found = _SIBLINGS[key] = list(atomic_uses(source.root, name, view, own=False)) if name else []
+        while len(_SIBLINGS) > 1024:
+            _SIBLINGS.popitem(last=False)
+    return found
 
 
 def atomic_uses(root: Node, atomic: str, view: PackageView, own: bool) -> Iterator[AtomicUse]:
@@ -237,6 +248,8 @@ def _plain_uses(ctx: FileContext, atomics: dict[tuple[str, ...], list[AtomicUse]
             and parent.child_by_field_name("operator").type == "&"
         ):  # type: ignore[union-attr]
             continue  # the address: the atomic call itself, or a pointer handed on
+        if key[0] == "field" and not _same_type_everywhere(view, key, atomics[key]):
+            continue  # a build variant declares the field with another type (fd_windows.go beside fd_unix.go)
         if _being_built(node) or _in_init(node):
             continue
         if not _may_run_concurrently(ctx, node, key, atomics[key]):
@@ -250,6 +263,13 @@ def _plain_uses(ctx: FileContext, atomics: dict[tuple[str, ...], list[AtomicUse]
         verb = "written" if scopes.is_write(node) else "read"
         message = f"{what} is {verb} plainly but accessed with atomic.*{kind} elsewhere: a data race"
         yield ctx.finding(node, message, _fix(ctx, node, key, atomics[key], plain))
+
+
+def _same_type_everywhere(view: PackageView, key: tuple[str, ...], uses: list[AtomicUse]) -> bool:
+    """Whether every declaration of the struct declares the field with a type the atomic calls work on."""
+    expected = {_GO_TYPES.get(u.kind, "unsafe.Pointer") for u in uses}
+    declared = [locks.struct_fields(spec).get(key[2]) for spec in view.types(key[1])]
+    return all(d is None or d.text is None or d.text.decode() in expected for d in declared)
 
 
 def _being_built(node: Node) -> bool:

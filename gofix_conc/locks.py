@@ -268,14 +268,8 @@ def is_write(node: Node) -> bool:
     ``s.f = x``, ``s.f[k]++``, ``&s.f``, ``delete(s.f, k)`` do; ``s.f.Close()`` does not.
     """
     current = node
-    while current.parent is not None and current.parent.type in (
-        "index_expression",
-        "parenthesized_expression",
-        "selector_expression",
-    ):
+    while current.parent is not None and current.parent.type in ("index_expression", "parenthesized_expression"):
         parent = current.parent
-        if parent.type == "selector_expression" and parent.child_by_field_name("operand") != current:
-            break
         if parent.type == "index_expression" and parent.child_by_field_name("operand") != current:
             break
         current = parent
@@ -297,6 +291,10 @@ _USES = """
                              (selector_expression operand: (identifier) @on field: (field_identifier) @callee)]) @call]
 """
 _IDENTIFIERS = "(identifier) @ident"
+_HANDED = """
+(call_expression
+  arguments: (argument_list [(identifier) @value (selector_expression field: (field_identifier) @value)])) @call
+"""
 
 
 def collect(
@@ -343,6 +341,8 @@ def collect(
                 decl = scopes.resolve(match["receiver"][0])
                 if decl is None or decl.kind != "receiver":
                     continue  # the name is shadowed here
+                if _locks_through(selector):
+                    continue  # s.in.Lock(), s.db.mu.Lock(): the path to a mutex, not guarded data
                 found.accesses.append(_access(selector, (kind, field.text.decode()), declaration, receiver))
             elif "call" in match:
                 callee = match["callee"][0].text.decode()  # type: ignore[union-attr]
@@ -363,20 +363,35 @@ def collect(
                 parent = ident.parent
                 if parent is not None and parent.type == "selector_expression":
                     continue
-                if name not in variables or name in mutexes:
+                if name not in variables or name in mutexes or name == "_":
                     continue
                 decl = scopes.resolve(ident)
                 package_level = decl is None or (decl.kind == "var" and scopes.enclosing_function(decl.node) is None)
                 if package_level and scopes.composite_key_kind(ident) not in ("field", "unknown"):
                     found.accesses.append(_access(ident, ("", name), declaration, ""))
-    for match in matches("(selector_expression field: (field_identifier) @value) @selector", root):
-        selector = match["selector"][0]
-        parent = selector.parent
-        if parent is None or parent.type != "call_expression" or parent.child_by_field_name("function") != selector:
-            found.started.add(match["value"][0].text.decode())  # type: ignore[union-attr]
-    for match in matches("(argument_list (identifier) @value)", root):
+    # Functions and method values handed to a call: http.HandleFunc("/", s.serve), time.AfterFunc(d, tick);
+    # not once.Do(s.init), which runs an initialiser once.
+    for match in matches(_HANDED, root):
+        function = match["call"][0].child_by_field_name("function")
+        if function is not None and function.type == "selector_expression" and (function.text or b"").endswith(b".Do"):
+            continue
         found.started.add(match["value"][0].text.decode())  # type: ignore[union-attr]
     return found
+
+
+def _locks_through(selector: Node) -> bool:
+    """Whether an expression is the start of the operand of a lock call: ``s.in`` in ``s.in.Lock()``."""
+    node = selector
+    while node.parent is not None and node.parent.type == "selector_expression":
+        node = node.parent
+    field = node.child_by_field_name("field")
+    call = node.parent
+    return (
+        field is not None
+        and field.text in (b"Lock", b"Unlock", b"RLock", b"RUnlock", b"TryLock", b"TryRLock")
+        and call is not None
+        and call.type == "call_expression"
+    )
 
 
 def _access(node: Node, key: tuple[str, str], declaration: Node, receiver: str) -> Access:
