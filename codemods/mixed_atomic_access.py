@@ -117,6 +117,7 @@ class AtomicUse:
     write: bool
     call: Node
     locked: bool  # a mutex is held
+    name: bytes  # the variable's or field's name: x for &x, n for &s.n
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
@@ -167,13 +168,15 @@ def atomic_uses(root: Node, atomic: str, view: PackageView, own: bool) -> Iterat
         found = _FUNCTION.fullmatch(match["function"][0].text.decode())  # type: ignore[union-attr]
         if found is None:
             continue
-        key = value_key(match["target"][0], view, own)
+        target = match["target"][0]
+        key = value_key(target, view, own)
         if key is None:
             continue
         call = match["call"][0]
         function = scopes.enclosing_function(call)
         locked = function is not None and bool(locks.held(call))
-        yield AtomicUse(key, found[2], found[1] in _WRITES, call, locked)
+        last = target.child_by_field_name("field") if target.type == "selector_expression" else target
+        yield AtomicUse(key, found[2], found[1] in _WRITES, call, locked, (last.text if last else None) or b"")
 
 
 def value_key(target: Node, view: PackageView, own: bool) -> tuple[str, ...] | None:
@@ -229,8 +232,14 @@ def _calls_new(call: Node) -> bool:
 def _plain_uses(ctx: FileContext, atomics: dict[tuple[str, ...], list[AtomicUse]]) -> Iterator[Finding]:
     view = ctx.package
     plain: list[tuple[Node, tuple[str, ...]]] = []
+    names = {u.name for uses in atomics.values() for u in uses}
+    if not any(name in ctx.source.data for name in names):
+        return  # the file never names what is accessed atomically
     for match in matches(USES, ctx.root):
         node = match["use"][0]
+        last = node.child_by_field_name("field") if node.type == "selector_expression" else node
+        if last is None or last.text not in names:
+            continue  # not the name of anything accessed atomically
         parent = node.parent
         if node.type == "identifier" and parent is not None and parent.type == "selector_expression":
             continue  # x in x.f: the struct, not the word
