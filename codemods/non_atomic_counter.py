@@ -164,12 +164,12 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         counter = counter_of(ctx, match, target)
         if counter is None:
             continue  # not an integer variable or field we can follow
-        goroutine = goroutine_of(match, counter)
+        goroutine = concurrency.goroutine_of(match, counter.decl)
         if goroutine is None:
             continue  # not inside a goroutine, or the variable is the goroutine's own
         if concurrency.holds_lock(match, goroutine.literal):
             continue  # the goroutine holds a mutex around the update
-        reason = race_reason(ctx, counter, goroutine, match)
+        reason = concurrency.race_reason(match, goroutine, uses(ctx, counter), counter.shared)
         if reason is None:
             continue  # nothing else touches the counter while the goroutine runs
         fix = None
@@ -302,100 +302,7 @@ def value_type(expr: Node, depth: int = 0) -> Node | str | None:
     return None
 
 
-# -- where it runs -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Goroutine:
-    literal: Node  # the innermost goroutine's func literal holding the update
-    spawn: Node  # the outermost go statement / Go call between the update and the counter's scope
-    multiplied: str | None  # why several copies may run at once (a loop, a callback), or None
-
-
-def goroutine_of(update: Node, counter: Counter) -> Goroutine | None:
-    """The goroutine an update runs in, when the counter lives outside it."""
-    literal: Node | None = None
-    spawn: Node | None = None
-    multiplied: str | None = None
-    for ancestor in scopes.ancestors(update):
-        if counter.decl is not None and scopes.contains(ancestor, counter.decl.node):
-            break  # the counter's own scope: the goroutine shares it with this one
-        if ancestor.type == "func_literal":
-            start = concurrency.goroutine_start(ancestor)
-            if start is not None:
-                literal = literal or ancestor
-                spawn = start
-            elif literal is not None and not concurrency.runs_at_most_once(ancestor):
-                multiplied = multiplied or _callback_reason(ancestor)
-        elif ancestor.type == "for_statement" and literal is not None and spawn is not None:
-            if not concurrency.joined_each_iteration(spawn, ancestor):
-                multiplied = multiplied or "goroutines started in a loop update it at once"
-        elif ancestor.type in ("function_declaration", "method_declaration"):
-            break
-    if literal is None or spawn is None:
-        return None
-    return Goroutine(literal, spawn, multiplied)
-
-
-def _callback_reason(literal: Node) -> str:
-    """What the message says of goroutines started by a callback that may run many times."""
-    call = concurrency.callback_caller(literal)
-    function = call.child_by_field_name("function") if call is not None else None
-    if function is None or function.text is None:
-        return "goroutines started by a function value that may be called many times update it at once"
-    return f"goroutines started by a callback that {function.text.decode()} may call many times update it at once"
-
-
-# -- whether it races ----------------------------------------------------------
-
-
-def race_reason(ctx: FileContext, counter: Counter, goroutine: Goroutine, update: Node) -> str | None:
-    """Why the update can run at the same time as another access, or None."""
-    token = concurrency.holds_token(update)
-    if goroutine.multiplied and not token:
-        return goroutine.multiplied
-    frame = scopes.top_level(goroutine.spawn)
-    for use in uses(ctx, counter):
-        if not scopes.contains(frame, use):
-            continue  # another function: whether it runs meanwhile is not known here
-        if scopes.contains(goroutine.literal, use):
-            if concurrency.goroutine_around(use, goroutine.literal) is None:
-                continue  # the same goroutine
-            return "another goroutine uses it at the same time"
-        owner = concurrency.goroutine_around(use, None)
-        if owner is not None and not scopes.contains(owner, goroutine.literal):
-            if token and concurrency.holds_token(use):
-                continue  # both hold the token when they touch it: one at a time
-            other = concurrency.goroutine_start(owner) or owner
-            if concurrency.overlap(_spawn_seen_from(use, goroutine), _outermost_start(other, frame)):
-                return "another goroutine uses it at the same time"
-            continue  # one of the two was waited for before the other started
-        if concurrency.runs_concurrently(use, _spawn_seen_from(use, goroutine)):
-            return "the function uses it while the goroutine may still run"
-    if counter.shared and not concurrency.joined(goroutine.spawn):
-        return "the goroutine may outlive the function while other code uses it"
-    return None
-
-
-def _spawn_seen_from(use: Node, goroutine: Goroutine) -> Node:
-    """The start of the outermost goroutine around the update that does not hold ``use``."""
-    spawn = concurrency.goroutine_start(goroutine.literal) or goroutine.spawn
-    for ancestor in scopes.ancestors(goroutine.literal):
-        if scopes.contains(ancestor, use):
-            break
-        if ancestor.type == "func_literal" and (start := concurrency.goroutine_start(ancestor)) is not None:
-            spawn = start
-    return spawn
-
-
-def _outermost_start(start: Node, frame: Node) -> Node:
-    """The start of the outermost goroutine around ``start`` within ``frame`` (what the parent runs)."""
-    for ancestor in scopes.ancestors(start):
-        if ancestor == frame:
-            break
-        if ancestor.type == "func_literal" and (outer := concurrency.goroutine_start(ancestor)) is not None:
-            start = outer
-    return start
+# -- where it runs and whether it races: gofix_conc.concurrency, shared with concurrent-map-write ----
 
 
 def uses(ctx: FileContext, counter: Counter) -> list[Node]:
