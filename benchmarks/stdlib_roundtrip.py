@@ -44,7 +44,7 @@ _ROLLED_BACK = re.compile(
 )
 _NOT_VERIFIED = re.compile(r"^(?P<dir>\S+): not verified: (?P<why>.*)$")
 _INTERNAL_ERROR = re.compile(r"^(\S+): error: internal error in rule (\S+):$", re.MULTILINE)
-_FIXED = re.compile(r"Fixed (\d+) findings?\.")
+_FIXED = re.compile(r"Fixed (\d+) findings?\b")
 
 
 @dataclass
