@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import httpx
 
@@ -301,3 +301,32 @@ def _describe(response: httpx.Response) -> str:
         404: "not found (check --repo and --api-url; a private repository also answers 404 to a bad token)",
     }.get(response.status_code, "")
     return " ".join(p for p in (f"{response.status_code} {response.reason_phrase}", detail, hint and f"({hint})") if p)
+
+
+class RepoIssueComments:
+    """What GitHub's v3 API and Gitea's v1 share: a repository's default branch,
+    closing a pull request, and its conversation comments (Gitea copied the
+    endpoints; only the page-size parameter differs, ``_page``)."""
+
+    http: Http
+    _path: str
+    _page: ClassVar[dict[str, Any]]
+
+    def default_branch(self) -> str:
+        return self.http.json("GET", self._path)["default_branch"]
+
+    def close_pull(self, pull: PullRequest) -> None:
+        self.http.request("PATCH", f"{self._path}/pulls/{pull.number}", json={"state": "closed"})
+
+    def issue_comments(self, pull: PullRequest) -> list[Comment]:
+        items = self.http.pages(f"{self._path}/issues/{pull.number}/comments", dict(self._page))
+        return [Comment(c["id"], c.get("body") or "") for c in items]
+
+    def comments(self, pull: PullRequest) -> list[str]:
+        return [c.body for c in self.issue_comments(pull)]
+
+    def comment(self, pull: PullRequest, body: str) -> None:
+        self.http.request("POST", f"{self._path}/issues/{pull.number}/comments", json={"body": body})
+
+    def edit_comment(self, pull: PullRequest, comment: Comment, body: str) -> None:
+        self.http.request("PATCH", f"{self._path}/issues/comments/{comment.id}", json={"body": body})

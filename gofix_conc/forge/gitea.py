@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from gofix_conc.forge.base import (
-    Comment,
     Http,
     PullRequest,
+    RepoIssueComments,
     Repository,
     RetryPolicy,
     State,
@@ -21,8 +21,10 @@ from gofix_conc.forge.base import (
 _WIP = re.compile(r"^\s*(wip:|\[wip\])\s*", re.IGNORECASE)
 
 
-class Gitea:
+class Gitea(RepoIssueComments):
     kind = "gitea"
+
+    _page: ClassVar[dict[str, Any]] = {"limit": 50}
 
     def __init__(self, api_url: str, repo: str, web_url: str, token: str, retry: RetryPolicy | None = None) -> None:
         self.repo = repo
@@ -30,9 +32,6 @@ class Gitea:
         self._token = token
         self.http = Http(self.kind, api_url, token, f"token {token}", {"Accept": "application/json"}, retry)
         self._path = f"repos/{quote(repo, safe='/')}"
-
-    def default_branch(self) -> str:
-        return self.http.json("GET", self._path)["default_branch"]
 
     def find_pulls(self, branch: str) -> list[PullRequest]:
         # The list endpoint cannot filter by head branch: read every page and filter here.
@@ -47,25 +46,8 @@ class Gitea:
         data = {"title": f"WIP: {title}" if pull.draft else title, "body": body}
         return _pull(self.http.json("PATCH", f"{self._path}/pulls/{pull.number}", json=data))
 
-    def close_pull(self, pull: PullRequest) -> None:
-        self.http.request("PATCH", f"{self._path}/pulls/{pull.number}", json={"state": "closed"})
-
-    def comments(self, pull: PullRequest) -> list[str]:
-        items = self.http.pages(f"{self._path}/issues/{pull.number}/comments", {"limit": 50})
-        return [c.get("body") or "" for c in items]
-
-    def comment(self, pull: PullRequest, body: str) -> None:
-        self.http.request("POST", f"{self._path}/issues/{pull.number}/comments", json={"body": body})
-
     def get_pull(self, number: int) -> PullRequest:
         return _pull(self.http.json("GET", f"{self._path}/pulls/{number}"))
-
-    def issue_comments(self, pull: PullRequest) -> list[Comment]:
-        items = self.http.pages(f"{self._path}/issues/{pull.number}/comments", {"limit": 50})
-        return [Comment(c["id"], c.get("body") or "") for c in items]
-
-    def edit_comment(self, pull: PullRequest, comment: Comment, body: str) -> None:
-        self.http.request("PATCH", f"{self._path}/issues/comments/{comment.id}", json={"body": body})
 
     def line_comments(self, pull: PullRequest) -> list[str]:
         bodies = []

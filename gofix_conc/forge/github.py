@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from gofix_conc.forge.base import (
-    Comment,
     ForgeError,
     Http,
     PullRequest,
+    RepoIssueComments,
     Repository,
     RetryPolicy,
     State,
@@ -19,8 +19,10 @@ from gofix_conc.forge.base import (
 )
 
 
-class GitHub:
+class GitHub(RepoIssueComments):
     kind = "github"
+
+    _page: ClassVar[dict[str, Any]] = {"per_page": 100}
 
     def __init__(self, api_url: str, repo: str, web_url: str, token: str, retry: RetryPolicy | None = None) -> None:
         self.repo = repo
@@ -30,9 +32,6 @@ class GitHub:
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
         self.http = Http(self.kind, api_url, token, f"Bearer {token}", headers, retry)
         self._path = f"repos/{quote(repo, safe='/')}"
-
-    def default_branch(self) -> str:
-        return self.http.json("GET", self._path)["default_branch"]
 
     def find_pulls(self, branch: str) -> list[PullRequest]:
         params = {
@@ -52,25 +51,8 @@ class GitHub:
     def update_pull(self, pull: PullRequest, *, title: str, body: str) -> PullRequest:
         return _pull(self.http.json("PATCH", f"{self._path}/pulls/{pull.number}", json={"title": title, "body": body}))
 
-    def close_pull(self, pull: PullRequest) -> None:
-        self.http.request("PATCH", f"{self._path}/pulls/{pull.number}", json={"state": "closed"})
-
-    def comments(self, pull: PullRequest) -> list[str]:
-        items = self.http.pages(f"{self._path}/issues/{pull.number}/comments", {"per_page": 100})
-        return [c.get("body") or "" for c in items]
-
-    def comment(self, pull: PullRequest, body: str) -> None:
-        self.http.request("POST", f"{self._path}/issues/{pull.number}/comments", json={"body": body})
-
     def get_pull(self, number: int) -> PullRequest:
         return _pull(self.http.json("GET", f"{self._path}/pulls/{number}"))
-
-    def issue_comments(self, pull: PullRequest) -> list[Comment]:
-        items = self.http.pages(f"{self._path}/issues/{pull.number}/comments", {"per_page": 100})
-        return [Comment(c["id"], c.get("body") or "") for c in items]
-
-    def edit_comment(self, pull: PullRequest, comment: Comment, body: str) -> None:
-        self.http.request("PATCH", f"{self._path}/issues/comments/{comment.id}", json={"body": body})
 
     def line_comments(self, pull: PullRequest) -> list[str]:
         items = self.http.pages(f"{self._path}/pulls/{pull.number}/comments", {"per_page": 100})
