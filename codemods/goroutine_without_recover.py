@@ -836,17 +836,7 @@ def is_channel(run: Goroutine, expr: Node) -> bool:
     """A range operand known to be a channel: ``ch`` declared ``chan T`` or ``make(chan T)``, ``t.C``."""
     if expr.type == "selector_expression":
         return text(expr.child_by_field_name("field")) == "C" or field_is_channel(run, expr)
-    if expr.type != "identifier":
-        return False
-    decl = scopes.resolve(expr)
-    if decl is None:
-        return False
-    declared = scopes.declared_type(decl)
-    value = scopes.initial_value(decl)
-    if declared is None and value is not None and value.type == "call_expression":
-        arguments = value.child_by_field_name("arguments")
-        declared = arguments.named_children[0] if arguments is not None and arguments.named_children else None
-    return declared is not None and declared.type == "channel_type"
+    return concurrency.is_channel_variable(expr)
 
 
 # -- joined workers ----------------------------------------------------------

@@ -264,12 +264,13 @@ def is_join(statement: Node) -> bool:
         if "channel" not in match or is_signal_channel(match["channel"][0]):
             return True
     for clause in captures("(range_clause right: (_) @ch)", statement).get("ch", []):
-        if scopes.enclosing_function(clause) == scopes.enclosing_function(statement) and _is_channel(clause):
+        if scopes.enclosing_function(clause) == scopes.enclosing_function(statement) and is_channel_variable(clause):
             return True
     return False
 
 
-def _is_channel(expr: Node) -> bool:
+def is_channel_variable(expr: Node) -> bool:
+    """A variable declared ``chan T`` or made with ``make(chan T)``."""
     if expr.type != "identifier":
         return False
     decl = scopes.resolve(expr)

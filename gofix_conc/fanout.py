@@ -549,7 +549,7 @@ def _is_channel_expression(ctx: FileContext, expr: Node) -> bool:
         return name is not None and name.text == b"C"  # ticker.C
     if expr.type != "identifier":
         return False
-    return concurrency._is_channel(expr)
+    return concurrency.is_channel_variable(expr)
 
 
 def lives_long(ctx: FileContext, goroutine: Goroutine) -> str | None:
