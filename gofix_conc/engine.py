@@ -6,8 +6,10 @@ The runner never raises past a single file: each file ends as a small frozen
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import itertools
 import json
 import os
 import re
@@ -475,19 +477,49 @@ def by_rule(result: FileResult, rules: Sequence[str]) -> list[tuple[str, tuple[F
 
 
 def _process_many(paths: Sequence[Path], settings: Settings) -> list[FileResult]:
-    return [process(p, settings) for p in paths]
+    """Results for files given directory by directory; each directory's trees are dropped when it is done."""
+    results = []
+    for directory, files in itertools.groupby(paths, key=lambda p: p.parent):
+        index.enter(directory)
+        try:
+            results += [process(p, settings) for p in files]
+        finally:
+            index.release(directory)
+    return results
+
+
+def _batches(files: Sequence[Path], size: int) -> list[list[int]]:
+    """Positions in ``files`` grouped by directory, directories packed into batches of about ``size`` files.
+
+    A directory is never split: its package is parsed and indexed once, in one process.
+    """
+    directories: dict[Path, list[int]] = {}
+    for position, path in enumerate(files):
+        directories.setdefault(path.parent, []).append(position)
+    batches: list[list[int]] = [[]]
+    for positions in directories.values():
+        if batches[-1] and len(batches[-1]) + len(positions) > size:
+            batches.append([])
+        batches[-1] += positions
+    return [b for b in batches if b]
 
 
 def run(paths: Iterable[Path], settings: Settings, jobs: int | None = None) -> Iterator[FileResult]:
-    """Results for ``paths`` in the order given; files spread over ``jobs`` processes."""
+    """Results for ``paths`` in the order given; packages spread over ``jobs`` processes."""
     files = list(paths)
     jobs = jobs or os.cpu_count() or 1
-    if jobs <= 1 or len(files) < 8:
-        for path in files:
-            yield process(path, settings)
-        return
-    chunk = max(1, min(64, len(files) // (jobs * 8)))
-    batches = [files[i : i + chunk] for i in range(0, len(files), chunk)]
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        for results in pool.map(_process_many, batches, [settings] * len(batches)):
-            yield from results
+    batches = _batches(files, max(1, min(64, len(files) // (jobs * 8))))
+    work = [[files[i] for i in b] for b in batches]
+    ready: dict[int, FileResult] = {}
+    after = 0  # results before this position were yielded
+    with contextlib.ExitStack() as stack:
+        if jobs <= 1 or len(files) < 8:
+            done: Iterable[list[FileResult]] = (_process_many(w, settings) for w in work)
+        else:
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=jobs))
+            done = pool.map(_process_many, work, [settings] * len(work))
+        for batch, results in zip(batches, done, strict=True):
+            ready.update(zip(batch, results, strict=True))
+            while after in ready:
+                yield ready.pop(after)
+                after += 1

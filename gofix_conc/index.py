@@ -14,11 +14,14 @@ about a name the file does not declare; then the package's files are read,
 and those whose text holds the name are parsed and indexed, from the captures
 of one query, and kept for every file and every rule of the package.
 
-The trees the index read for the package being analysed are kept (a rule of
-the whole package goes through every file for every file it checks); other
-trees up to a budget of source bytes (1 MiB), most recently used first: a
-tree takes about 32 bytes of memory per byte of source. The engine takes a
-file's tree from here when its package was indexed before its turn came.
+The engine works through one directory at a time (:func:`enter`, then
+:func:`release` when its files are done). Every tree of that directory, the
+engine's and the index's, is kept until then and parsed once: a rule of the
+whole package goes through every file for every file it checks, and the
+engine takes a file's tree from here when a rule read it first. Other trees
+are kept up to a budget of source bytes (1 MiB), most recently used first. A
+tree takes about 32 bytes of memory per byte of source, so the peak follows
+the largest directory, not the number of files.
 """
 
 from __future__ import annotations
@@ -185,63 +188,97 @@ def receiver_base(kind: Node) -> tuple[bool, str]:
     return pointer, _text(kind) if kind.type == "type_identifier" else ""
 
 
-# -- parses kept for the directories being indexed ------------------------------
+# -- parses kept for the directory being worked through --------------------------
 
 # path -> [stat key (None: the engine handed the text in, (): not the disk's), source, facts or None]
-_TREES: OrderedDict[Path, list] = OrderedDict()  # type: ignore[type-arg]
+_HERE: dict[Path, list] = {}  # type: ignore[type-arg]  # the directory the engine is in: kept until released
+_here: Path | None = None
+_TREES: OrderedDict[Path, list] = OrderedDict()  # type: ignore[type-arg]  # other directories: within a budget
 _KEPT_BYTES = 1 << 20  # of source text: about 32 MB of trees
 _kept = 0
 _INDEXED: OrderedDict[Path, None] = OrderedDict()  # directories whose package was built lately
 _PACKAGES: OrderedDict[tuple, Package] = OrderedDict()  # type: ignore[type-arg]
+_LISTINGS: dict[tuple[Path, bool], tuple[tuple[str, int, int], ...]] = {}  # of the directory the engine is in
 
 StatKey = tuple[int, int]
 
 
+def _entry(path: Path) -> list | None:  # type: ignore[type-arg]
+    found = _HERE.get(path) if path.parent == _here else None
+    return found if found is not None else _TREES.get(path)
+
+
 def _keep(path: Path, entry: list) -> list:  # type: ignore[type-arg]
     global _kept
+    if path.parent == _here:
+        _HERE[path] = entry
+        return entry
     old = _TREES.pop(path, None)
     if old is not None:
         _kept -= len(old[1].data)
     _TREES[path] = entry
     _kept += len(entry[1].data)
-    if _kept > _KEPT_BYTES:
-        current = next(reversed(_INDEXED), None)  # what the package being analysed read stays
-        for old_path in [p for p, e in _TREES.items() if (p.parent != current or e[0] is None) and p != path]:
-            _kept -= len(_TREES.pop(old_path)[1].data)
-            if _kept <= _KEPT_BYTES:
-                break
+    while _kept > _KEPT_BYTES and len(_TREES) > 1:
+        _kept -= len(_TREES.popitem(last=False)[1][1].data)
     return entry
+
+
+def enter(directory: Path) -> None:
+    """Work starts on the files of ``directory``: every tree of it stays until :func:`release`.
+
+    The engine calls it for each directory it goes through; a lookup into
+    another directory's package (a test calling a rule directly) enters that
+    one, releasing the last.
+    """
+    global _here
+    if directory != _here:
+        if _here is not None:
+            release(_here)
+        _here = directory
+
+
+def release(directory: Path) -> None:
+    """Work on ``directory`` is done: drop its trees, facts, packages and listing."""
+    global _here
+    if directory == _here:
+        _HERE.clear()
+        _LISTINGS.clear()
+        _here = None
+    for key in [k for k in _PACKAGES if k[0] == directory]:
+        del _PACKAGES[key]
+    _INDEXED.pop(directory, None)
 
 
 def source_for(path: Path, raw: bytes) -> Source:
     """``raw`` parsed: the tree the index already holds for this text of ``path``, else a new parse.
 
-    A new parse is kept only when its directory was indexed lately, so files
-    of packages no rule looked into keep nothing alive.
+    A new parse is kept when it belongs to the directory being worked
+    through, so files of packages no rule looks into keep nothing alive once
+    the work is past them.
     """
-    entry = _TREES.get(path)
+    entry = _entry(path)
     if entry is not None and entry[1].raw() == raw:
         return entry[1]  # type: ignore[no-any-return]
     source = Source(raw)
-    if path.parent in _INDEXED:
+    if path.parent == _here:
         _keep(path, [None, source, None])
     return source
 
 
 def _adopt(path: Path, source: Source) -> None:
     """Offer the checked file's tree to the index: used for the package if the disk holds the same text."""
-    if path not in _TREES:
+    if _entry(path) is None:
         _keep(path, [None, source, None])
 
 
 def _load(path: Path, key: StatKey, raw: bytes) -> FileFacts:
     """The facts of ``raw``, the text of ``path`` on disk, parsed once while kept."""
-    entry = _TREES.get(path)
+    entry = _entry(path)
     if entry is not None and entry[0] is None:  # handed in by the engine: is it what the disk holds?
         entry[0] = key if entry[1].raw() == raw else ()
     if entry is None or entry[0] != key:
         entry = _keep(path, [key, Source(raw), None])
-    else:
+    elif path in _TREES:
         _TREES.move_to_end(path)
     if entry[2] is None:
         entry[2] = facts(path, entry[1])
@@ -286,6 +323,14 @@ class Package:
     directory: Path
     name: str
     members: list[Member]
+    _mentioning: dict[str, list[Member]] = field(default_factory=dict)
+
+    def mentioning(self, name: str) -> list[Member]:
+        """The files whose text holds ``name`` (only those can declare it)."""
+        found = self._mentioning.get(name)
+        if found is None:
+            found = self._mentioning[name] = [m for m in self.members if m.mentions(name)]
+        return found
 
     @property
     def files(self) -> list[FileFacts]:
@@ -294,6 +339,17 @@ class Package:
 
 
 def _listing(directory: Path, with_tests: bool) -> tuple[tuple[str, int, int], ...]:
+    """The package's files with their modification times and sizes; read once per directory worked through."""
+    key = (directory, with_tests)
+    if directory == _here and key in _LISTINGS:
+        return _LISTINGS[key]
+    found = _read_listing(directory, with_tests)
+    if directory == _here:
+        _LISTINGS[key] = found
+    return found
+
+
+def _read_listing(directory: Path, with_tests: bool) -> tuple[tuple[str, int, int], ...]:
     try:
         return tuple(
             sorted(
@@ -311,6 +367,7 @@ def _listing(directory: Path, with_tests: bool) -> tuple[tuple[str, int, int], .
 
 def package(directory: Path, name: str, with_tests: bool) -> Package:
     """The package ``name`` of ``directory`` (with its ``_test.go`` files when ``with_tests``)."""
+    enter(directory)
     listing = _listing(directory, with_tests)
     key = (directory, name, listing)
     _INDEXED[directory] = None
@@ -355,7 +412,7 @@ class PackageView:
     @property
     def own(self) -> FileFacts:
         if self._own is None:
-            kept = _TREES.get(self.path)
+            kept = _entry(self.path)
             same = kept is not None and kept[1] is self.source and kept[2] is not None
             self._own = kept[2] if same else facts(self.path, self.source)  # type: ignore[index]
         return self._own
@@ -372,8 +429,8 @@ class PackageView:
 
     def _members(self) -> list[Member]:
         if self._package is None:
-            _adopt(self.path, self.source)
             self._package = package(self.path.parent, self.name, self.is_test)
+            _adopt(self.path, self.source)
         return [m for m in self._package.members if m.path != self.path]
 
     def _facts(self, member: Member) -> FileFacts:
@@ -395,11 +452,12 @@ class PackageView:
 
     def _mentioning(self, name: str) -> list[FileFacts]:
         """The other files whose text holds ``name``: only those can declare it, only those are parsed."""
-        return [self._facts(m) for m in self._members() if m.mentions(name)]
+        self._members()
+        return [self._facts(m) for m in self._package.mentioning(name) if m.path != self.path]  # type: ignore[union-attr]
 
     def _loaded(self) -> list[FileFacts]:
         """This file and the other files parsed so far (any node a lookup handed out comes from one)."""
-        kept = [entry[2] for m in self._members() if (entry := _TREES.get(m.path)) is not None and entry[2] is not None]
+        kept = [entry[2] for m in self._members() if (entry := _entry(m.path)) is not None and entry[2] is not None]
         return [self.own, *self._pinned.values(), *kept]
 
     def _lookup(self, table: str, name: str) -> list[Node]:
@@ -538,8 +596,11 @@ def view(path: Path, source: Source) -> PackageView:
 
 def forget() -> None:
     """Drop every kept parse (tests that rewrite files in place within one mtime tick)."""
-    global _kept
+    global _kept, _here
+    _HERE.clear()
     _TREES.clear()
     _INDEXED.clear()
     _PACKAGES.clear()
+    _LISTINGS.clear()
     _kept = 0
+    _here = None

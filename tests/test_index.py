@@ -9,7 +9,7 @@ import pytest
 
 from gofix_conc import cache, goroutines, imports, index, package, scopes
 from gofix_conc.context import FileContext
-from gofix_conc.engine import Settings, process
+from gofix_conc.engine import Settings, _batches, process, run
 from gofix_conc.source import Source, captures
 from gofix_conc.types import Type, Types, constant
 
@@ -284,3 +284,60 @@ def test_callee_of_another_file_names_the_bindings(tmp_path: Path) -> None:
     first, second = captures("(go_statement) @g", source.root)["g"]
     assert goroutines.start_goroutine_with(ctx, first, []).before_go == ["token := <-ready"]  # type: ignore[union-attr]
     assert goroutines.start_goroutine_with(ctx, second, []).before_go == ["conn := next()"]  # type: ignore[union-attr]
+
+
+# -- the engine works through one directory at a time ---------------------------
+
+LOCKED = """\
+    package p
+
+    import "sync"
+
+    type S struct {
+    \tmu sync.Mutex
+    \tn  int
+    }
+
+    func (s *S) Set(n int) {
+    \ts.mu.Lock()
+    \ts.n = n
+    \ts.mu.Unlock()
+    }
+    """
+
+
+def test_a_directory_is_never_split_and_results_keep_their_order(tmp_path: Path) -> None:
+    files = [tmp_path / d / f"{i}.go" for i in range(5) for d in ("a", "b", "c")]  # interleaved
+    batches = _batches(files, 4)
+    for batch in batches:
+        directories = [files[i].parent for i in batch]
+        assert directories == sorted(directories, key=directories.index)  # grouped
+    owners = {files[i].parent: n for n, b in enumerate(batches) for i in b}
+    assert all(owners[files[i].parent] == n for n, b in enumerate(batches) for i in b)
+    assert sorted(i for b in batches for i in b) == list(range(len(files)))
+    for d in "abc":
+        (tmp_path / d).mkdir()
+    for path in files:
+        path.write_text("package p\n\nfunc f() {}\n")
+    settings = Settings(rules=("inconsistent-locking",))
+    assert [r.path for r in run(files, settings, jobs=2)] == files
+    assert [r.path for r in run(files, settings, jobs=1)] == files
+
+
+def test_a_package_is_parsed_once_and_released_when_done(tmp_path: Path, monkeypatch) -> None:
+    files = {f"f{i}.go": LOCKED.replace("S", f"S{i}") for i in range(6)}
+    files["use.go"] = "package p\n\nfunc (s *S0) Get() int { return s.n }\n"
+    write(tmp_path, files)
+    parsed: list[bytes] = []
+    real = Source.__init__
+
+    def counting(self: Source, raw: bytes) -> None:
+        parsed.append(raw)
+        real(self, raw)
+
+    monkeypatch.setattr(Source, "__init__", counting)
+    paths = sorted(tmp_path.glob("*.go"))
+    results = list(run(paths, Settings(rules=("inconsistent-locking",)), jobs=1))
+    assert any(r.findings for r in results)  # the rule read the whole package
+    assert len(parsed) == len(paths)  # each file once, whichever asked first
+    assert not index._HERE and not index._PACKAGES  # nothing of the directory is kept after it
