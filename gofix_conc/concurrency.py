@@ -24,6 +24,7 @@ receive from a channel a goroutine can signal on (``<-done``,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tree_sitter import Node
@@ -161,12 +162,13 @@ def runs_concurrently(use: Node, spawn: Node) -> bool:
     return not joined_between(spawn, use)
 
 
-def joined_between(spawn: Node, later: Node) -> bool:
+def joined_between(spawn: Node, later: Node, ignore: Callable[[Node], bool] | None = None) -> bool:
     """Whether a join of the goroutine started at ``spawn`` comes before ``later`` runs.
 
     ``later`` comes after ``spawn`` in the source; a ``synctest.Run`` holding
     the spawn and not ``later`` is such a join (the bubble's goroutines have
-    exited when it returns).
+    exited when it returns). ``ignore`` names statements that do not count
+    as joins for the caller (a single receive from the channel it studies).
     """
     for call in scopes.ancestors(spawn):
         function = call.child_by_field_name("function") if call.type == "call_expression" else None
@@ -178,7 +180,8 @@ def joined_between(spawn: Node, later: Node) -> bool:
             for statement in ancestor.named_children:
                 if statement.start_byte >= child.start_byte:
                     break
-                if statement.start_byte >= spawn.end_byte and is_join(statement):
+                counts = ignore is None or not ignore(statement)
+                if statement.start_byte >= spawn.end_byte and counts and is_join(statement):
                     return True
                 loop = statement.type == "for_statement" and scopes.contains(statement, spawn)
                 if loop and joined_each_iteration(spawn, statement):
