@@ -94,17 +94,28 @@ def held(node: Node, stop: Node | None = None) -> dict[str, str]:
         child = ancestor
     taken: dict[str, str] = {}
     for block, inner in blocks:
-        for statement in block.named_children:
-            if statement.start_byte >= inner.start_byte:
-                break
-            call = lock_call(statement)
-            if call is None or call.deferred:
-                continue  # defer mu.Unlock() keeps the lock to the end
-            if call.method in LOCKS:
-                taken[call.mutex] = call.method
+        for mutex, method in scopes.remembered(_STATES, block, _lock_states)[inner.start_byte].items():
+            if method is None:
+                taken.pop(mutex, None)
             else:
-                taken.pop(call.mutex, None)
+                taken[mutex] = method
     return taken
+
+
+_STATES = scopes.memo()
+
+
+def _lock_states(block: Node) -> dict[int, dict[str, str | None]]:
+    """Before each statement of a block (by start offset): what the block's earlier statements locked (a
+    method) or unlocked (None). ``defer mu.Unlock()`` keeps the lock to the end."""
+    states: dict[int, dict[str, str | None]] = {}
+    effect: dict[str, str | None] = {}
+    for statement in block.named_children:
+        states[statement.start_byte] = dict(effect)
+        call = lock_call(statement)
+        if call is not None and not call.deferred:
+            effect[call.mutex] = call.method if call.method in LOCKS else None
+    return states
 
 
 def _runs_in_place(literal: Node) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tree_sitter import Node
 
@@ -131,14 +131,23 @@ _RESOLVED: dict[int, tuple[Node, Declaration | None]] = {}
 _PACKAGE: dict[int, tuple[Node, dict[str, Declaration]]] = {}
 
 
+_TABLES: list[dict[int, tuple[Node, Any]]] = [_DECLARED, _RESOLVED, _PACKAGE]
+
+
+def memo() -> dict[int, tuple[Node, Any]]:
+    """A new memo table for :func:`remembered`, cleared with the others by :func:`forget`."""
+    table: dict[int, tuple[Node, Any]] = {}
+    _TABLES.append(table)
+    return table
+
+
 def forget() -> None:
     """Drop the memos (they hold nodes, and so trees, alive)."""
-    _DECLARED.clear()
-    _RESOLVED.clear()
-    _PACKAGE.clear()
+    for table in _TABLES:
+        table.clear()
 
 
-def _remembered(table: dict[int, tuple[Node, T]], node: Node, compute: Callable[[Node], T]) -> T:
+def remembered(table: dict[int, tuple[Node, T]], node: Node, compute: Callable[[Node], T]) -> T:
     """``compute(node)``, once per node of the tree being checked."""
     hit = table.get(node.id)
     if hit is not None and hit[0] == node:
@@ -150,11 +159,11 @@ def _remembered(table: dict[int, tuple[Node, T]], node: Node, compute: Callable[
 
 def declared_by(statement: Node) -> list[Declaration]:
     """What a statement (or top-level declaration) declares in its block."""
-    return _remembered(_DECLARED, statement, _declared_by)
+    return remembered(_DECLARED, statement, _declared_by)
 
 
 def _package_declarations(source_file: Node) -> dict[str, Declaration]:
-    return _remembered(_PACKAGE, source_file, _first_declarations)
+    return remembered(_PACKAGE, source_file, _first_declarations)
 
 
 def _first_declarations(source_file: Node) -> dict[str, Declaration]:
@@ -415,7 +424,7 @@ def struct_field_type(struct: Node, field: str) -> Node | None:
 
 def resolve(ident: Node) -> Declaration | None:
     """The declaration an identifier refers to, or None if not in this file."""
-    return _remembered(_RESOLVED, ident, _resolve)
+    return remembered(_RESOLVED, ident, _resolve)
 
 
 def _resolve(ident: Node) -> Declaration | None:
