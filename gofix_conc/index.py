@@ -3,9 +3,10 @@
 A package is a directory and the files of it that share a package clause.
 Non-test code cannot see ``_test.go`` files, so they count only for a test
 file; an external test package (``package p_test``) is a package of its own.
-Files excluded by build constraints are still the package's source and are
-indexed: two files may then declare the same name (``fd_unix.go``,
-``fd_windows.go``), and lookups return every declaration.
+A file sees only the files it can be built with (:mod:`gofix_conc.buildtags`):
+from ``fd_unix.go`` a lookup never answers with ``fd_windows.go``. An
+unconstrained file sees every variant, and a lookup then returns every
+declaration of the name.
 
 Every rule of one file gets the same :class:`PackageView` (``ctx.package``):
 the file being checked as it is now (the fix loop may have changed it) and the
@@ -35,6 +36,7 @@ from pathlib import Path
 
 from tree_sitter import Node, QueryCursor
 
+from gofix_conc import buildtags
 from gofix_conc.imports import Import, imports
 from gofix_conc.source import Source, captures, query
 
@@ -300,7 +302,7 @@ def _clause(raw: bytes) -> str:
     return ""
 
 
-@dataclass
+@dataclass(eq=False)  # identity: a member is looked up in sets
 class Member:
     """One file of a package on disk: its text, parsed only when a lookup needs it."""
 
@@ -314,6 +316,10 @@ class Member:
 
     def mentions(self, name: str) -> bool:
         return name.encode() in self.raw
+
+    @property
+    def constraint(self) -> tuple[str, ...]:
+        return buildtags.of_file(self.path.name, self.raw)
 
 
 @dataclass
@@ -407,6 +413,8 @@ class PackageView:
         self._own: FileFacts | None = None
         self._name: str | None = None
         self._package: Package | None = None
+        self._members_seen: list[Member] | None = None  # the package's other files that can build with this one
+        self._seen: set[Member] = set()
         self._pinned: dict[Path, FileFacts] = {}  # the other files' facts this view handed out: kept alive
 
     @property
@@ -428,10 +436,15 @@ class PackageView:
         return self.path.name.endswith("_test.go")
 
     def _members(self) -> list[Member]:
-        if self._package is None:
+        if self._members_seen is None:
             self._package = package(self.path.parent, self.name, self.is_test)
             _adopt(self.path, self.source)
-        return [m for m in self._package.members if m.path != self.path]
+            own = buildtags.of_file(self.path.name, self.source.raw())
+            self._members_seen = [
+                m for m in self._package.members if m.path != self.path and buildtags.compatible(own, m.constraint)
+            ]
+            self._seen = set(self._members_seen)
+        return self._members_seen
 
     def _facts(self, member: Member) -> FileFacts:
         found = self._pinned.get(member.path)
@@ -453,7 +466,7 @@ class PackageView:
     def _mentioning(self, name: str) -> list[FileFacts]:
         """The other files whose text holds ``name``: only those can declare it, only those are parsed."""
         self._members()
-        return [self._facts(m) for m in self._package.mentioning(name) if m.path != self.path]  # type: ignore[union-attr]
+        return [self._facts(m) for m in self._package.mentioning(name) if m in self._seen]  # type: ignore[union-attr]
 
     def _loaded(self) -> list[FileFacts]:
         """This file and the other files parsed so far (any node a lookup handed out comes from one)."""
