@@ -138,7 +138,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         if leak is None:
             continue
         fix, why_not = plan_fix(ctx, call, kind, leak)
-        blocked = "every sender not received from" if leak.loop is not None else f"the goroutine sending on {leak.name}"
+        blocked = "every goroutine whose send is not received" if leak.loop is not None else f"the goroutine sending on {leak.name}"
         message = f"unbuffered channel {leak.name}: {leak.why}, and {blocked} then blocks forever"
         if why_not:
             message += f" (no fix: {why_not})"
@@ -546,13 +546,12 @@ def _loop_length(loop: Node, call: Node) -> str | None:
             return None
         if over.type == "int_literal":
             return over.text.decode()  # type: ignore[union-attr]
-        if _usable_at(over, call):
-            if over.type == "identifier" and _integer(over):
-                return over.text.decode()  # type: ignore[union-attr]
-            if over.type == "identifier" and concurrency.is_channel_variable(over):
-                return None
-            return f"len({over.text.decode()})"  # type: ignore[union-attr]
-        return None
+        if over.type != "identifier" or not _usable_at(over, call):
+            return None
+        kind = _range_kind(over)
+        if kind == "int":
+            return over.text.decode()  # type: ignore[union-attr]
+        return f"len({over.text.decode()})" if kind == "len" else None  # type: ignore[union-attr]
     init, cond, update = (clause.child_by_field_name(f) for f in ("initializer", "condition", "update"))
     if init is None or cond is None or update is None or update.type != "inc_statement":
         return None
@@ -602,11 +601,46 @@ def _visible_at(expr: Node, call: Node) -> bool:
     return scope is not None and scopes.contains(scope, call)
 
 
-def _integer(ident: Node) -> bool:
+def _range_kind(ident: Node) -> str | None:
+    """``len`` for a variable ranged over by index (slice, array, map, string), ``int`` for a count, else None.
+
+    Functions (range-over-func iterators) and channels have no length; a
+    type this file cannot see is not guessed.
+    """
     decl = scopes.resolve(ident)
-    declared = scopes.declared_type(decl) if decl is not None else None
-    text = declared.text if declared is not None else None
-    return text is not None and text.decode().rstrip("0123456789") in ("int", "uint")
+    if decl is None:
+        return None
+    declared = scopes.declared_type(decl)
+    if declared is not None:
+        body = scopes.underlying(declared)
+        if body is None:
+            return None
+        if body.type in ("slice_type", "array_type", "map_type"):
+            return "len"
+        if body.type == "pointer_type" and body.named_children and body.named_children[0].type == "array_type":
+            return "len"
+        if body.type == "type_identifier" and body.text is not None:
+            name = body.text.decode()
+            if name == "string":
+                return "len"
+            return "int" if name.rstrip("0123456789") in ("int", "uint") else None
+        return None
+    value = scopes.initial_value(decl)
+    if value is None:
+        return None
+    if value.type == "int_literal":
+        return "int"
+    if value.type == "composite_literal":
+        kind = value.child_by_field_name("type")
+        return "len" if kind is not None and kind.type in ("slice_type", "array_type", "map_type") else None
+    function = value.child_by_field_name("function") if value.type == "call_expression" else None
+    if function is not None and function.text in (b"len", b"cap"):
+        return "int"
+    arguments = value.child_by_field_name("arguments") if function is not None else None
+    first = arguments.named_children[0] if arguments is not None and arguments.named_children else None
+    if function is not None and function.text == b"make" and first is not None:
+        return "len" if first.type in ("slice_type", "map_type") else None
+    return None
 
 
 RULE = Rule(
