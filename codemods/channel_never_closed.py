@@ -227,15 +227,10 @@ def _closer_goroutine(
 
 
 def _added_before(function: Node, group: str, spawn: Node) -> bool:
-    for call in captures(
-        '(call_expression function: (selector_expression operand: (_) @g field: (field_identifier) @m (#eq? @m "Add"))) @c',
-        function,
-    ).get("c", []):
-        operand = call.child_by_field_name("function").child_by_field_name("operand")  # type: ignore[union-attr]
-        if operand is not None and operand.text == group.encode() and call.start_byte < spawn.start_byte:
-            if scopes.enclosing_function(call) == scopes.enclosing_function(spawn):
-                return True
-    return False
+    return any(
+        call.start_byte < spawn.start_byte and scopes.enclosing_function(call) == scopes.enclosing_function(spawn)
+        for call in channels.group_calls(function, "Add", group)
+    )
 
 
 def _last_statement(block: Node) -> Node | None:

@@ -20,13 +20,14 @@ that joins the senders. Happens-before comes from
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
 from gofix_conc import concurrency, goroutines, scopes
 from gofix_conc.context import FileContext
-from gofix_conc.source import captures
+from gofix_conc.source import captures, matches
 
 # Calls that end the goroutine or the program from where they stand.
 _EXITS = frozenset({b"panic", b"runtime.Goexit", b"os.Exit", b"log.Fatal", b"log.Fatalf", b"log.Fatalln"})
@@ -320,9 +321,8 @@ def _end_reachable(block: Node) -> bool:
             return False
     if last.type == "for_statement" and _endless(last):
         return False
-    if last.type == "select_statement" and not [c for c in last.named_children if c.type != "comment"]:
-        return False  # select {}
-    return True
+    # select {} blocks forever
+    return last.type != "select_statement" or any(c.type != "comment" for c in last.named_children)
 
 
 def _endless(loop: Node) -> bool:
@@ -487,9 +487,12 @@ def other_ways_out(found: ReceiveLoop) -> list[Node]:
                 continue
             if kind == "return_statement" or kind == "goto_statement":
                 ways.append(stmt)
-            elif stmt.named_children and stmt.named_children[0].text.decode() != _label_of(loop):  # type: ignore[union-attr]
-                if not _labels_inside(stmt, loop):
-                    ways.append(stmt)  # break/continue to a loop outside this one
+            elif (
+                stmt.named_children
+                and stmt.named_children[0].text.decode() != _label_of(loop)  # type: ignore[union-attr]
+                and not _labels_inside(stmt, loop)
+            ):
+                ways.append(stmt)  # break/continue to a loop outside this one
     for call in captures("(call_expression function: (_) @f)", body).get("f", []):
         if scopes.enclosing_function(call) != mine:
             continue
@@ -523,37 +526,47 @@ def group_of(sender: Sender) -> str | None:
         return operand.text.decode() if operand is not None and operand.text is not None else None
     if sender.named:
         return None  # wg.Done() on a parameter of the function: not the caller's name
-    for call in captures(
-        '(call_expression function: (selector_expression operand: (_) @g field: (field_identifier) @m (#eq? @m "Done")))',
-        sender.body,
-    ).get("g", []):
+    for call in group_calls(sender.body, "Done"):
         if concurrency.goroutine_around(call, sender.body) is None:
-            return call.text.decode()  # type: ignore[union-attr]
+            return _operand(call)
     return None
 
 
-def waits_on(function: Node, group: str) -> list[Node]:
-    """``group.Wait()`` calls run by ``function`` itself or by goroutines it starts."""
+# Method calls on a group: wg.Done(), wg.Wait(), wg.Add(1), g.Go(f)
+GROUP_CALLS = """
+(call_expression
+  function: (selector_expression operand: (_) @group field: (field_identifier) @method)) @call
+"""
+
+
+def group_calls(within: Node, method: str, group: str | None = None) -> list[Node]:
+    """``group.method(...)`` calls under ``within`` (any operand when ``group`` is None)."""
     found = []
-    for call in captures(
-        '(call_expression function: (selector_expression operand: (_) @g field: (field_identifier) @m (#eq? @m "Wait"))) @c',
-        function,
-    ).get("c", []):
-        operand = call.child_by_field_name("function").child_by_field_name("operand")  # type: ignore[union-attr]
-        if operand is not None and operand.text == group.encode():
+    for match in matches(GROUP_CALLS, within):
+        call, name = match["call"][0], match["method"][0]
+        if name.text == method.encode() and (group is None or _operand(call) == group):
             found.append(call)
     return found
 
 
-def waits_before(node: Node, stop: Node) -> bool:
-    """Whether a statement that waits (``wg.Wait()``, a receive) runs before ``node`` in the blocks around it, within ``stop``."""
+def _operand(call: Node) -> str | None:
+    function = call.child_by_field_name("function")
+    operand = function.child_by_field_name("operand") if function is not None else None
+    return operand.text.decode() if operand is not None and operand.text is not None else None
+
+
+def waits_before(node: Node, stop: Node, ignore: Callable[[Node], bool] | None = None) -> bool:
+    """Whether a statement that waits (``wg.Wait()``, a receive) runs before ``node`` in its blocks, within ``stop``.
+
+    ``ignore`` names statements that do not count, as for :func:`concurrency.joined_between`.
+    """
     child = node
     for ancestor in scopes.ancestors(node):
         if ancestor.type == "statement_list":
             for statement in ancestor.named_children:
                 if statement.start_byte >= child.start_byte:
                     break
-                if concurrency.is_join(statement):
+                if (ignore is None or not ignore(statement)) and concurrency.is_join(statement):
                     return True
         if ancestor == stop:
             break
@@ -571,3 +584,32 @@ def statement_of(call: Node) -> Node | None:
     ):
         return parent
     return None
+
+
+def receives_only_from(statement: Node, channel: Channel) -> bool:
+    """A statement (not a loop) whose waits are all receives of single values from ``channel`` itself."""
+    if statement.type == "for_statement" or group_calls(statement, "Wait"):
+        return False
+    receives = captures('(unary_expression operator: "<-" operand: (_) @ch) @r', statement)
+    joining = [
+        r
+        for r, operand in zip(receives.get("r", []), receives.get("ch", []), strict=False)
+        if concurrency.is_signal_channel(operand)
+    ]
+    return bool(joining) and all(r in channel.receives for r in joining)
+
+
+def sends_once(channel: Channel) -> bool:
+    """Whether at most one value is ever sent: one sender started once, with one send not in a loop."""
+    if channel.own_sends or len(channel.senders) != 1:
+        return False
+    sender = channel.senders[0]
+    if sender.multiplied or len(sender.sends) != 1:
+        return False
+    send = sender.sends[0]
+    for ancestor in scopes.ancestors(send):
+        if ancestor == sender.body:
+            return True
+        if ancestor.type == "for_statement" or ancestor.type == "func_literal":
+            return False
+    return False
