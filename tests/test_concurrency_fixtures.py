@@ -16,7 +16,7 @@ import gobatch
 import pytest
 from conftest import FIXTURES
 
-RULES = ("timer-in-loop", "non-atomic-counter")
+RULES = ("timer-in-loop", "non-atomic-counter", "close-while-sending", "channel-never-closed")
 
 
 def _unsafe_cases() -> list[Path]:
