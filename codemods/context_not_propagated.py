@@ -1,0 +1,732 @@
+"""`context.Background()` or `context.TODO()` where the function has a context of its own.
+
+## What it does
+Finds `context.Background()` and `context.TODO()` (under whatever name the
+file imports `context`) inside a function that receives a usable context: a
+named `context.Context` parameter, or else a `*http.Request` (whose
+`Context()` is cancelled when the client goes away or the handler returns).
+A func literal sees the context of the function around it when it runs
+inside that call: called on the spot, handed to a synchronous helper
+(`once.Do`, `sort.Slice`, `filepath.Walk`, ...) or to a call that receives
+the context too (`retry.Do(ctx, func() error {...})`), or started as a
+goroutine. The finding is on the `Background()` / `TODO()` call.
+
+Not reported, because there the fresh context is the point or the context is
+not the function's to give:
+- `main`, `init`, and `_test.go` files (tests have `t.Context()` since Go
+  1.24; `include-tests = true` checks them);
+- a function whose context parameter is `_` or unnamed (it says it ignores
+  it), or that has two of them;
+- a func literal that outlives the call: stored, returned, handed to an
+  unknown function, `time.AfterFunc`, `context.AfterFunc`;
+- a context that is kept: returned, stored in a field, a package variable
+  or a composite literal (`http.Server{BaseContext: ...}`), sent on a
+  channel, assigned to the context parameter itself (`if ctx == nil { ctx =
+  context.Background() }`), or passed to a function that keeps it: a
+  constructor or starter (`NewWorker`, `Start`, `Serve`, `Watch`, ...; not
+  `NewRequestWithContext`) or a function of the package that stores its
+  context parameter or hands it to a goroutine it does not wait for;
+- cleanup meant to survive cancellation: inside a `defer`, passed to
+  `Close`, `Shutdown`, `Stop`, `Rollback`, `Release`, `Unlock`, `Cleanup`,
+  `Flush` and the like, in a branch that runs once the context is done
+  (`if ctx.Err() != nil`, `case <-ctx.Done():`, `errors.Is(err,
+  context.Canceled)`) or after `<-ctx.Done()`, in a `ctx == nil` branch;
+- a fresh context the code names or comments as deliberate: a variable
+  called `bg`, `detached`, `shutdownCtx`, `cleanupCtx`, `baseCtx`..., or a
+  comment on the line or just above that talks about the context,
+  cancellation, detaching or outliving;
+- a fresh context compared (`ctx != context.Background()`) or used any other
+  way than as an argument.
+
+## Why is this bad?
+A function that takes a context promises its caller that cancelling it (a
+deadline passes, the client disconnects, the server shuts down) stops the
+work. A call made with `context.Background()` inside it never sees that
+cancellation: the request is abandoned upstream but the query, the RPC or
+the retry loop runs on to its own end, holding connections and goroutines,
+and the values carried by the context (trace ids, credentials, deadlines)
+are lost on the way down. `context.TODO()` says so explicitly: the code has
+not been given the right context yet.
+
+## Example
+```go
+func (s *Store) Lookup(ctx context.Context, id string) (*User, error) {
+        row := s.db.QueryRowContext(context.Background(), "SELECT ...", id)
+        ...
+}
+```
+
+Use instead:
+```go
+func (s *Store) Lookup(ctx context.Context, id string) (*User, error) {
+        row := s.db.QueryRowContext(ctx, "SELECT ...", id)
+        ...
+}
+```
+
+## What the fix does
+Replaces the call with the function's context: `ctx`, or `r.Context()` in
+an HTTP handler (dropping the `context` import when that was its last use).
+Inside a goroutine the function does not wait for, and in `go
+f(context.Background())`, it uses `context.WithoutCancel(ctx)` instead (Go
+1.21 and later; no fix before): the goroutine keeps running after the
+function returns, as before, but carries the context's values.
+
+## Fix safety
+The fix changes behaviour on purpose: the downstream call now stops when
+the caller cancels. It is safe when that is all it changes, which the rule
+shows from the code: the fresh context (directly, or through
+`context.WithTimeout`/`WithCancel`/`WithValue` held in a local) flows only
+into calls the function makes and waits for (synchronous calls, goroutines
+it joins), nothing keeps it (see above), and either the call is
+`context.TODO()` (the code says its context is a placeholder) or the
+function uses its context nowhere else (it takes one and ignores it: the
+caller's cancellation was simply dropped).
+
+The fix is unsafe, and says what to check, when:
+- the function passes its context to other calls but not to this one: the
+  fresh context may be deliberate, for work that must finish even when the
+  caller gives up (a write that must not stop halfway, an audit record);
+- the call runs on an error path (`if err != nil`), where it may be
+  compensating work that must run after a cancellation;
+- the result of the call is stored in a field or package variable: what it
+  returns (rows, a transaction, a command) may stay bound to the context
+  and end with the request;
+- it is `context.WithoutCancel(ctx)` in a goroutine: cancellation is kept
+  as it was, but the goroutine now holds the context's values, which may
+  refer to request-scoped state that is gone when it runs.
+
+There is no fix when the parameter's name is shadowed at the call by an
+unrelated variable, when the function reassigns its context after starting
+the goroutine (capturing it would race), or, for a goroutine, before Go 1.21.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from tree_sitter import Node
+
+from gofix_conc import concurrency, contexts, scopes
+from gofix_conc.context import FileContext
+from gofix_conc.model import Edit, Finding, FixKind, Rule, Safety
+from gofix_conc.source import captures
+
+# Fresh contexts under the file's name for package context:
+#   context.Background()    context.TODO()    stdctx.Background()
+CALLS = """
+(call_expression
+  function: (selector_expression operand: (identifier) @package field: (field_identifier) @name)
+  arguments: (argument_list) @arguments) @call
+"""
+
+FRESH = frozenset({b"Background", b"TODO"})
+# context.WithX(parent, ...): the result carries the parent's cancellation.
+DERIVE = frozenset(
+    {
+        b"WithCancel",
+        b"WithCancelCause",
+        b"WithTimeout",
+        b"WithTimeoutCause",
+        b"WithDeadline",
+        b"WithDeadlineCause",
+        b"WithValue",
+    }
+)
+# Functions that call their func-literal argument before they return.
+SYNC_CALLBACKS = frozenset(
+    {
+        b"Do",
+        b"Slice",
+        b"SliceStable",
+        b"Search",
+        b"SortFunc",
+        b"SortStableFunc",
+        b"IndexFunc",
+        b"ContainsFunc",
+        b"DeleteFunc",
+        b"Walk",
+        b"WalkDir",
+        b"Range",
+        b"Map",
+        b"FieldsFunc",
+        b"TrimFunc",
+    }
+)
+# Calls that run their callback later, whatever else they receive.
+LATER = frozenset({b"AfterFunc", b"OnceFunc", b"OnceValue", b"OnceValues", b"Go", b"TryGo"})
+# Callee names (their first word) of work meant to survive a cancellation.
+CLEANUP = re.compile(
+    r"^(?:close|shutdown|stop|rollback|abort|release|unlock|cleanup|cancel|teardown|terminate|kill|drain|flush"
+    r"|unregister|deregister|disconnect|finish|discard|revert|undo)(?:[A-Z0-9_]|$)"
+)
+# Callee names (their first word) of components that keep the context they are given.
+KEEPERS = re.compile(
+    r"^(?:new|start|spawn|launch|serve|listenAndServe|background|async|watch|subscribe|register|go)(?:[A-Z0-9_]|$)"
+)
+REQUEST_SCOPED = re.compile(r"^[Nn]ewRequest")
+# Words of a variable name that say the fresh context is deliberate.
+DELIBERATE_WORDS = frozenset(
+    {"bg", "background", "detach", "detached", "shutdown", "cleanup", "teardown", "base", "root", "long", "server"}
+    | {"global", "fresh", "independent", "stop", "close", "closing", "app", "lifetime", "worker"}
+)
+DELIBERATE_COMMENT = re.compile(
+    r"(context|ctx|cancel|detach|outliv|independen|background|survive|deadline|on purpose|deliberate|intentional"
+    r"|caller|regardless|even (?:when|if)|gives? up|shut ?down|clean ?up)",
+    re.IGNORECASE,
+)
+DONE_CHECK = re.compile(rb"\.Err\(\)|\.Done\(\)|\bCanceled\b|\bDeadlineExceeded\b|\bCause\(")
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The context the function around the call has."""
+
+    decl: scopes.Declaration  # the context.Context or *http.Request parameter
+    kind: str  # "context" or "request"
+    function: Node  # the function declaring it
+    goroutine: Node | None  # the start of a goroutine between, that the function does not wait for
+    goroutines: tuple[Node, ...]  # the func literals run as goroutines between the call and the function
+
+
+@dataclass(frozen=True)
+class Sink:
+    """A place the fresh context ends up."""
+
+    node: Node  # the call receiving it
+    kind: str  # "call", "go" (go f(ctx)), "wait" (c.Done(), c.Err())
+
+
+def check(ctx: FileContext) -> Iterator[Finding]:
+    if ctx.is_test_file and not ctx.option("include-tests"):
+        return  # tests: t.Context() (Go 1.24) is theirs to use, a fresh context there is rarely a leak
+    package = contexts.import_name(ctx.source, "context")
+    if package is None:
+        return
+    http = contexts.import_name(ctx.source, "net/http")
+    for match in captures_calls(ctx, package):
+        call, name = match
+        top = scopes.top_level(call)
+        if top.type == "function_declaration" and top.child_by_field_name("name").text in (b"main", b"init"):  # type: ignore[union-attr]
+            continue  # the program's root context is made here
+        origin = _origin(call, package, http)
+        if origin is None or _deliberate(ctx, call, origin):
+            continue
+        sinks = _sinks(ctx, call, origin, package)
+        if not sinks:
+            continue  # the fresh context is kept, or meant for cleanup
+        yield _finding(ctx, call, name, origin, sinks, package, http)
+
+
+def captures_calls(ctx: FileContext, package: str) -> list[tuple[Node, Node]]:
+    found = []
+    found_calls = captures(CALLS, ctx.root)
+    for call, pkg, name, arguments in zip(
+        found_calls.get("call", []),
+        found_calls.get("package", []),
+        found_calls.get("name", []),
+        found_calls.get("arguments", []),
+        strict=False,
+    ):
+        if pkg.text != package.encode() or name.text not in FRESH or arguments.named_child_count:
+            continue
+        if scopes.resolve(pkg) is not None:
+            continue  # a variable named like the package
+        found.append((call, name))
+    return found
+
+
+# -- where the function's context comes from ------------------------------------
+
+
+def _origin(call: Node, package: str, http: str | None) -> Origin | None:
+    literals: list[Node] = []
+    for ancestor in scopes.ancestors(call):
+        if ancestor.type == "defer_statement":
+            return None  # deferred work runs after the context may be done: cleanup
+        if ancestor.type not in scopes.FUNCTIONS:
+            continue
+        params = contexts.parameters(ancestor, package, http)
+        if params is not None:
+            if len(params.usable) != 1 or params.blank:
+                return None  # `_` says the context is ignored on purpose; two contexts: which one?
+            return _through(params.usable[0], params.kind, ancestor, literals)
+        if ancestor.type != "func_literal":
+            return None
+        literals.append(ancestor)
+    return None
+
+
+def _through(decl: scopes.Declaration, kind: str, function: Node, literals: list[Node]) -> Origin | None:
+    """The origin, when each func literal between runs while the function's call does (or as a goroutine)."""
+    detached: Node | None = None
+    goroutines: list[Node] = []
+    for literal in literals:
+        start = concurrency.goroutine_start(literal)
+        if start is not None:
+            goroutines.append(literal)
+            if not concurrency.joined(start):
+                detached = detached or start
+            continue
+        if concurrency.called_on_the_spot(literal):
+            continue
+        caller = concurrency.callback_caller(literal)
+        name = _callee_name(caller) if caller is not None else None
+        if caller is None or name is None or name in LATER:
+            return None  # stored or returned: it may run after the call returned
+        if name in SYNC_CALLBACKS or _mentions(caller.child_by_field_name("arguments"), decl):
+            continue
+        return None  # handed to a function that may keep it
+    return Origin(decl, kind, function, detached, tuple(goroutines))
+
+
+def _callee_name(call: Node) -> bytes | None:
+    function = call.child_by_field_name("function")
+    while function is not None and function.type in ("parenthesized_expression", "generic_type"):
+        function = function.named_children[0] if function.named_children else None
+    if function is None:
+        return None
+    if function.type == "selector_expression":
+        field = function.child_by_field_name("field")
+        return field.text if field is not None else None
+    return function.text if function.type == "identifier" else None
+
+
+def _mentions(node: Node | None, decl: scopes.Declaration) -> bool:
+    if node is None:
+        return False
+    return any(
+        scopes.resolve(i) == decl
+        for i in captures("(identifier) @i", node).get("i", [])
+        if i.text == decl.name.encode()
+    )
+
+
+# -- fresh contexts made on purpose ---------------------------------------------
+
+
+def _deliberate(ctx: FileContext, call: Node, origin: Origin) -> bool:
+    """Whether the code shows the fresh context is meant: comments, done checks, nil checks."""
+    if _commented(ctx, call):
+        return True
+    name = re.escape(origin.decl.name).encode()
+    nil_check = re.compile(rb"\b" + name + rb"\s*[!=]=\s*nil\b|\bnil\s*[!=]=\s*" + name + rb"\b")
+    if origin.function.text is not None and nil_check.search(origin.function.text):
+        return True  # the function allows a nil context: a fresh one is its default
+    child = call
+    for ancestor in scopes.ancestors(call):
+        if ancestor == origin.function:
+            break
+        condition = None
+        if ancestor.type == "if_statement" and child in _branches(ancestor):
+            condition = ancestor.child_by_field_name("condition")
+        elif ancestor.type == "communication_case":
+            condition = ancestor.child_by_field_name("communication")
+        elif ancestor.type == "expression_case":
+            condition = ancestor.named_children[0] if ancestor.named_children else None
+        elif ancestor.type == "expression_switch_statement":
+            condition = ancestor.child_by_field_name("value")
+        if condition is not None and condition.text is not None:
+            if DONE_CHECK.search(condition.text) or nil_check.search(condition.text):
+                return True  # runs once the context is done, or when there is none
+        if ancestor.type == "statement_list":
+            for statement in ancestor.named_children:
+                if statement.start_byte >= child.start_byte:
+                    break
+                waits = statement.type == "expression_statement" and statement.text is not None
+                if waits and re.match(rb"<-\s*[\w.]+\.Done\(\)\s*$", statement.text):  # type: ignore[arg-type]
+                    return True  # after waiting for the context to end
+        child = ancestor
+    return False
+
+
+def _branches(statement: Node) -> list[Node]:
+    return [b for b in (statement.child_by_field_name(f) for f in ("consequence", "alternative")) if b is not None]
+
+
+def _commented(ctx: FileContext, call: Node) -> bool:
+    """A comment on the call's lines, or in the comment lines right above its statement, about contexts."""
+    statement = _statement(call)
+    first, last = statement.start_point.row, call.end_point.row
+    lines = ctx.source.data.split(b"\n")
+    row = first - 1
+    while row >= 0 and lines[row].strip().startswith(b"//"):
+        row -= 1
+    for number in range(row + 1, min(last + 1, len(lines))):
+        line = lines[number].decode(errors="replace")
+        comment = line[line.index("//") + 2 :].strip() if "//" in line else ""
+        if comment.startswith(("want ", "TODO", "FIXME", "XXX")):
+            continue  # a test expectation, or a note that the context should change
+        if DELIBERATE_COMMENT.search(comment):
+            return True
+    return False
+
+
+def _statement(node: Node) -> Node:
+    for current in [node, *scopes.ancestors(node)]:
+        if current.parent is None or current.parent.type in ("statement_list", "source_file", "block"):
+            return current
+    return node
+
+
+# -- where the fresh context goes ---------------------------------------------------
+
+
+def _sinks(ctx: FileContext, value: Node, origin: Origin, package: str, depth: int = 0) -> list[Sink]:
+    """The calls the fresh context (or one derived from it) ends up in; empty when it is kept or made on purpose."""
+    parent = value.parent
+    while parent is not None and parent.type == "parenthesized_expression":
+        value, parent = parent, parent.parent
+    if parent is None or depth > 3:
+        return []
+    if parent.type == "argument_list" and parent.parent is not None and parent.parent.type == "call_expression":
+        call = parent.parent
+        first = parent.named_children[0] if parent.named_children else None
+        function = call.child_by_field_name("function")
+        name = _callee_name(call)
+        if name is None:
+            return []
+        if _is_package_call(function, package) and name in DERIVE | {b"WithoutCancel"}:
+            return _sinks(ctx, call, origin, package, depth + 1) if first == value and name != b"WithoutCancel" else []
+        if name == b"NotifyContext" and first == value:
+            return _sinks(ctx, call, origin, package, depth + 1)
+        if call.parent is not None and call.parent.type == "go_statement":
+            return [Sink(call, "go")] if depth == 0 else []
+        if call.parent is not None and call.parent.type == "defer_statement":
+            return []  # deferred: runs after the context may be done
+        text = _first_lower(name.decode())
+        if CLEANUP.match(text) or (KEEPERS.match(text) and not REQUEST_SCOPED.match(text)):
+            return []  # cleanup meant to survive, or a component that keeps the context
+        if _kept_by_callee(ctx, call, parent.named_children.index(value)):
+            return []
+        return [Sink(call, "call")]
+    if parent.type == "selector_expression" and depth > 0:
+        field = parent.child_by_field_name("field")
+        holder = parent.parent
+        if (
+            field is not None
+            and field.text in (b"Done", b"Err")
+            and holder is not None
+            and holder.type == "call_expression"
+        ):
+            return [Sink(holder, "wait")]
+        return []
+    if parent.type == "expression_list" and parent.parent is not None:
+        return _assigned(ctx, value, parent, origin, package, depth)
+    return []  # returned, stored in a literal, sent, compared: kept, or not a context handed down
+
+
+def _assigned(ctx: FileContext, value: Node, values: Node, origin: Origin, package: str, depth: int) -> list[Sink]:
+    holder = values.parent
+    if holder is None or holder.type not in ("short_var_declaration", "assignment_statement"):
+        return []
+    if values != holder.child_by_field_name("right"):
+        return []
+    left = holder.child_by_field_name("left")
+    targets = [c for c in left.named_children if c.type != "comment"] if left is not None else []
+    items = [c for c in values.named_children if c.type != "comment"]
+    if not targets or value not in items:
+        return []
+    target = targets[items.index(value)] if len(targets) == len(items) else targets[0]
+    if target.type != "identifier" or target.text == b"_":
+        return []  # stored in a field, an element: kept
+    decl = scopes.resolve(target)
+    if decl is not None and decl == origin.decl:
+        # ctx, cancel := context.WithTimeout(context.Background(), d): the function drops its own context;
+        # plain ctx = context.Background() replaces it on purpose (if ctx == nil { ... }).
+        return [Sink(holder, "rebind")] if depth > 0 else []
+    if decl is None or decl.kind != "var":
+        return []  # a package variable
+    if not scopes.contains(origin.function, decl.node) or _words(decl.name) & DELIBERATE_WORDS:
+        return []
+    if any(w != target for w in scopes.writes(decl, origin.function)):
+        return []  # chosen between several contexts
+    sinks: list[Sink] = []
+    for use in scopes.references(decl, origin.function):
+        if use == decl.node or use == target:
+            continue
+        if use.start_byte < holder.end_byte:
+            return []  # used before: in a loop, or another variable
+        if not _runs_in_call(use, origin):
+            return []
+        found = _sinks(ctx, use, origin, package, depth + 1)
+        if not found:
+            return []
+        sinks += found
+    return sinks
+
+
+def _first_lower(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def _words(name: str) -> set[str]:
+    """``shutdownCtx`` -> {"shutdown", "ctx"}."""
+    return {w.lower() for w in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name)}
+
+
+def _runs_in_call(node: Node, origin: Origin) -> bool:
+    """Whether the func literals around ``node`` run within the function's call."""
+    for ancestor in scopes.ancestors(node):
+        if ancestor == origin.function:
+            return True
+        if ancestor.type == "defer_statement":
+            return False
+        if ancestor.type == "func_literal" and not concurrency.called_on_the_spot(ancestor):
+            start = concurrency.goroutine_start(ancestor)
+            if start is None or not concurrency.joined(start):
+                return False
+    return True
+
+
+def _is_package_call(function: Node | None, package: str) -> bool:
+    operand = (
+        function.child_by_field_name("operand")
+        if function is not None and function.type == "selector_expression"
+        else None
+    )
+    return operand is not None and operand.text == package.encode() and scopes.resolve(operand) is None
+
+
+def _kept_by_callee(ctx: FileContext, call: Node, position: int) -> bool:
+    """Whether a function of the package called here stores its context parameter or hands it to a goroutine."""
+    function = call.child_by_field_name("function")
+    if function is None:
+        return False
+    if function.type == "identifier":
+        if scopes.resolve(function) is not None and scopes.resolve(function).kind != "func":  # type: ignore[union-attr]
+            return False  # a function value
+        candidates = ctx.package.functions(function.text.decode())  # type: ignore[union-attr]
+    elif function.type == "selector_expression":
+        operand = function.child_by_field_name("operand")
+        field = function.child_by_field_name("field")
+        if operand is None or field is None:
+            return False
+        if operand.type == "identifier" and scopes.resolve(operand) is None and _is_import(ctx, operand.text):
+            return False  # another package's function: its name decided above
+        candidates = [m.node for m in ctx.package.methods_named(field.text.decode())]  # type: ignore[union-attr]
+    else:
+        return False
+    return any(_keeps_parameter(candidate, position) for candidate in candidates)
+
+
+def _is_import(ctx: FileContext, name: bytes | None) -> bool:
+    return name is not None and any(i.local_name == name.decode() for i in ctx.package.own.imports)
+
+
+def _keeps_parameter(function: Node, position: int) -> bool:
+    params = function.child_by_field_name("parameters")
+    names: list[Node | None] = []
+    for declaration in params.named_children if params is not None else []:
+        if declaration.type not in ("parameter_declaration", "variadic_parameter_declaration"):
+            continue
+        found = [n for n in declaration.children_by_field_name("name") if n.is_named]
+        names += found or [None]
+    if position >= len(names) or names[position] is None:
+        return False
+    decl = scopes.resolve(names[position])  # type: ignore[arg-type]
+    body = function.child_by_field_name("body")
+    if decl is None or body is None:
+        return False
+    for use in scopes.references(decl, body):
+        parent = use.parent
+        if parent is None:
+            continue
+        if parent.type in ("literal_element", "keyed_element", "send_statement", "return_statement"):
+            return True
+        if parent.type == "expression_list" and parent.parent is not None:
+            holder = parent.parent
+            if holder.type in ("return_statement", "send_statement"):
+                return True
+            if holder.type == "assignment_statement" and parent == holder.child_by_field_name("right"):
+                left = holder.child_by_field_name("left")
+                if left is not None and any(t.type != "identifier" for t in left.named_children):
+                    return True  # s.ctx = ctx
+        for ancestor in scopes.ancestors(use):
+            if ancestor == function:
+                break
+            if ancestor.type == "go_statement":
+                return True
+            if ancestor.type == "func_literal" and not concurrency.called_on_the_spot(ancestor):
+                return True  # captured by a closure that may run later
+    return False
+
+
+# -- the finding and its fix ----------------------------------------------------------
+
+
+def _finding(
+    ctx: FileContext,
+    call: Node,
+    name: Node,
+    origin: Origin,
+    sinks: list[Sink],
+    package: str,
+    http: str | None,
+) -> Finding:
+    fresh = f"{package}.{name.text.decode()}()"  # type: ignore[union-attr]
+    param = origin.decl.name
+    own = f"{param}.Context()" if origin.kind == "request" else param
+    detached = origin.goroutine is not None or any(s.kind == "go" for s in sinks)
+    if detached:
+        message = (
+            f"{fresh} in a goroutine that outlives the function drops the values of {own} (trace ids, credentials)"
+        )
+    elif origin.kind == "request":
+        message = f"{fresh} in an HTTP handler ignores {own}, cancelled when the client goes away"
+    else:
+        message = f"{fresh} ignores the cancellation of {own}, the function's context"
+    replacement, why = _replacement(ctx, call, origin, package, own, detached)
+    if replacement is None:
+        return ctx.finding(name, f"{message} (no fix: {why})")
+    edits = [Edit(call.start_byte, call.end_byte, replacement.encode())]
+    if origin.kind == "request" and not detached:
+        edits += _import_edits(ctx, call, package)
+    safety, caveat = _safety(ctx, call, name, origin, sinks, own, detached)
+    fix_message = f"Use {replacement}" + (f" (check: {caveat})" if caveat else "")
+    return ctx.finding(name, message, ctx.fix(fix_message, edits, safety))
+
+
+def _replacement(
+    ctx: FileContext, call: Node, origin: Origin, package: str, own: str, detached: bool
+) -> tuple[str | None, str]:
+    param = origin.decl.name
+    seen = contexts.visible(call, param)
+    if seen != origin.decl and not (seen is not None and _derived_from(seen, origin.decl)):
+        return None, f"{param} is shadowed here by another variable"
+    started = [concurrency.goroutine_start(g) for g in origin.goroutines]
+    spawns = [s for s in started if s is not None]
+    if spawns and any(
+        w.start_byte > min(s.start_byte for s in spawns) for w in scopes.writes(origin.decl, origin.function)
+    ):
+        return None, f"the function reassigns {param} while the goroutine may read it"
+    if not detached:
+        return own, ""
+    if not ctx.at_least(1, 21):
+        return None, f"{package}.WithoutCancel needs Go 1.21"
+    return f"{package}.WithoutCancel({own})", ""
+
+
+def _derived_from(decl: scopes.Declaration, origin: scopes.Declaration) -> bool:
+    """``ctx, cancel := context.WithTimeout(ctx, d)`` in a nested block: a context made from the parameter."""
+    construct = decl.construct
+    right = construct.child_by_field_name("right") or construct.child_by_field_name("value")
+    return right is not None and _mentions(right, origin)
+
+
+def _safety(
+    ctx: FileContext, call: Node, name: Node, origin: Origin, sinks: list[Sink], own: str, detached: bool
+) -> tuple[Safety, str]:
+    if detached:
+        return Safety.UNSAFE, (
+            "the goroutine now holds the context's values; they must not refer to state that ends with the call"
+        )
+    if _on_error_path(call, origin):
+        return Safety.UNSAFE, (
+            f"this runs on an error path; with {own} it stops once the caller cancels, which compensating work must not"
+        )
+    stored = next((s for s in sinks if _result_stored(s.node)), None)
+    if stored is not None:
+        return Safety.UNSAFE, (
+            "the call's result is stored beyond the function and may stay bound to the context, ending with it"
+        )
+    if any(s.kind == "rebind" for s in sinks):
+        return Safety.UNSAFE, (
+            f"the function replaces {own} with a context made from a fresh one; it may mean to detach from its caller"
+        )
+    if name.text == b"TODO":
+        return Safety.SAFE, ""
+    if _uses_context(origin, call):
+        return Safety.UNSAFE, (
+            f"the function passes {own} to other calls but not to this one; the fresh context may be deliberate,"
+            " for work that must finish even when the caller gives up"
+        )
+    return Safety.SAFE, ""
+
+
+def _on_error_path(call: Node, origin: Origin) -> bool:
+    child = call
+    for ancestor in scopes.ancestors(call):
+        if ancestor == origin.function:
+            return False
+        if ancestor.type == "if_statement" and child == ancestor.child_by_field_name("consequence"):
+            condition = ancestor.child_by_field_name("condition")
+            if (
+                condition is not None
+                and condition.text is not None
+                and re.search(rb"\berr\w*\s*!=\s*nil", condition.text)
+            ):
+                return True
+        child = ancestor
+    return False
+
+
+def _result_stored(call: Node) -> bool:
+    parent = call.parent
+    if parent is None or parent.type != "expression_list" or parent.parent is None:
+        return False
+    holder = parent.parent
+    if holder.type != "assignment_statement" or parent != holder.child_by_field_name("right"):
+        return False
+    left = holder.child_by_field_name("left")
+    for target in left.named_children if left is not None else []:
+        if target.type != "identifier":
+            return True
+        decl = scopes.resolve(target)
+        if target.text != b"_" and (decl is None or scopes.top_level(decl.node).type == "var_declaration"):
+            return True
+    return False
+
+
+def _uses_context(origin: Origin, call: Node) -> bool:
+    """Whether the function hands its context to other code (``r.Context()`` for a request)."""
+    for use in scopes.references(origin.decl, origin.function):
+        if use == origin.decl.node or scopes.contains(call, use):
+            continue
+        if origin.kind == "context":
+            return True
+        parent = use.parent
+        field = (
+            parent.child_by_field_name("field") if parent is not None and parent.type == "selector_expression" else None
+        )
+        if field is not None and field.text in (b"Context", b"WithContext"):
+            return True
+    return False
+
+
+def _import_edits(ctx: FileContext, call: Node, package: str) -> list[Edit]:
+    """Drop the import when this call was the file's last use of the package; serialise fixes that may be."""
+    uses = contexts.package_uses(ctx.source, package)
+    spec = contexts.import_spec(ctx.source, "context")
+    if spec is None:
+        return []
+    if len(uses) == 1:
+        return [contexts.remove_import(ctx.source, spec)]
+    if all(_is_fresh_call(u) for u in uses):
+        # Another fresh context may go too: touch the import so that two such fixes never apply in one pass.
+        return [Edit(spec.start_byte, spec.end_byte, spec.text or b"")]
+    return []
+
+
+def _is_fresh_call(package: Node) -> bool:
+    selector = package.parent
+    field = (
+        selector.child_by_field_name("field")
+        if selector is not None and selector.type == "selector_expression"
+        else None
+    )
+    return field is not None and field.text in FRESH
+
+
+RULE = Rule(
+    id="context-not-propagated",
+    summary="context.Background() or context.TODO() in a function that has a context of its own to pass on",
+    doc=__doc__ or "",
+    check=check,
+    fix_kind=FixKind.SOMETIMES_UNSAFE,
+    min_go_version=(1, 7),
+    default_options={"include-tests": False},
+    triggers=(b".Background()", b".TODO()"),
+)
