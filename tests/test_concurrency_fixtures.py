@@ -16,7 +16,7 @@ import gobatch
 import pytest
 from conftest import FIXTURES
 
-RULES = ("timer-in-loop", "non-atomic-counter", "close-while-sending", "channel-never-closed")
+RULES = ("timer-in-loop", "non-atomic-counter", "close-while-sending", "channel-never-closed", "context-not-propagated")
 
 
 def _unsafe_cases() -> list[Path]:
