@@ -1,0 +1,720 @@
+"""`runtime.LockOSThread()` with a way out of the function that skips `runtime.UnlockOSThread()`.
+
+## What it does
+Finds `runtime.LockOSThread()` (under any import name of `runtime`) in a
+function that can return with the thread still locked: it unlocks on some
+paths but an early `return` (or the end of the function) skips the unlock,
+or it never unlocks at all. The finding is on the `LockOSThread()` call.
+Unlocks through a helper of the package (`func unlock() {
+runtime.UnlockOSThread() }`) count as unlocks.
+
+Not reported: a deferred unlock (`defer runtime.UnlockOSThread()`, or a
+deferred closure or helper that unlocks); an unlock on every path out;
+`init` and `main` (locking the main thread is what GUI and graphics
+packages do on purpose); goroutine bodies (a `go func() {...}()`, a function
+or func variable only ever started with `go`), test functions and subtests,
+even when they unlock on some paths: when a locked goroutine exits, the
+runtime terminates its thread, which is the documented way to throw away a
+thread whose state was changed and costs only a new thread otherwise; a
+function whose package unlocks elsewhere, in a function that does not lock
+(a `lock()`/`unlock()` helper pair, a caller that unlocks after the call);
+an unlock inside a closure (a returned `func() { ...; runtime.UnlockOSThread() }`);
+an unlock guarded by an `if` of its own (`if restored {
+runtime.UnlockOSThread() }`: the condition decides); paths that end in
+`panic`, `os.Exit` or `t.Fatal`; flow the rule cannot follow (`goto`,
+labelled `break`/`continue`, `fallthrough`); a leaking `return` with a
+comment about the thread or the lock on its line or the three lines above
+(a documented decision to keep a tainted thread locked).
+
+## Why is this bad?
+`LockOSThread` wires the calling goroutine to its OS thread until as many
+`UnlockOSThread` calls have been made. A function that returns still locked
+leaves its caller's goroutine on that thread for the rest of its life: no
+other goroutine can run there, the scheduler has to start another thread for
+the work it would have done, and code that never asked for it runs with
+whatever thread state (namespaces, credentials, signal masks, thread-local
+handles) the function set up. Because the lock nests, the next balanced
+Lock/Unlock pair in the caller no longer releases it either.
+
+## Example
+```go
+func withNamespace(fd int, fn func() error) error {
+        runtime.LockOSThread()
+        if err := enter(fd); err != nil {
+                return err
+        }
+        err := fn()
+        runtime.UnlockOSThread()
+        return err
+}
+```
+
+Use instead:
+```go
+func withNamespace(fd int, fn func() error) error {
+        runtime.LockOSThread()
+        defer runtime.UnlockOSThread()
+        if err := enter(fd); err != nil {
+                return err
+        }
+        err := fn()
+        return err
+}
+```
+
+## What the fix does
+Inserts `defer runtime.UnlockOSThread()` on the line after the lock and
+deletes the function's own `runtime.UnlockOSThread()` statements after it
+(kept, they would unlock twice and release a lock the caller holds).
+
+## Fix safety
+The fix is safe when the function unlocks on some paths itself (so it means
+to leave the thread unlocked), each deleted unlock is the last thing before a
+`return` of plain values or the end of the function (so nothing moves from
+after the unlock to before it), no call is deferred after the lock (it would
+now run on the locked thread), and the function makes no system calls
+(`syscall`, `golang.org/x/sys/...`, cgo): a path that changes the thread's
+state and returns without unlocking may keep the thread locked on purpose, so
+that it is thrown away with its goroutine.
+
+The fix is unsafe when any of those does not hold, the message says which,
+and always when the function never unlocks: a caller (or another package)
+may rely on the thread staying locked after the call. There is no fix when
+the lock is in a loop (a deferred unlock runs only when the function
+returns), when the function locks more than once, unlocks through a helper
+or in an expression, or when the lock shares its line with other code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from tree_sitter import Node
+
+from gofix_conc import concurrency, index, scopes, statements
+from gofix_conc.context import FileContext
+from gofix_conc.index import FileFacts
+from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
+from gofix_conc.source import captures, matches
+
+# Calls of a package's function by selector:  runtime.LockOSThread()   rt.UnlockOSThread()
+SELECTOR_CALLS = """
+(call_expression
+  function: (selector_expression operand: (identifier) @package field: (field_identifier) @name)) @call
+"""
+
+# Calls by plain name, for the package's unlock helpers:  unlockThread()
+NAME_CALLS = "(call_expression function: (identifier) @name) @call"
+
+# Calls that end the path without returning to the caller (the goroutine dies or the program stops).
+_ENDS = frozenset({"panic", "os.Exit", "log.Fatal", "log.Fatalf", "log.Fatalln", "runtime.Goexit"})
+_TEST_ENDS = frozenset({"Fatal", "Fatalf", "FailNow", "Skip", "Skipf", "SkipNow"})
+# Packages whose calls change a thread's state: a path through them may leave it locked on purpose.
+_SYSTEM = re.compile(r"^(syscall|C|golang\.org/x/sys/.*|internal/syscall/.*)$")
+_THREAD_COMMENT = re.compile(r"thread|lock|taint", re.IGNORECASE)
+_TEST_FUNCTION = re.compile(r"^(Test|Benchmark|Fuzz)([^a-z]|$)")
+
+
+def check(ctx: FileContext) -> Iterator[Finding]:
+    runtime = _runtime_name_of(ctx.package.own)
+    if runtime is None:
+        return
+    package: _Package | None = None
+    imported = frozenset(i.local_name for i in ctx.package.own.imports)
+    for lock in _calls(ctx.root, runtime, b"LockOSThread"):
+        statement = lock.parent
+        if statement is None or statement.type != "expression_statement":
+            continue  # defer runtime.LockOSThread() and the like: not the shape this rule knows
+        function = scopes.enclosing_function(lock)
+        if function is None or _is_init_or_main(ctx, function):
+            continue  # init and main lock the main thread on purpose
+        body = function.child_by_field_name("body")
+        if body is None:
+            continue
+        package = package or _Package.build(ctx, runtime)
+        unlocks = _Unlocks(runtime, package.unlockers, imported)
+        if _defers_unlock(body, unlocks) or _unlocks_in_closure(body, unlocks):
+            continue  # a deferred unlock covers every path; a closure's unlock runs when someone calls it
+        walk = _Walk(unlocks)
+        leaks = walk.from_lock(statement, function)
+        if walk.unknown or not leaks:
+            continue  # every path out unlocks, or the flow is beyond this rule
+        if _is_goroutine_body(ctx, function):
+            continue  # the thread ends with the goroutine: the documented way to discard it, harmless otherwise
+        own = _direct_unlocks(body, runtime)
+        if not own and not walk.helper_unlocks:
+            if package.unlocks_elsewhere(function):
+                continue  # a lock()/unlock() pair: another function of the package unlocks
+        elif package.unlock_only_elsewhere(function):
+            continue  # the caller or a returned unlocker releases the thread on the paths that keep it
+        if any(_documented_leak(ctx, leak, lock) for leak in leaks):
+            continue  # "leave the thread locked: its state is tainted"
+        yield _finding(ctx, lock, function, runtime, leaks, own, walk.helper_unlocks)
+
+
+def _finding(
+    ctx: FileContext, lock: Node, function: Node, runtime: str, leaks: list[Node], own: list[Node], helpers: list[Node]
+) -> Finding:
+    name = _function_name(function)
+    first = leaks[0]
+    if first.type == "}":
+        where = "the end of the function"
+    else:
+        where = f"the return on line {ctx.source.position(first.start_byte)[0]}"
+    if own or helpers:
+        message = (
+            f"{runtime}.LockOSThread() in {name} is not undone on every path: {where} leaves the goroutine "
+            "locked to this OS thread"
+        )
+    else:
+        message = (
+            f"{runtime}.LockOSThread() in {name} is never undone: the calling goroutine stays locked to this OS "
+            "thread after it returns"
+        )
+    fix, why = _plan_fix(ctx, lock.parent, function, runtime, own, helpers)  # type: ignore[arg-type]
+    if why:
+        message += f" (no fix: {why})"
+    return ctx.finding(_position(lock), message, fix)
+
+
+# -- the fix ---------------------------------------------------------------------------
+
+
+def _plan_fix(
+    ctx: FileContext, statement: Node, function: Node, runtime: str, own: list[Node], helpers: list[Node]
+) -> tuple[Fix | None, str | None]:
+    body = function.child_by_field_name("body")
+    assert body is not None
+    if helpers:
+        return None, f"it unlocks through {ctx.text(helpers[0].child_by_field_name('function'))}(), which may do more"  # type: ignore[arg-type]
+    if len([c for c in _calls(body, runtime, b"LockOSThread") if _belongs(c, body)]) > 1:
+        return None, "the function locks more than once"
+    if statements.loop_running(statement) is not None:
+        return None, "the lock is in a loop, and a deferred unlock runs only when the function returns"
+    if not _alone_on_its_line(ctx, statement):
+        return None, "the lock shares its line with other code"
+    removals: list[Edit] = []
+    checks: list[str] = []
+    for unlock in own:
+        holder = unlock.parent
+        if unlock.start_byte < statement.start_byte:
+            return None, "the function also unlocks before this lock"
+        if holder is None or holder.type != "expression_statement" or not statements.alone_on_its_lines(ctx, holder):
+            return None, f"the unlock on line {_line(ctx, unlock)} shares its line with other code or a comment"
+        removals.append(statements.delete_lines(ctx, holder))
+        if not _last_before_exit(holder, body):
+            checks.append(f"what runs after the unlock on line {_line(ctx, unlock)} now runs on the locked thread")
+    for defer in captures("(defer_statement) @d", body).get("d", []):
+        if _belongs(defer, body) and defer.start_byte > statement.end_byte:
+            checks.append(f"the call deferred on line {_line(ctx, defer)} now runs before the unlock")
+    system = _system_call(ctx, body)
+    if system is not None:
+        checks.append(
+            f"{_function_name(function)} calls {system}: a path that changed the thread's state may keep it locked "
+            "on purpose, to be thrown away with its goroutine"
+        )
+    if not own:
+        checks.insert(0, f"no caller relies on the thread staying locked after {_function_name(function)} returns")
+    end = ctx.source.data.index(b"\n", statement.end_byte) + 1
+    indent = ctx.indent(statement)
+    insert = Edit(end, end, f"{indent}defer {runtime}.UnlockOSThread()\n".encode())
+    message = f"Defer {runtime}.UnlockOSThread() right after the lock"
+    if own:
+        message += " and drop the explicit unlock" + ("s" if len(own) > 1 else "")
+    if checks:
+        return ctx.fix(message + " (check: " + "; ".join(checks) + ")", [insert, *removals], Safety.UNSAFE), None
+    return ctx.fix(message, [insert, *removals], Safety.SAFE), None
+
+
+def _line(ctx: FileContext, node: Node) -> int:
+    return ctx.source.position(node.start_byte)[0]
+
+
+def _alone_on_its_line(ctx: FileContext, statement: Node) -> bool:
+    """The statement starts its line and only a comment may follow it there."""
+    if not ctx.source.starts_line(statement.start_byte):
+        return False
+    sibling = statement.next_sibling
+    return sibling is None or sibling.start_point.row != statement.end_point.row or sibling.type == "comment"
+
+
+def _last_before_exit(statement: Node, body: Node) -> bool:
+    """Nothing runs between the statement and the function's exit: a return of plain values follows, or the end."""
+    sibling = statement.next_named_sibling
+    while sibling is not None and sibling.type == "comment":
+        sibling = sibling.next_named_sibling
+    if sibling is None:
+        return statement.parent is not None and statement.parent.parent == body
+    if sibling.type != "return_statement":
+        return False
+    return not captures('[(call_expression) (unary_expression operator: "<-")] @x', sibling).get("x")
+
+
+def _system_call(ctx: FileContext, body: Node) -> str | None:
+    """The first call of the function into a package that changes thread state (syscall, x/sys, cgo)."""
+    system = {i.local_name for i in ctx.package.own.imports if _SYSTEM.match(i.path) and i.name not in ("_", ".")}
+    if not system:
+        return None
+    for call in captures(SELECTOR_CALLS, body).get("call", []):
+        function = call.child_by_field_name("function")
+        operand = function.child_by_field_name("operand") if function is not None else None
+        name = operand.text.decode() if operand is not None and operand.text is not None else ""
+        if name in system and scopes.resolve(operand) is None:  # type: ignore[arg-type]
+            return f"{ctx.text(function)}"  # type: ignore[arg-type]
+    return None
+
+
+# -- the package ---------------------------------------------------------------------
+
+
+@dataclass
+class _Package:
+    """The functions of the package that unlock the thread, and whether each one also locks it."""
+
+    unlocking: list[tuple[Node, bool]]  # (declaration, it also locks)
+
+    @property
+    def unlockers(self) -> frozenset[str]:
+        return frozenset(_function_name(decl) for decl, _ in self.unlocking)
+
+    @classmethod
+    def build(cls, ctx: FileContext, runtime: str) -> _Package:
+        unlocking: list[tuple[Node, bool]] = []
+        for facts in _files_mentioning(ctx, b"UnlockOSThread"):
+            name = _runtime_name_of(facts) or runtime
+            for decl in _declarations(facts):
+                body = decl.child_by_field_name("body")
+                if body is not None and _calls(body, name, b"UnlockOSThread"):
+                    unlocking.append((decl, bool(_calls(body, name, b"LockOSThread"))))
+        return cls(unlocking)
+
+    def unlocks_elsewhere(self, function: Node) -> bool:
+        """Another function of the package unlocks: the pair is split across functions."""
+        top = scopes.top_level(function)
+        return any(decl != top for decl, _ in self.unlocking)
+
+    def unlock_only_elsewhere(self, function: Node) -> bool:
+        """Another function of the package unlocks without locking, and ``function`` does not call it."""
+        top = scopes.top_level(function)
+        called = {n.text for n in captures(CALLEE_NAMES, top).get("name", [])}
+        return any(
+            decl != top and not locks and _function_name(decl).encode() not in called for decl, locks in self.unlocking
+        )
+
+
+# The names a function calls:  f()   x.f()
+CALLEE_NAMES = """
+[(call_expression function: (identifier) @name)
+ (call_expression function: (selector_expression field: (field_identifier) @name))]
+"""
+
+
+def _files_mentioning(ctx: FileContext, text: bytes) -> list[FileFacts]:
+    view = ctx.package
+    members = index.package(view.path.parent, view.name, view.is_test).members
+    return [view.own] + [m.facts for m in members if m.path != view.path and text in m.raw]
+
+
+def _declarations(facts: FileFacts) -> list[Node]:
+    found = [n for nodes in facts.functions.values() for n in nodes]
+    return found + [m.node for methods in facts.methods.values() for m in methods]
+
+
+def _runtime_name_of(facts: FileFacts) -> str | None:
+    return next((i.local_name for i in facts.imports if i.path == "runtime" and i.name not in ("_", ".")), None)
+
+
+def _calls(node: Node, package: str, name: bytes) -> list[Node]:
+    """Calls of ``package.name(...)`` under ``node``, ``package`` being the import (not a local variable)."""
+    found = []
+    for match in matches(SELECTOR_CALLS, node):
+        operand, field_name = match["package"][0], match["name"][0]
+        if operand.text == package.encode() and field_name.text == name and scopes.resolve(operand) is None:
+            found.append(match["call"][0])
+    return found
+
+
+def _function_name(function: Node) -> str:
+    name = function.child_by_field_name("name")
+    return name.text.decode() if name is not None and name.text else "the func literal"
+
+
+def _is_init_or_main(ctx: FileContext, function: Node) -> bool:
+    if function.type != "function_declaration":
+        return False
+    name = _function_name(function)
+    return name == "init" or (name == "main" and ctx.package.name == "main")
+
+
+def _is_goroutine_body(ctx: FileContext, function: Node) -> bool:
+    """A goroutine's function, a test function or a subtest: when it returns, its goroutine exits."""
+    if function.type == "func_literal":
+        if concurrency.goroutine_start(function) is not None or _only_go_variable(function):
+            return True
+        caller = concurrency.callback_caller(function)
+        callee = caller.child_by_field_name("function") if caller is not None else None
+        name = (
+            callee.child_by_field_name("field") if callee is not None and callee.type == "selector_expression" else None
+        )
+        parameters = function.child_by_field_name("parameters")
+        return (
+            name is not None and name.text == b"Run" and b"testing." in (parameters.text or b"" if parameters else b"")
+        )
+    name = _function_name(function)
+    if ctx.is_test_file and function.type == "function_declaration" and _TEST_FUNCTION.match(name):
+        return True
+    return function.type == "function_declaration" and _only_started_with_go(ctx, name)
+
+
+def _only_go_variable(literal: Node) -> bool:
+    """``waiter := func(...) {...}`` whose every use is ``go waiter(...)``."""
+    holder = literal.parent
+    while holder is not None and holder.type == "expression_list":
+        holder = holder.parent
+    if holder is None or holder.type not in ("short_var_declaration", "var_spec"):
+        return False
+    names = holder.child_by_field_name("left") if holder.type == "short_var_declaration" else holder
+    idents = [n for n in (names.named_children if names is not None else []) if n.type == "identifier"]
+    if len(idents) != 1:
+        return False
+    decl = scopes.resolve(idents[0])
+    scope = scopes.enclosing_function(holder)
+    if decl is None or scope is None:
+        return False
+    uses = [r for r in scopes.references(decl, scope) if r != decl.node]
+    return bool(uses) and all(_started_with_go(r) for r in uses)
+
+
+def _started_with_go(ident: Node) -> bool:
+    call = ident.parent
+    return (
+        call is not None
+        and call.type == "call_expression"
+        and call.child_by_field_name("function") == ident
+        and call.parent is not None
+        and call.parent.type == "go_statement"
+    )
+
+
+def _only_started_with_go(ctx: FileContext, name: str) -> bool:
+    """Every use of the package function ``name`` is ``go name(...)``."""
+    uses = []
+    for facts in _files_mentioning(ctx, name.encode()):
+        for ident in captures("(identifier) @id", facts.source.root).get("id", []):
+            if ident.text != name.encode() or (
+                ident.parent is not None and ident.parent.type == "function_declaration"
+            ):
+                continue
+            decl = scopes.resolve(ident)
+            if decl is None or decl.kind == "func":
+                uses.append(ident)
+    if not uses:
+        return False
+    return all(_started_with_go(ident) for ident in uses)
+
+
+def _position(lock: Node) -> Node:
+    """The ``LockOSThread()`` of ``runtime.LockOSThread()``."""
+    function = lock.child_by_field_name("function")
+    name = function.child_by_field_name("field") if function is not None else None
+    return name if name is not None else lock
+
+
+def _documented_leak(ctx: FileContext, leak: Node, lock: Node) -> bool:
+    """A comment about the thread or the lock on the leaking return's line or the lines right above it."""
+    if leak.type == "}":
+        return False
+    row = leak.start_point.row
+    block = leak.parent.parent if leak.parent is not None and leak.parent.parent is not None else leak
+    for comment in captures("(comment) @c", block).get("c", []):
+        if comment.start_point.row == lock.start_point.row or not row - 3 <= comment.start_point.row <= row:
+            continue
+        if scopes.enclosing_function(comment) == scopes.enclosing_function(leak) and _THREAD_COMMENT.search(
+            ctx.text(comment)
+        ):
+            return True
+    return False
+
+
+# -- unlocks -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Unlocks:
+    """Which calls unlock the thread: ``runtime.UnlockOSThread()`` or a helper of the package that does."""
+
+    runtime: str
+    helpers: frozenset[str]
+    imports: frozenset[str]  # the file's import names
+
+    def direct(self, call: Node) -> bool:
+        function = call.child_by_field_name("function")
+        if function is None or function.type != "selector_expression":
+            return False
+        operand = function.child_by_field_name("operand")
+        name = function.child_by_field_name("field")
+        return (
+            operand is not None
+            and name is not None
+            and operand.text == self.runtime.encode()
+            and name.text == b"UnlockOSThread"
+        )
+
+    def helper(self, call: Node) -> bool:
+        function = call.child_by_field_name("function")
+        if function is None or self.direct(call):
+            return False
+        name = function
+        if function.type == "selector_expression":
+            operand = function.child_by_field_name("operand")
+            if operand is not None and operand.text is not None and operand.text.decode() in self.imports:
+                return False  # another package's function: pkg.unlock()
+            name = function.child_by_field_name("field")  # type: ignore[assignment]
+        return name is not None and name.text is not None and name.text.decode() in self.helpers
+
+    def any(self, call: Node) -> bool:
+        return self.direct(call) or self.helper(call)
+
+
+def _own_calls(node: Node) -> list[Node]:
+    """The calls under ``node`` that run as part of it: not those inside a func literal."""
+    calls = captures("(call_expression) @c", node).get("c", [])
+    return [c for c in calls if not any(a.type == "func_literal" for a in _between(c, node))]
+
+
+def _between(node: Node, stop: Node) -> Iterator[Node]:
+    for ancestor in scopes.ancestors(node):
+        if ancestor == stop:
+            return
+        yield ancestor
+
+
+def _defers_unlock(body: Node, unlocks: _Unlocks) -> bool:
+    """A ``defer`` of the function that unlocks: ``defer runtime.UnlockOSThread()`` or a closure doing it."""
+    for defer in captures("(defer_statement) @d", body).get("d", []):
+        if _belongs(defer, body) and any(unlocks.any(c) for c in captures("(call_expression) @c", defer).get("c", [])):
+            return True
+    return False
+
+
+def _unlocks_in_closure(body: Node, unlocks: _Unlocks) -> bool:
+    """An unlock inside a func literal that is neither deferred nor a goroutine's (that one unlocks its own lock)."""
+    for literal in captures("(func_literal) @f", body).get("f", []):
+        if concurrency.goroutine_start(literal) is not None or scopes.enclosing(literal, ("defer_statement",)):
+            continue
+        if any(unlocks.any(c) and scopes.enclosing_function(c) == literal for c in _own_calls(literal)):
+            return True
+    return False
+
+
+def _belongs(node: Node, body: Node) -> bool:
+    """``node`` is in ``body``'s function itself, not in a func literal inside it."""
+    return scopes.enclosing_function(node) == body.parent
+
+
+def _direct_unlocks(body: Node, runtime: str) -> list[Node]:
+    return [c for c in _calls(body, runtime, b"UnlockOSThread") if _belongs(c, body)]
+
+
+def _ends_path(call: Node) -> bool:
+    """``panic(...)``, ``os.Exit(1)``, ``t.Fatal(...)``: the path does not return to the caller."""
+    if call.type != "call_expression":
+        return False
+    function = call.child_by_field_name("function")
+    if function is None or function.text is None:
+        return False
+    if function.text.decode() in _ENDS:
+        return True
+    name = function.child_by_field_name("field") if function.type == "selector_expression" else None
+    return name is not None and name.text is not None and name.text.decode() in _TEST_ENDS
+
+
+# -- paths from the lock to the function's exits ----------------------------------------
+
+
+@dataclass
+class _Outcome:
+    """How the statements run so far can end while the lock is held."""
+
+    falls: bool = False  # past the last statement
+    breaks: bool = False  # by an unlabelled break
+    continues: bool = False  # by an unlabelled continue
+    leaks: list[Node] = field(default_factory=list)  # by these returns
+
+    def merge(self, other: _Outcome) -> None:
+        self.falls |= other.falls
+        self.breaks |= other.breaks
+        self.continues |= other.continues
+        self.leaks += other.leaks
+
+    @property
+    def going(self) -> bool:
+        return self.falls or self.breaks or self.continues
+
+
+_SWITCHES = frozenset({"expression_switch_statement", "type_switch_statement", "select_statement"})
+_CASES = frozenset({"expression_case", "type_case", "default_case", "communication_case"})
+
+
+class _Walk:
+    """The paths from a lock to the function's exits over the statement tree, following only "still locked".
+
+    A path ends at an unlock (direct or through a package helper), at a
+    ``return`` (a leak), at the end of the function (a leak), or at a call
+    that never returns (``panic``, ``os.Exit``, ``t.Fatal``). ``goto``,
+    labelled jumps, ``fallthrough``, an unlock in a condition and an unlock
+    guarded by an ``if`` of its own make the flow ``unknown``.
+    """
+
+    def __init__(self, unlocks: _Unlocks) -> None:
+        self.unlocks = unlocks
+        self.unknown = False
+        self.helper_unlocks: list[Node] = []
+
+    def from_lock(self, lock: Node, function: Node) -> list[Node]:
+        """The exits reached with the lock held: return statements, or the body's closing ``}``."""
+        body = function.child_by_field_name("body")
+        leaks: list[Node] = []
+        node, state = lock, _Outcome(falls=True)
+        while node != body and node.parent is not None and state.going and not self.unknown:
+            parent = node.parent
+            if parent.type == "statement_list":
+                if state.falls:
+                    items = [c for c in parent.named_children if c.type != "comment"]
+                    out = self.run(items[items.index(node) + 1 :] if node in items else [])
+                    leaks += out.leaks
+                    state = _Outcome(out.falls, state.breaks | out.breaks, state.continues | out.continues)
+                node = parent.parent  # type: ignore[assignment]
+                continue
+            if parent.type == "for_statement":
+                again = self.run(_statements(node)) if state.falls or state.continues else _Outcome()
+                leaks += again.leaks
+                looping = state.falls or state.continues or again.falls or again.continues
+                state = _Outcome(falls=state.breaks or again.breaks or (looping and _has_exit_condition(parent)))
+            elif parent.type in _SWITCHES:
+                state = _Outcome(falls=state.falls or state.breaks, continues=state.continues)
+            elif parent.type in scopes.FUNCTIONS:
+                break
+            node = parent
+        if self.unknown:
+            return []
+        if state.falls and node == body and function.child_by_field_name("result") is None:
+            leaks.append(body.children[-1])  # the closing brace: the end of the function
+        return leaks
+
+    def run(self, items: list[Node]) -> _Outcome:
+        """Run statements in order while the lock is held."""
+        result = _Outcome()
+        for statement in items:
+            out = self.step(statement)
+            result.breaks |= out.breaks
+            result.continues |= out.continues
+            result.leaks += out.leaks
+            if not out.falls or self.unknown:
+                return result
+        result.falls = True
+        return result
+
+    def step(self, statement: Node) -> _Outcome:
+        kind = statement.type
+        if kind == "return_statement":
+            return _Outcome(leaks=[statement])
+        if kind == "block":
+            return self.run(_statements(statement))
+        if kind == "labeled_statement":
+            inner = statement.named_children[-1]
+            return self.step(inner) if inner.type != "label_name" else _Outcome(falls=True)
+        if kind == "if_statement":
+            return self._if(statement)
+        if kind in _SWITCHES:
+            return self._switch(statement)
+        if kind == "for_statement":
+            return self._for(statement)
+        if kind in ("goto_statement", "fallthrough_statement"):
+            self.unknown = True
+            return _Outcome()
+        if kind in ("break_statement", "continue_statement"):
+            if statement.named_children:
+                self.unknown = True  # labelled: the rule does not follow it
+                return _Outcome()
+            return _Outcome(breaks=kind == "break_statement", continues=kind == "continue_statement")
+        calls = _own_calls(statement)
+        if kind == "go_statement":
+            return _Outcome(falls=True)
+        for call in calls:
+            if self.unlocks.any(call):
+                if self.unlocks.helper(call):
+                    self.helper_unlocks.append(call)
+                return _Outcome()  # unlocked from here on (a deferred unlock too)
+        if kind == "expression_statement" and _ends_path(statement.named_children[0]):
+            return _Outcome()
+        return _Outcome(falls=True)
+
+    def _if(self, statement: Node) -> _Outcome:
+        for part in (statement.child_by_field_name("initializer"), statement.child_by_field_name("condition")):
+            if part is not None and any(self.unlocks.any(c) for c in _own_calls(part)):
+                self.unknown = True  # an unlock in a condition: which paths it covers is beyond this rule
+                return _Outcome()
+        consequence = statement.child_by_field_name("consequence")
+        alternative = statement.child_by_field_name("alternative")
+        inside = _statements(consequence)
+        if alternative is None and inside and all(self._unlock_statement(s) for s in inside):
+            self.unknown = True  # `if ok { runtime.UnlockOSThread() }`: the condition decides, on purpose
+            return _Outcome()
+        result = self.step(consequence) if consequence is not None else _Outcome(falls=True)
+        if alternative is None:
+            result.falls = True
+        else:
+            result.merge(self.step(alternative))
+        return result
+
+    def _unlock_statement(self, statement: Node) -> bool:
+        call = statement.named_children[0] if statement.type == "expression_statement" else None
+        return call is not None and call.type == "call_expression" and self.unlocks.any(call)
+
+    def _switch(self, statement: Node) -> _Outcome:
+        cases = [c for c in statement.named_children if c.type in _CASES]
+        result = _Outcome()
+        if statement.type != "select_statement":
+            result.falls = not any(c.type == "default_case" for c in cases)
+        for case in cases:
+            out = self.run(_statements(case))
+            result.falls |= out.falls or out.breaks
+            result.continues |= out.continues
+            result.leaks += out.leaks
+        return result
+
+    def _for(self, statement: Node) -> _Outcome:
+        out = self.run(_statements(statement.child_by_field_name("body")))
+        return _Outcome(falls=out.breaks or _has_exit_condition(statement), leaks=out.leaks)
+
+
+def _has_exit_condition(loop: Node) -> bool:
+    """A loop that can end without a break: a range, a condition (``for x {}``, ``for ; x; {}``)."""
+    for child in loop.named_children:
+        if child == loop.child_by_field_name("body") or child.type == "comment":
+            continue
+        if child.type == "for_clause":
+            return child.child_by_field_name("condition") is not None
+        return True
+    return False
+
+
+def _statements(block: Node | None) -> list[Node]:
+    """The statements of a block or case clause, in order, comments left out."""
+    if block is None:
+        return []
+    holder = next((c for c in block.named_children if c.type == "statement_list"), None)
+    return [c for c in holder.named_children if c.type != "comment"] if holder is not None else []
+
+
+RULE = Rule(
+    id="lock-os-thread-without-unlock",
+    summary="runtime.LockOSThread with a way out of the function that skips UnlockOSThread",
+    doc=__doc__ or "",
+    check=check,
+    fix_kind=FixKind.SOMETIMES_UNSAFE,
+    triggers=(b"LockOSThread",),
+)
