@@ -138,7 +138,9 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         if leak is None:
             continue
         fix, why_not = plan_fix(ctx, call, kind, leak)
-        blocked = "every goroutine whose send is not received" if leak.loop is not None else f"the goroutine sending on {leak.name}"
+        blocked = f"the goroutine sending on {leak.name}"
+        if leak.loop is not None:
+            blocked = "every goroutine whose send is not received"
         message = f"unbuffered channel {leak.name}: {leak.why}, and {blocked} then blocks forever"
         if why_not:
             message += f" (no fix: {why_not})"
@@ -214,7 +216,7 @@ def _leak(ctx: FileContext, decl: scopes.Declaration, call: Node, function: Node
     loop = loops[0] if loops else None
     if loop is not None and not _unconditional(sender):
         return None  # how many of the goroutines send is not known (only the last one to finish, only on error)
-    why = _skipped(receive, call, sender.go, loop, function)
+    why = _skipped(receive, call, sender, loop, function)
     if why is None:
         return None
     return Leak(decl.name, sender, receive, why, loop, sizes)
@@ -258,7 +260,7 @@ def _handed_senders(ctx: FileContext, go: Node, index: int, function: Node) -> l
     """The sends of ``go f(..., ch, ...)`` on its parameter; None when ``f`` does more with it or is unknown."""
     if scopes.enclosing_function(go) != function:
         return None
-    body = goroutines.literal_of(go) or goroutines.declared_callee(ctx, go)
+    body = goroutines.literal_of(go) or _local_literal(go, function) or goroutines.declared_callee(ctx, go)
     parameter = _parameter(body, index) if body is not None else None
     if body is None or parameter is None:
         return None  # a function of another package, or a variadic parameter
@@ -271,6 +273,17 @@ def _handed_senders(ctx: FileContext, go: Node, index: int, function: Node) -> l
             return None
         found.append(Sender(use[1], body, go))
     return found
+
+
+def _local_literal(go: Node, function: Node) -> Node | None:
+    """The func literal of ``handler := func(...) {...}`` for ``go handler(...)``, when nothing reassigns it."""
+    call = goroutines.call_of(go)
+    name = call.child_by_field_name("function") if call is not None else None
+    decl = scopes.resolve(name) if name is not None and name.type == "identifier" else None
+    value = scopes.initial_value(decl) if decl is not None and decl.kind == "var" else None
+    if decl is None or value is None or value.type != "func_literal" or scopes.writes(decl, function):
+        return None
+    return value
 
 
 def _parameter(function: Node, index: int) -> scopes.Declaration | None:
@@ -333,7 +346,7 @@ def _loops_between(go: Node, call: Node) -> list[Node]:
 # -- how the receiver stops waiting -------------------------------------------------
 
 
-def _skipped(receive: Node, call: Node, go: Node, senders: Node | None, function: Node) -> str | None:
+def _skipped(receive: Node, call: Node, sender: Sender, senders: Node | None, function: Node) -> str | None:
     """How the function can leave without the receive taking every send, or None when it cannot."""
     waiting = statements.loop_running(receive)
     if waiting is not None and scopes.contains(waiting, call):
@@ -344,10 +357,10 @@ def _skipped(receive: Node, call: Node, go: Node, senders: Node | None, function
     if senders is None and waiting is not None and case is None:
         return None  # one sender received in a loop: not a result channel
     if case is not None:
-        why = _select_abandons(case, waiting, function)
+        why = _select_abandons(case, waiting, sender, function)
         if why is not None:
             return why
-    ret = _return_between(senders or go, receive, function)
+    ret = _return_between(senders or sender.go, receive, function)
     if ret is not None:
         return f"the return on line {ret.start_point.row + 1} comes before the receive"
     if waiting is not None and case is None:
@@ -369,7 +382,7 @@ def _case_of(receive: Node) -> Node | None:
     return None
 
 
-def _select_abandons(case: Node, loop: Node | None, function: Node) -> str | None:
+def _select_abandons(case: Node, loop: Node | None, sender: Sender, function: Node) -> str | None:
     """The other case of the select that leaves without receiving (leaves ``loop`` too, when in one)."""
     select = case.parent
     if select is None:
@@ -379,8 +392,25 @@ def _select_abandons(case: Node, loop: Node | None, function: Node) -> str | Non
             continue
         if loop is not None and _leave_in(other, loop, function) is None:
             continue  # the loop goes on waiting
+        if _signalled_by(other, sender):
+            continue  # the sender signals that channel itself, after its send has been taken
         return f"the select can take {_describe(other)} instead of the receive"
     return None
+
+
+def _signalled_by(case: Node, sender: Sender) -> bool:
+    """The case waits on a channel the sending goroutine also uses (``close(done)`` after the send)."""
+    communication = case.child_by_field_name("communication")
+    if communication is None:
+        return False
+    channel = communication.child_by_field_name("right") if communication.type == "receive_statement" else None
+    channel = channel or communication
+    operand = channel.child_by_field_name("operand") if channel.type == "unary_expression" else None
+    if communication.type == "send_statement":
+        operand = communication.child_by_field_name("channel")
+    root = scopes.root_identifier(operand) if operand is not None else None
+    decl = scopes.resolve(root) if root is not None else None
+    return decl is not None and any(r != decl.node for r in scopes.references(decl, sender.body))
 
 
 def _describe(case: Node) -> str:
