@@ -16,7 +16,14 @@ import gobatch
 import pytest
 from conftest import FIXTURES
 
-RULES = ("timer-in-loop", "non-atomic-counter", "close-while-sending", "channel-never-closed", "context-not-propagated")
+RULES = (
+    "timer-in-loop",
+    "non-atomic-counter",
+    "close-while-sending",
+    "channel-never-closed",
+    "context-not-propagated",
+    "leaky-result-channel",
+)
 
 
 def _unsafe_cases() -> list[Path]:
