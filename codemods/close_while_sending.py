@@ -81,11 +81,11 @@ g.Wait()`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from tree_sitter import Node
 
-from gofix_conc import channels, concurrency, scopes, statements
+from gofix_conc import channels, concurrency, goroutines, scopes, statements
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
 from gofix_conc.source import captures
@@ -158,10 +158,10 @@ def race(channel: channels.Channel, close: Node) -> str | None:
         line = sender.spawn.start_point.row + 1
         if sender is closer:
             loop = statements.loop_running(sender.spawn)
-            if sender.multiplied and (loop is None or not concurrency.joined_each_iteration(sender.spawn, loop)):
+            if sender.in_loop and (loop is None or not concurrency.joined_each_iteration(sender.spawn, loop)):
                 return f"other copies of the goroutine started in a loop at line {line} may still send on it"
             continue
-        if _sends_after(channel, sender.spawn, close, closer):
+        if _sends_after(channel, sender, close, closer):
             who = "a sender" if closer in channel.senders else "the receiver"
             return f"the goroutine started at line {line} may still send on it ({who} closes it)"
     if closer is not None:
@@ -171,8 +171,10 @@ def race(channel: channels.Channel, close: Node) -> str | None:
     return None
 
 
-def _sends_after(channel: channels.Channel, spawn: Node, close: Node, closer: channels.Sender | None) -> bool:
-    """Whether the goroutine started at ``spawn`` may still run when ``close`` runs.
+def _sends_after(
+    channel: channels.Channel, sender: channels.Sender, close: Node, closer: channels.Sender | None
+) -> bool:
+    """Whether ``sender`` may still send when ``close`` runs.
 
     Receiving one value from the channel itself is no join unless only one
     value is ever sent: the senders may have more to send.
@@ -182,18 +184,37 @@ def _sends_after(channel: channels.Channel, spawn: Node, close: Node, closer: ch
         return not once and channels.receives_only_from(statement, channel)
 
     once = channels.sends_once(channel)
+    spawn = sender.spawn
     if closer is None:
         deferred = scopes.enclosing(close, ("defer_statement",)) is not None
         if deferred:
-            return not concurrency.joined(spawn)
+            return any(not _joined_at(spawn, exit_, ignore) for exit_ in channels.exits(channel.function))
         if close.start_byte < spawn.start_byte:
             return False  # closed before the sender starts: a bug of another kind, or a loop the rule does not order
         return not concurrency.joined_between(spawn, close, ignore)
+    if scopes.contains(closer.body, spawn) and close.start_byte < spawn.start_byte:
+        return False  # the closer starts the sender after the close (on another path, or a bug of another kind)
+    if scopes.contains(spawn, closer.spawn) and all(s.start_byte < closer.spawn.start_byte for s in sender.sends):
+        return False  # the sender is done sending when it starts the closer
     if channels.waits_before(close, closer.body, ignore) or concurrency.joined_between(spawn, close, ignore):
         return False  # the closer waits first (wg.Wait(), a receive), or the sender was joined before it started
     frame = scopes.top_level(spawn)
     return concurrency.overlap(
         concurrency.outermost_start(spawn, frame), concurrency.outermost_start(closer.spawn, frame)
+    )
+
+
+def _joined_at(spawn: Node, exit_: Node, ignore: Callable[[Node], bool]) -> bool:
+    """Whether the function has joined the goroutine started at ``spawn`` when it leaves at ``exit_``."""
+    if exit_.end_byte <= spawn.start_byte:
+        return True  # it leaves before the goroutine starts
+    if exit_.type != "block":
+        if exit_.type == "return_statement" and not ignore(exit_) and concurrency.is_join(exit_):
+            return True  # return <-ch: the deferred close runs after the receive
+        return concurrency.joined_between(spawn, exit_, ignore)
+    return any(
+        s.start_byte >= spawn.end_byte and not ignore(s) and concurrency.is_join(s)
+        for s in goroutines.statements(exit_)
     )
 
 

@@ -47,6 +47,7 @@ class Sender:
     sends: list[Node] = field(default_factory=list)  # send statements, select sends included
     closes: list[Node] = field(default_factory=list)  # close(ch) calls the goroutine runs
     multiplied: bool = False  # started in a loop or by a callback that may run many times
+    in_loop: bool = False  # started in a loop of the channel's function
 
     @property
     def named(self) -> bool:
@@ -194,7 +195,9 @@ def _sender_for_literal(channel: Channel, literal: Node, name: str) -> Sender | 
     spawn = concurrency.goroutine_start(literal)
     if spawn is None:
         return None
-    sender = Sender(spawn, literal, name, multiplied=_multiplied(spawn, channel.function))
+    sender = Sender(
+        spawn, literal, name, multiplied=_multiplied(spawn, channel.function), in_loop=_in_loop(spawn, channel.function)
+    )
     channel.senders.append(sender)
     return sender
 
@@ -219,7 +222,9 @@ def _go_with(ctx: FileContext, channel: Channel, go: Node, arguments: Node, argu
         return  # the parameter is never used
     sender = next((s for s in channel.senders if s.body == body and s.spawn == go), None)
     if sender is None:
-        sender = Sender(go, body, param.name, multiplied=_multiplied(go, channel.function))
+        sender = Sender(
+            go, body, param.name, multiplied=_multiplied(go, channel.function), in_loop=_in_loop(go, channel.function)
+        )
         channel.senders.append(sender)
     _collect(ctx, channel, body, param, sender, depth + 1)
 
@@ -258,6 +263,19 @@ def _multiplied(spawn: Node, function: Node) -> bool:
         if ancestor.type == "func_literal" and not concurrency.runs_at_most_once(ancestor):
             return True
     return False
+
+
+def _in_loop(spawn: Node, function: Node) -> bool:
+    return any(a.type == "for_statement" for a in _between(spawn, function))
+
+
+def _between(node: Node, outer: Node) -> list[Node]:
+    found = []
+    for ancestor in scopes.ancestors(node):
+        if ancestor == outer:
+            break
+        found.append(ancestor)
+    return found
 
 
 def _short(node: Node | None) -> str:
@@ -326,7 +344,14 @@ def _end_reachable(block: Node) -> bool:
 
 
 def _endless(loop: Node) -> bool:
-    """``for { ... }`` with no condition and no break out of it."""
+    """``for { ... }`` with no condition and no break out of it; ``for range ticker.C`` / ``time.Tick(d)`` too."""
+    clause = next((c for c in loop.named_children if c.type == "range_clause"), None)
+    right = clause.child_by_field_name("right") if clause is not None else None
+    if right is not None and right.type in ("selector_expression", "call_expression"):
+        ticks = right.child_by_field_name("field") if right.type == "selector_expression" else None
+        function = right.child_by_field_name("function") if right.type == "call_expression" else None
+        if (ticks is not None and ticks.text == b"C") or (function is not None and function.text == b"time.Tick"):
+            return not loop_breaks(loop)
     for child in loop.named_children:
         if child.type == "for_clause" and child.child_by_field_name("condition") is None:
             continue  # for i := 0; ; i++
