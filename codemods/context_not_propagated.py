@@ -206,8 +206,8 @@ def check(ctx: FileContext) -> Iterator[Finding]:
     if package is None:
         return
     http = contexts.import_name(ctx.source, "net/http")
-    for match in captures_calls(ctx, package):
-        call, name = match
+    plans: list[Plan] = []
+    for call, name in captures_calls(ctx, package):
         top = scopes.top_level(call)
         if top.type == "function_declaration" and top.child_by_field_name("name").text in (b"main", b"init"):  # type: ignore[union-attr]
             continue  # the program's root context is made here
@@ -217,7 +217,8 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         sinks = _sinks(ctx, call, origin, package)
         if not sinks:
             continue  # the fresh context is kept, or meant for cleanup
-        yield _finding(ctx, call, name, origin, sinks, package, http)
+        plans.append(_plan(ctx, call, name, origin, sinks, package))
+    yield from _findings(ctx, plans, package)
 
 
 def captures_calls(ctx: FileContext, package: str) -> list[tuple[Node, Node]]:
@@ -328,9 +329,9 @@ def _deliberate(ctx: FileContext, call: Node, origin: Origin) -> bool:
             condition = ancestor.named_children[0] if ancestor.named_children else None
         elif ancestor.type == "expression_switch_statement":
             condition = ancestor.child_by_field_name("value")
-        if condition is not None and condition.text is not None:
-            if DONE_CHECK.search(condition.text) or nil_check.search(condition.text):
-                return True  # runs once the context is done, or when there is none
+        text = condition.text if condition is not None else None
+        if text is not None and (DONE_CHECK.search(text) or nil_check.search(text)):
+            return True  # runs once the context is done, or when there is none
         if ancestor.type == "statement_list":
             for statement in ancestor.named_children:
                 if statement.start_byte >= child.start_byte:
@@ -557,15 +558,21 @@ def _keeps_parameter(function: Node, position: int) -> bool:
 # -- the finding and its fix ----------------------------------------------------------
 
 
-def _finding(
-    ctx: FileContext,
-    call: Node,
-    name: Node,
-    origin: Origin,
-    sinks: list[Sink],
-    package: str,
-    http: str | None,
-) -> Finding:
+@dataclass(frozen=True)
+class Plan:
+    """One finding before the file's import is looked at."""
+
+    call: Node
+    name: Node
+    message: str
+    replacement: str | None  # None: no fix, ``why`` says why
+    why: str
+    safety: Safety
+    caveat: str
+    drops_use: bool  # the fix removes a use of the context package and adds none (r.Context())
+
+
+def _plan(ctx: FileContext, call: Node, name: Node, origin: Origin, sinks: list[Sink], package: str) -> Plan:
     fresh = f"{package}.{name.text.decode()}()"  # type: ignore[union-attr]
     param = origin.decl.name
     own = f"{param}.Context()" if origin.kind == "request" else param
@@ -579,14 +586,50 @@ def _finding(
     else:
         message = f"{fresh} ignores the cancellation of {own}, the function's context"
     replacement, why = _replacement(ctx, call, origin, package, own, detached)
-    if replacement is None:
-        return ctx.finding(name, f"{message} (no fix: {why})")
-    edits = [Edit(call.start_byte, call.end_byte, replacement.encode())]
-    if origin.kind == "request" and not detached:
-        edits += _import_edits(ctx, call, package)
     safety, caveat = _safety(ctx, call, name, origin, sinks, own, detached)
-    fix_message = f"Use {replacement}" + (f" (check: {caveat})" if caveat else "")
-    return ctx.finding(name, message, ctx.fix(fix_message, edits, safety))
+    drops = replacement is not None and origin.kind == "request" and not detached
+    return Plan(call, name, message, replacement, why, safety, caveat, drops)
+
+
+def _findings(ctx: FileContext, plans: list[Plan], package: str) -> Iterator[Finding]:
+    """The findings with their fixes; when the fixes leave the context import unused, it goes with them.
+
+    When several fixes each remove one of the package's last uses, each of
+    them does them all (they overlap, so one applies): applied one at a time,
+    each would see the ones before as uses of the request's context.
+    """
+    uses = contexts.package_uses(ctx.source, package)
+    dropping = [p for p in plans if p.drops_use]
+    spec = contexts.import_spec(ctx.source, "context")
+    calls = {p.call.id for p in dropping}
+    together = spec is not None and bool(uses) and all(_call_of(u) in calls for u in uses)
+    for plan in plans:
+        if plan.replacement is None:
+            yield ctx.finding(plan.name, f"{plan.message} (no fix: {plan.why})")
+            continue
+        message = f"Use {plan.replacement}"
+        edits = [Edit(plan.call.start_byte, plan.call.end_byte, plan.replacement.encode())]
+        safety, caveat = plan.safety, plan.caveat
+        if together and plan.drops_use and spec is not None:
+            others = [p for p in dropping if p is not plan]
+            edits += [Edit(p.call.start_byte, p.call.end_byte, (p.replacement or "").encode()) for p in others]
+            edits.append(contexts.remove_import(ctx.source, spec))
+            if others:
+                places = "place" if len(others) == 1 else "places"
+                message += f" here and in {len(others)} other {places} of the file, dropping the unused import"
+                unsafe = next((p for p in others if p.safety is Safety.UNSAFE), None)
+                if unsafe is not None and safety is Safety.SAFE:
+                    safety, caveat = Safety.UNSAFE, f"line {unsafe.call.start_point.row + 1}: {unsafe.caveat}"
+        if caveat:
+            message += f" (check: {caveat})"
+        yield ctx.finding(plan.name, plan.message, ctx.fix(message, edits, safety))
+
+
+def _call_of(package: Node) -> int | None:
+    """The id of the ``context.X()`` call a use of the package stands in, if it is one."""
+    selector = package.parent
+    call = selector.parent if selector is not None else None
+    return call.id if call is not None and call.type == "call_expression" else None
 
 
 def _replacement(
@@ -694,30 +737,6 @@ def _uses_context(origin: Origin, call: Node) -> bool:
         if field is not None and field.text in (b"Context", b"WithContext"):
             return True
     return False
-
-
-def _import_edits(ctx: FileContext, call: Node, package: str) -> list[Edit]:
-    """Drop the import when this call was the file's last use of the package; serialise fixes that may be."""
-    uses = contexts.package_uses(ctx.source, package)
-    spec = contexts.import_spec(ctx.source, "context")
-    if spec is None:
-        return []
-    if len(uses) == 1:
-        return [contexts.remove_import(ctx.source, spec)]
-    if all(_is_fresh_call(u) for u in uses):
-        # Another fresh context may go too: touch the import so that two such fixes never apply in one pass.
-        return [Edit(spec.start_byte, spec.end_byte, spec.text or b"")]
-    return []
-
-
-def _is_fresh_call(package: Node) -> bool:
-    selector = package.parent
-    field = (
-        selector.child_by_field_name("field")
-        if selector is not None and selector.type == "selector_expression"
-        else None
-    )
-    return field is not None and field.text in FRESH
 
 
 RULE = Rule(
