@@ -131,8 +131,8 @@ class AtomicUse:
 
 def check(ctx: FileContext) -> Iterator[Finding]:
     view = ctx.package
-    members = [m for m in index.package(view.path.parent, view.name, view.is_test).members if m.path != view.path]
-    others = [m for m in members if b"sync/atomic" in m.raw]
+    package = index.package(view.path.parent, view.name, view.is_test)
+    others = [m for m in package.mentioning("sync/atomic") if m.path != view.path]
     own = _atomic_name(ctx.source)
     if own is None and not others:
         return  # no file of the package uses sync/atomic: nothing else is parsed
