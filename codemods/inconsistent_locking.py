@@ -125,6 +125,22 @@ class Package:
     paths: dict[int, Path]  # id of a declaration node -> its file
     concurrent: dict[int, str]  # id of a declaration node -> why it may run concurrently
     exempt: dict[int, str]  # id of a declaration node -> why the lock is taken to be held
+    _unguarded: dict[Path, list[tuple[locks.Access, list[locks.Access]]]] | None = None
+
+    def unguarded(self, path: Path) -> list[tuple[locks.Access, list[locks.Access]]]:
+        """The accesses of one file made with no lock held to state some function writes with its mutex
+        held, each with those guarded accesses (worked out once for the package)."""
+        if self._unguarded is None:
+            self._unguarded = {}
+            for key, accesses in self.accesses.items():
+                guarded = [a for a in accesses if any(_is_mutex(self, key, name) for name, _ in a.locks)]
+                if not any(a.write for a in guarded):
+                    continue  # no discipline to follow: the field is never written with the lock held
+                for access in accesses:
+                    where = self.paths.get(id(access.function))
+                    if not access.any_lock and where is not None:
+                        self._unguarded.setdefault(where, []).append((access, guarded))
+        return self._unguarded.get(path, [])
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
@@ -134,21 +150,15 @@ def check(ctx: FileContext) -> Iterator[Finding]:
     if package is None:
         return
     flagged: dict[int, tuple[Node, list[tuple[locks.Access, locks.Access]]]] = {}
-    for key, accesses in package.accesses.items():
-        guarded = [a for a in accesses if any(_is_mutex(package, key, name) for name, _ in a.locks)]
-        if not any(a.write for a in guarded):
-            continue  # no discipline to follow: the field is never written with the lock held
-        for access in accesses:
-            if access.any_lock or package.paths.get(id(access.function)) != ctx.path:
-                continue  # guarded (by some lock), or in another file
-            function = id(access.function)
-            if not access.goroutine and (function in package.exempt or function not in package.concurrent):
-                continue
-            statement = statements.statement_holding(access.node)
-            if statement is None:
-                continue
-            witness = next((g for g in guarded if g.write != access.write or g.write), guarded[0])
-            flagged.setdefault(statement.start_byte, (statement, []))[1].append((access, witness))
+    for access, guarded in package.unguarded(ctx.path):
+        function = id(access.function)
+        if not access.goroutine and (function in package.exempt or function not in package.concurrent):
+            continue
+        statement = statements.statement_holding(access.node)
+        if statement is None:
+            continue
+        witness = next((g for g in guarded if g.write != access.write or g.write), guarded[0])
+        flagged.setdefault(statement.start_byte, (statement, []))[1].append((access, witness))
     fixes = _plan_fixes(ctx, package, {s: pairs for s, pairs in flagged.values()})
     for statement, pairs in flagged.values():
         yield ctx.finding(statement, _message(ctx, package, pairs), fixes.get(statement.start_byte))
@@ -178,10 +188,10 @@ _PACKAGES: OrderedDict[tuple, tuple[list[locks.FileAccesses], Package]] = Ordere
 
 def analyse(view: PackageView) -> Package | None:
     """Guarded fields and variables of the package and every access to them; None when nothing is locked."""
-    members = [m for m in index.package(view.path.parent, view.name, view.is_test).members if m.path != view.path]
-    if b"Lock()" not in view.source.data and not any(b"Lock()" in m.raw for m in members):
+    package = index.package(view.path.parent, view.name, view.is_test)
+    if b"Lock()" not in view.source.data and not any(m.path != view.path for m in package.mentioning("Lock()")):
         return None  # most packages: nothing of the package is parsed beyond this file
-    contents = tuple(sorted([(m.path, hash(m.raw)) for m in members] + [(view.path, hash(view.source.raw()))]))
+    contents = package.fingerprint(view.path, view.source.raw())
     place = (view.path.parent, view.name, view.is_test)
     kept = _ANALYSED.get(place)
     if kept is None or kept[0] != contents:

@@ -330,6 +330,19 @@ class Package:
     name: str
     members: list[Member]
     _mentioning: dict[str, list[Member]] = field(default_factory=dict)
+    _fingerprint: frozenset[tuple[str, int]] | None = None
+
+    def fingerprint(self, path: Path, raw: bytes) -> frozenset[tuple[str, int]]:
+        """The package's content as (file name, hash of its text) pairs, with ``path``'s text taken as ``raw``.
+
+        Equal for every file of the package while none is changed: what a whole-package analysis is keyed on.
+        """
+        if self._fingerprint is None:
+            self._fingerprint = frozenset((m.path.name, hash(m.raw)) for m in self.members)
+        entry = (path.name, hash(raw))
+        if entry in self._fingerprint:
+            return self._fingerprint
+        return frozenset({e for e in self._fingerprint if e[0] != path.name} | {entry})
 
     def mentioning(self, name: str) -> list[Member]:
         """The files whose text holds ``name`` (only those can declare it)."""
