@@ -1,0 +1,60 @@
+"""sync-pool-non-pointer: the pointer form ends the allocation per Put.
+
+The fixtures' companion tests run under ``go test -race``, where a
+``sync.Pool`` drops a quarter of what is put and ``New`` allocates in its
+place, so allocation counts are measured here, without the race detector,
+against the input (an allocation per ``Put``) and the unsafe golden (none).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import gotool
+import pytest
+from conftest import FIXTURES
+
+CASES = FIXTURES / "sync-pool-non-pointer"
+
+ALLOCS_TEST = """\
+package pools
+
+import "testing"
+
+var sink int
+
+func measure(t *testing.T, name string, f func()) {
+	f() // the pool's first object comes from New
+	if allocs := testing.AllocsPerRun(1000, f); allocs != 0 {
+		t.Errorf("%s: %v allocations per call, want 0 (the Put boxes a non-pointer)", name, allocs)
+	}
+}
+
+func TestPutDoesNotAllocate(t *testing.T) {
+	measure(t, "Emit", func() { Emit(12345, func(b []byte) { sink += len(b) }) })
+	measure(t, "Trace", func() { sink += Trace("GET", "a", "b") })
+	measure(t, "Frame", func() { sink += int(Frame(7)) })
+}
+"""
+
+
+def _run(tmp_path: Path, go_cache: Path, files: dict[str, bytes]) -> tuple[bool, str]:
+    shutil.copy(CASES / "go.mod", tmp_path / "go.mod")
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "allocs_test.go").write_text(ALLOCS_TEST)
+    done = gotool.run([gotool.go(), "test", "-count=1", "-run", "TestPutDoesNotAllocate", "."], tmp_path, go_cache)
+    return done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("variant", ["input", "unsafe golden"])
+def test_allocations_per_put(variant: str, tmp_path: Path, go_cache: Path) -> None:
+    suffix = "" if variant == "input" else ".unsafe.golden"
+    files = {name: (CASES / (name + suffix)).read_bytes() for name in ("slice_pool.go", "struct_values.go")}
+    ok, output = _run(tmp_path, go_cache, files)
+    if variant == "input":
+        assert not ok, "the input's Puts should allocate"
+        assert "allocations per call" in output, output
+    else:
+        assert ok, output
