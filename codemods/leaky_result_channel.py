@@ -85,7 +85,7 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from gofix_conc import concurrency, goroutines, scopes, statements
+from gofix_conc import concurrency, goroutines, layout, scopes, statements
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
 from gofix_conc.source import captures
@@ -517,7 +517,10 @@ def plan_fix(ctx: FileContext, call: Node, kind: Node, leak: Leak) -> tuple[Fix 
         edit = Edit(values[1].start_byte, values[1].end_byte, size.encode())
     else:
         edit = Edit(kind.end_byte, kind.end_byte, f", {size}".encode())
-    return ctx.fix(f"Give {leak.name} a buffer of {size}{note}", [edit], safety), None
+    padding = layout.realign_comments(ctx.source, [edit])
+    if padding is None:
+        return None, "trailing comments aligned with the make's line would move"
+    return ctx.fix(f"Give {leak.name} a buffer of {size}{note}", [edit, *padding], safety), None
 
 
 def _work_after(sender: Sender) -> str | None:
