@@ -102,9 +102,9 @@ MAKES = """
 LEAVES = "[(return_statement) (break_statement) (goto_statement) (call_expression)] @leave"
 _NO_RETURN_CALLS = frozenset({b"panic", b"runtime.Goexit", b"os.Exit", b"log.Fatal", b"log.Fatalf", b"log.Fatalln"})
 _NO_RETURN_METHODS = frozenset({b"Fatal", b"Fatalf", b"FailNow", b"Skip", b"Skipf", b"SkipNow"})
-# Breaks target the innermost of these.
 # What a goroutine's `return` after its send may hand back without doing any work (go discards it).
 _CONSTANT_VALUES = frozenset({"identifier", "nil", "true", "false", "int_literal", "interpreted_string_literal"})
+# Breaks target the innermost of these.
 _BREAKABLE = frozenset({"for_statement", "select_statement", "expression_switch_statement", "type_switch_statement"})
 
 
