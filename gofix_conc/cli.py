@@ -621,10 +621,16 @@ def _verified(job: _Job, jobs: int | None, quiet: bool, mode: verify.Mode, keep_
             results = list(
                 shown.track(run(job.files, job.settings, jobs), len(job.files), "fixing", progress.file_name)
             )
-            packages = len({r.path.parent for r in results if r.status is Status.CHANGED})
-            with shown.step(f"verifying {packages} package{'s' * (packages != 1)}"):
+            packages = len({r.path.resolve().parent for r in results if r.status is Status.CHANGED})
+            with shown.counter("verifying", packages) as done:
                 options = verify.Options(mode, jobs)
-                report = verify.verify(results, job.settings, options, keep_unverified=keep_unverified)
+                report = verify.verify(
+                    results,
+                    job.settings,
+                    options,
+                    keep_unverified=keep_unverified,
+                    on_package=lambda directory: done(reporters.display_path(directory) or "."),
+                )
     except verify.VerifyError as err:
         raise _fail(str(err)) from None
     for line in verify.describe(report, summary=not quiet):

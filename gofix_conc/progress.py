@@ -9,7 +9,7 @@ printed to stderr while it runs (warnings) appear above it.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -81,6 +81,20 @@ class Tracker:
             yield item
         self._progress.refresh()  # the last count shows, however fast the work went
         self._progress.remove_task(task)
+
+    @contextmanager
+    def counter(self, what: str, total: int) -> Iterator[Callable[[object], None]]:
+        """Work done elsewhere (threads included): yields ``done(label)``, called once per unit finished."""
+        if self._progress is None:
+            yield lambda label: None
+            return
+        progress = self._progress
+        task = progress.add_task(what, total=total, current="")
+        try:
+            yield lambda label: progress.update(task, advance=1, current=str(label))
+        finally:
+            progress.refresh()
+            progress.remove_task(task)
 
     @contextmanager
     def step(self, what: str, total: int | None = None) -> Iterator[None]:

@@ -156,12 +156,14 @@ def verify(
     options: Options | None = None,
     *,
     keep_unverified: bool = True,
+    on_package: Callable[[Path], None] | None = None,
 ) -> Report:
     """Check every package with changed files and roll back the fixes that break one.
 
     Fixes that nothing could check are left out unless ``keep_unverified``;
     the default keeps them, as callers written before the option expect (the
-    CLI passes its ``--keep-unverified``).
+    CLI passes its ``--keep-unverified``). ``on_package(directory)`` is called
+    as each package is settled (from worker threads), for a progress display.
     """
     options = options or Options()
     go = go_command(options)
@@ -172,8 +174,14 @@ def verify(
         for result in changed:
             by_dir.setdefault(result.path.resolve().parent, []).append(result)
         packages = [_Package(d, rs, settings, toolchain, keep_unverified) for d, rs in sorted(by_dir.items())]
+
+        def settle(package: _Package) -> None:
+            package.settle()
+            if on_package is not None:
+                on_package(package.dir)
+
         with ThreadPoolExecutor(max_workers=options.jobs or os.cpu_count() or 1) as pool:
-            list(pool.map(lambda p: p.settle(), packages))
+            list(pool.map(settle, packages))
         # Packages that did not load, build or vet before the fixes cannot take part: they would fail the lot.
         healthy = [p for p in packages if p.kept and p.on_host and not p.load_error and not p.dropped & {BUILD, VET}]
         if healthy:

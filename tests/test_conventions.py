@@ -345,6 +345,11 @@ def test_progress_shows_files_done_on_a_terminal(module: Path, monkeypatch: pyte
     assert screen.getvalue() == ""
     invoke("fix", ".")
     assert "fixing" in screen.getvalue() and "4/4" in screen.getvalue()
+    for name in "abc":
+        (module / f"{name}.go").unlink()  # they declare the same function: the package would not build
+    screen.truncate(0)
+    code, _, err = invoke("fix", "--verify", ".")
+    assert "Verified 1 package" in err and "verifying" in screen.getvalue() and "1/1" in screen.getvalue()
 
 
 def test_progress_only_on_a_terminal() -> None:
