@@ -366,8 +366,7 @@ def _skipped(receive: Node, call: Node, sender: Sender, senders: Node | None, fu
     if waiting is not None and case is None:
         leave = _leave_in(waiting, waiting, function)
         if leave is not None:
-            word = "call" if leave.type == "call_expression" else leave.type.split("_")[0]
-            return f"the {word} on line {leave.start_point.row + 1} leaves the receiving loop early"
+            return f"{_what(leave)} leaves the receiving loop early"
     return None
 
 
@@ -390,10 +389,13 @@ def _select_abandons(case: Node, loop: Node | None, sender: Sender, function: No
     for other in select.named_children:
         if other == case or other.type not in ("communication_case", "default_case"):
             continue
-        if loop is not None and _leave_in(other, loop, function) is None:
+        leave = _leave_in(other, loop, function) if loop is not None else None
+        if loop is not None and leave is None:
             continue  # the loop goes on waiting
         if _signalled_by(other, sender):
             continue  # the sender signals that channel itself, after its send has been taken
+        if leave is not None:
+            return f"the select can take {_describe(other)} and leave the loop ({_what(leave)})"
         return f"the select can take {_describe(other)} instead of the receive"
     return None
 
@@ -440,6 +442,12 @@ def _leave_in(node: Node, loop: Node, function: Node) -> Node | None:
         elif leave.type == "call_expression" and _never_returns(leave):
             return leave
     return None
+
+
+def _what(leave: Node) -> str:
+    """``the return on line 12``, ``the call on line 40``."""
+    word = "call" if leave.type == "call_expression" else leave.type.split("_")[0]
+    return f"the {word} on line {leave.start_point.row + 1}"
 
 
 def _break_target(brk: Node) -> Node | None:
