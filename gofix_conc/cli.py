@@ -450,11 +450,22 @@ def _check_fix_modes(
         raise _fail("--commit-per goes with --commit or --format-patch")
 
 
-def _fix_interactive(job: _Job, jobs: int | None) -> int:
+def _fix_interactive(job: _Job, jobs: int | None, quiet: bool, report: _Report) -> int:
+    """The review on the terminal; --show-fixes and --output-file then get what was written, as fix does."""
     try:
         summary = interactive.review(job.files, job.settings, jobs, on_problem=_report_problems)
     except interactive.Interrupted:
         return 130
+    if report.show_fixes or report.out.target is not None:
+        written = [f for f in summary.files if f.written]
+        tally = reporters.FixTally(
+            job.settings.unsafe_fixes,
+            len(written),
+            [finding for f in written for finding in f.applied],
+            summary.remaining,
+        )
+        report.end(tally, quiet or report.out.target is None, on_stderr=False)
+        report.out.close()
     return 2 if summary.errors else 1 if summary.remaining else 0
 
 
@@ -701,7 +712,7 @@ def fix(
         mode = verify.Mode.RACE if verify_race else verify.Mode.BUILD
         job.settings = _verified(job, jobs, quiet, mode, keep_unverified)
     if interactive_:
-        raise typer.Exit(_code(_fix_interactive(job, jobs), exit_zero))
+        raise typer.Exit(_code(_fix_interactive(job, jobs, quiet, report), exit_zero))
     code = None
     if commit:
         code = _fix_commit(job, paths[0], jobs, quiet, commit_per or CommitPer.rule, branch, report)

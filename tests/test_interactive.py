@@ -236,6 +236,22 @@ def test_keys_from_a_pipe_one_line_each(tmp_path: Path, project: Path) -> None:
     assert read(project) == expected
 
 
+def test_show_fixes_and_output_file_get_what_the_review_wrote(tmp_path: Path, project: Path) -> None:
+    report = tmp_path / "report.txt"
+    done = subprocess.run(
+        [sys.executable, "-m", "gofix_conc", "fix", "-i", "--select", RULE, "--show-fixes", "-o", str(report), "."],
+        cwd=project,
+        input="y\nn\nq\n",
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr  # findings are left
+    assert "Applied 1 fix(es), skipped 1" in done.stdout
+    written = report.read_text()
+    assert "Fixed 1 finding in 1 file; 2 left" in written, written
+    assert "- cache/warm.go:\n    1 × unbounded-goroutines" in written  # --show-fixes: where, what
+
+
 def test_nothing_to_review(tmp_path: Path) -> None:
     write_files(tmp_path, {"go.mod": GO_MOD, "add.go": "package p\n\nfunc Add(a, b int) int { return a + b }\n"})
     done = subprocess.run(
