@@ -177,6 +177,12 @@ DELIBERATE_COMMENT = re.compile(
     r"|caller|regardless|even (?:when|if)|gives? up|shut ?down|clean ?up)",
     re.IGNORECASE,
 )
+DETACHED_DOC = re.compile(
+    r"(outliv|detach|independen\w* of|survive|even (?:when|if) .{0,40}cancel"
+    r"|regardless of .{0,30}(?:cancel|context|caller)|not (?:be )?cancel|without (?:the )?cancel"
+    r"|ignor\w* .{0,20}(?:cancel|context)|background context|fresh context)",
+    re.IGNORECASE,
+)
 DONE_CHECK = re.compile(rb"\.Err\(\)|\.Done\(\)|\bCanceled\b|\bDeadlineExceeded\b|\bCause\(")
 
 
@@ -189,6 +195,7 @@ class Origin:
     function: Node  # the function declaring it
     goroutine: Node | None  # the start of a goroutine between, that the function does not wait for
     goroutines: tuple[Node, ...]  # the func literals run as goroutines between the call and the function
+    unsure: str  # why the literals between may not run within the call ("" when they do)
 
 
 @dataclass(frozen=True)
@@ -264,12 +271,15 @@ def _through(decl: scopes.Declaration, kind: str, function: Node, literals: list
     """The origin, when each func literal between runs while the function's call does (or as a goroutine)."""
     detached: Node | None = None
     goroutines: list[Node] = []
+    unsure = ""
     for literal in literals:
         start = concurrency.goroutine_start(literal)
         if start is not None:
             goroutines.append(literal)
             if not concurrency.joined(start):
                 detached = detached or start
+            elif not _waited(start, literal):
+                unsure = unsure or "the function waits after starting the goroutine, but maybe not for it"
             continue
         if concurrency.called_on_the_spot(literal):
             continue
@@ -277,10 +287,40 @@ def _through(decl: scopes.Declaration, kind: str, function: Node, literals: list
         name = _callee_name(caller) if caller is not None else None
         if caller is None or name is None or name in LATER:
             return None  # stored or returned: it may run after the call returned
-        if name in SYNC_CALLBACKS or _mentions(caller.child_by_field_name("arguments"), decl):
+        if name in SYNC_CALLBACKS:
+            continue
+        if _mentions(caller.child_by_field_name("arguments"), decl):
+            unsure = (
+                unsure or f"{name.decode()} receives {decl.name} too; it must call the func literal before returning"
+            )
             continue
         return None  # handed to a function that may keep it
-    return Origin(decl, kind, function, detached, tuple(goroutines))
+    return Origin(decl, kind, function, detached, tuple(goroutines), unsure)
+
+
+def _waited(start: Node, literal: Node) -> bool:
+    """``g.Go(f)`` then ``g.Wait()``, or ``go func() { defer wg.Done() ... }()`` then ``wg.Wait()``."""
+    if start.type == "call_expression":
+        function = start.child_by_field_name("function")
+        group = function.child_by_field_name("operand") if function is not None else None
+    else:
+        body = literal.child_by_field_name("body")
+        group = None
+        for statement in body.named_children[0].named_children if body is not None and body.named_children else []:
+            text = statement.text or b""
+            match = re.fullmatch(rb"defer\s+([\w.]+)\.Done\(\)", text)
+            if statement.type == "defer_statement" and match:
+                group = statement
+                name = match.group(1)
+                break
+        else:
+            return False
+    if group is None:
+        return False
+    name = group.text if start.type == "call_expression" else name
+    frame = scopes.enclosing_function(start)
+    after = frame.text[start.end_byte - frame.start_byte :] if frame is not None and frame.text else b""
+    return re.search(rb"(?<![\w.])" + re.escape(name or b"") + rb"\.Wait\(\)", after) is not None
 
 
 def _callee_name(call: Node) -> bytes | None:
@@ -310,7 +350,7 @@ def _mentions(node: Node | None, decl: scopes.Declaration) -> bool:
 
 def _deliberate(ctx: FileContext, call: Node, origin: Origin) -> bool:
     """Whether the code shows the fresh context is meant: comments, done checks, nil checks."""
-    if _commented(ctx, call):
+    if _commented(ctx, call) or _documented(ctx, origin.function):
         return True
     name = re.escape(origin.decl.name).encode()
     nil_check = re.compile(rb"\b" + name + rb"\s*[!=]=\s*nil\b|\bnil\s*[!=]=\s*" + name + rb"\b")
@@ -363,6 +403,19 @@ def _commented(ctx: FileContext, call: Node) -> bool:
         if DELIBERATE_COMMENT.search(comment):
             return True
     return False
+
+
+def _documented(ctx: FileContext, function: Node) -> bool:
+    """The doc comment of a declared function says its work outlives or ignores cancellation."""
+    if function.type == "func_literal":
+        return False
+    lines = ctx.source.data.split(b"\n")
+    row = function.start_point.row - 1
+    doc = []
+    while row >= 0 and lines[row].strip().startswith(b"//"):
+        doc.append(lines[row].decode(errors="replace"))
+        row -= 1
+    return bool(DETACHED_DOC.search(" ".join(doc)))
 
 
 def _statement(node: Node) -> Node:
@@ -666,6 +719,8 @@ def _safety(
         return Safety.UNSAFE, (
             "the goroutine now holds the context's values; they must not refer to state that ends with the call"
         )
+    if origin.unsure:
+        return Safety.UNSAFE, origin.unsure
     if _on_error_path(call, origin):
         return Safety.UNSAFE, (
             f"this runs on an error path; with {own} it stops once the caller cancels, which compensating work must not"
