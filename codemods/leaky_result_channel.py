@@ -5,10 +5,13 @@ Finds an unbuffered channel made in a function (`ch := make(chan T)`) that
 one goroutine started there sends its result on once, while the function can
 stop waiting for it: the only receive is a case of a `select` whose other
 case (`<-ctx.Done()`, `<-time.After(d)`, a `default`, another channel) leaves
-without receiving, or a `return` comes between the `go` statement and the
-receive. The goroutine may be a func literal or a function of the package
-that gets the channel as an argument (`go fetch(ctx, url, ch)`). The
-finding is on the `make(chan ...)` call.
+without receiving (in a waiting loop: leaves the loop), or a `return` comes
+between the `go` statement and the receive. Goroutines started in a loop,
+each sending once, are reported when only one of them is received from, or
+when the receiving loop can be left early. The goroutine may be a func
+literal, a local func variable or a function of the package that gets the
+channel as an argument (`go fetch(ctx, url, ch)`). The finding is on the
+`make(chan ...)` call.
 
 Not reported: buffered channels; a receiver that always receives (no
 `return` before the receive, or the other case of the select drains the
@@ -16,7 +19,9 @@ channel too, or the select sits in a loop that goes on waiting); a sender
 that selects itself (`case ch <- v: case <-ctx.Done():`); a channel that is
 closed, ranged over, sent on more than once (a stream), received in another
 goroutine or a deferred function, passed to anything but the goroutine,
-returned, stored in a field or another variable. Goroutines started through
+returned, stored in a field or another variable; a select case on a channel
+the sending goroutine itself signals after its send; goroutines started in a
+loop of which only some send (`if atomic.AddInt32(&n, 1) == total`). Goroutines started through
 `g.Go` (errgroup, `WaitGroup.Go`) are left out.
 
 ## Why is this bad?
