@@ -165,13 +165,19 @@ def _close_in_sender(
     checks: list[str] = []
     last = _last_statement(body)
     for close in sender.closes:
+        at = f"its close({sender.name}) at line {close.start_point.row + 1}"
         statement = channels.statement_of(close)
         if statement is None or not statements.alone_on_its_lines(ctx, statement):
-            return None, f"its close({sender.name}) at line {close.start_point.row + 1} is part of a larger statement"
+            return None, f"{at} shares its line with other code or a comment"
+        if (
+            statement.parent is not None
+            and len([c for c in statement.parent.named_children if c.type != "comment"]) == 1
+        ):
+            return None, f"{at} is all its branch does"
         if statement.type == "defer_statement":
             return (
                 None,
-                f"its conditional defer close({sender.name}) at line {close.start_point.row + 1} would close twice",
+                f"{at} is a conditional defer: with a second one it would close twice",
             )
         edits.append(statements.delete_lines(ctx, statement))
         if statement != last:

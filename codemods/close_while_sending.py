@@ -154,8 +154,13 @@ def _through_once(close: Node) -> bool:
 def race(channel: channels.Channel, close: Node) -> str | None:
     """Why a send on the channel may come after ``close``, or None."""
     closer = channel.goroutine_of(close)
+    locks = concurrency.held_locks(close, closer.body if closer is not None else channel.function)
     for sender in channel.senders:
         line = sender.spawn.start_point.row + 1
+        if _recovers(sender):
+            continue  # the sender recovers from the panic of a send on a closed channel: by design
+        if locks and all(concurrency.held_locks(send, sender.body) & locks for send in sender.sends):
+            continue  # close and sends under one mutex: the sender checks a closed flag under it, as a rule
         if sender is closer:
             loop = statements.loop_running(sender.spawn)
             if sender.in_loop and (loop is None or not concurrency.joined_each_iteration(sender.spawn, loop)):
@@ -169,6 +174,15 @@ def race(channel: channels.Channel, close: Node) -> str | None:
             if concurrency.runs_concurrently(send, closer.spawn) and not channels.waits_before(close, closer.body):
                 return f"the function may still send on it (line {send.start_point.row + 1})"
     return None
+
+
+def _recovers(sender: channels.Sender) -> bool:
+    """A ``defer func() { ... recover() ... }()`` among the sender's own statements."""
+    body = sender.body.child_by_field_name("body")
+    return body is not None and any(
+        s.type == "defer_statement" and s.text is not None and b"recover()" in s.text
+        for s in goroutines.statements(body)
+    )
 
 
 def _sends_after(
