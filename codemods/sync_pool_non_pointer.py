@@ -244,12 +244,15 @@ def _asserted_type(decl: scopes.Declaration) -> Type | None:
 
 
 def _pointer_shaped(types: Types, t: Type, depth: int) -> bool:
-    """A struct or array holding exactly one pointer-shaped value is stored in an interface as is."""
+    """A struct or array holding exactly one pointer-shaped value is stored in an interface as is.
+
+    A lone field (or element) of another package's type counts as one: it may be a pointer.
+    """
     if depth > 8:
         return False
     kind = types.kind(t)
-    if kind in _POINTER_SHAPED:
-        return True
+    if kind in _POINTER_SHAPED or (depth and kind == "unknown"):
+        return True  # a pointer, or a type of another package that may be one
     u = types.underlying(t)
     if kind == "array":
         length = u.node.child_by_field_name("length")
@@ -450,7 +453,8 @@ def _new_edits(ctx: FileContext, statement: Node, value: Node, base: str) -> lis
     if _unparen(value).type == "composite_literal":
         return [Edit(value.start_byte, value.start_byte, b"&")]
     local = ctx.fresh_name(statement, base)
-    one_line = statement.parent is not None and statement.parent.start_point.row == statement.start_point.row
+    block = scopes.enclosing(statement, ("block",))
+    one_line = block is not None and block.start_point.row == statement.start_point.row
     separator = "; " if one_line else "\n" + ctx.indent(statement)
     text = f"{local} := {ctx.text(value)}{separator}return &{local}"
     return [Edit(statement.start_byte, statement.end_byte, text.encode())]
@@ -648,20 +652,33 @@ def _state_before(ctx: FileContext, source: Source, arg: Node, at: Node, depth: 
     if decl is None or function is None:
         return OTHER
     reset_type = _declared_reset_type(decl)
-    deferred = _deferred(at, function)
     refs = [r for r in scopes.references(decl, function) if r != arg and r != decl.node]
-    plain = [r for r in refs if _deferred(r, function) is None]
-    if deferred is not None:
-        # Statements deferred after the Put's run before it, the last deferred first.
-        inside = [r for r in refs if scopes.contains(deferred, r) and r.start_byte < arg.start_byte]
-        later = [r for r in refs if r.start_byte > deferred.end_byte and r not in plain]
+    frame = scopes.enclosing_function(at)
+    deferred = _deferred(at, function)
+    if frame != function and deferred is None:
+        # A Put in a closure that runs at its own time: only what the closure did before it counts.
+        order = [r for r in refs if scopes.enclosing_function(r) == frame and r.start_byte < arg.start_byte]
+    elif deferred is not None:
+        # Statements deferred after the Put's run before it, the last deferred first; closures are not followed.
+        own = [r for r in refs if scopes.enclosing_function(r) == function or scopes.contains(deferred, r)]
+        plain = [r for r in own if _deferred(r, function) is None]
+        inside = [r for r in own if scopes.contains(deferred, r) and r.start_byte < arg.start_byte]
+        later = [r for r in own if r.start_byte > deferred.end_byte and r not in plain]
         order = inside or plain + later[::-1]
     else:
-        order = [r for r in plain if r.start_byte < arg.start_byte]
+        order = [
+            r
+            for r in refs
+            if scopes.enclosing_function(r) == function
+            and _deferred(r, function) is None
+            and r.start_byte < arg.start_byte
+        ]
     for ref in reversed(order):
         effect = _effect_before_put(ctx, ref, reset_type)
         if effect != NEUTRAL:
             return effect
+    if frame != function and deferred is None:
+        return OTHER
     if decl.kind in ("param", "receiver") and depth > 0:
         return _callers_state(ctx, source, decl, function, depth)
     return CLEAN if decl.kind == "var" else OTHER  # taken from the pool or made here, never written

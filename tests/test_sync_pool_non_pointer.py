@@ -16,13 +16,22 @@ import pytest
 from conftest import FIXTURES
 
 CASES = FIXTURES / "sync-pool-non-pointer"
+PUT_CASES = ("slice_pool.go", "struct_values.go", "copy_buffer.go")
 
 ALLOCS_TEST = """\
 package pools
 
-import "testing"
+import (
+	"bytes"
+	"io"
+	"testing"
+)
 
-var sink int
+var (
+	sink    int
+	payload = []byte("0123456789")
+	src     = bytes.NewReader(nil)
+)
 
 func measure(t *testing.T, name string, f func()) {
 	f() // the pool's first object comes from New
@@ -35,6 +44,11 @@ func TestPutDoesNotAllocate(t *testing.T) {
 	measure(t, "Emit", func() { Emit(12345, func(b []byte) { sink += len(b) }) })
 	measure(t, "Trace", func() { sink += Trace("GET", "a", "b") })
 	measure(t, "Frame", func() { sink += int(Frame(7)) })
+	measure(t, "CopyPooled", func() {
+		src.Reset(payload)
+		n, _ := CopyPooled(io.Discard, src)
+		sink += int(n)
+	})
 }
 """
 
@@ -51,7 +65,7 @@ def _run(tmp_path: Path, go_cache: Path, files: dict[str, bytes]) -> tuple[bool,
 @pytest.mark.parametrize("variant", ["input", "unsafe golden"])
 def test_allocations_per_put(variant: str, tmp_path: Path, go_cache: Path) -> None:
     suffix = "" if variant == "input" else ".unsafe.golden"
-    files = {name: (CASES / (name + suffix)).read_bytes() for name in ("slice_pool.go", "struct_values.go")}
+    files = {name: (CASES / (name + suffix)).read_bytes() for name in PUT_CASES}
     ok, output = _run(tmp_path, go_cache, files)
     if variant == "input":
         assert not ok, "the input's Puts should allocate"
