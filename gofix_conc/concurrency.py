@@ -112,44 +112,13 @@ def held_locks(node: Node, function: Node) -> frozenset[str]:
 
     Only the statements of the blocks around ``node`` count, in order:
     ``mu.Lock()`` takes, ``mu.Unlock()`` releases, ``defer mu.Unlock()`` keeps
-    the lock to the end; a lock taken and released inside a branch is left alone.
+    the lock to the end; a lock taken and released inside a branch is left
+    alone. The blocks of every func literal up to ``function`` count: this is
+    :func:`gofix_conc.locks.held` through literals.
     """
-    blocks: list[tuple[Node, Node]] = []
-    child = node
-    for ancestor in scopes.ancestors(node):
-        if ancestor.type == "statement_list":
-            blocks.insert(0, (ancestor, child))
-        if ancestor == function:
-            break
-        child = ancestor
-    held: set[str] = set()
-    for block, inner in blocks:
-        for statement in block.named_children:
-            if statement.start_byte >= inner.start_byte:
-                break
-            effect = _lock_effect(statement)
-            if effect is not None:
-                mutex, locks = effect
-                held = held | {mutex} if locks else held - {mutex}
-    return frozenset(held)
+    from gofix_conc import locks  # locks reads goroutine starts from this module
 
-
-def _lock_effect(statement: Node) -> tuple[str, bool] | None:
-    """``(mutex, True)`` for ``mu.Lock()``, ``(mutex, False)`` for ``mu.Unlock()``, else None."""
-    if statement.type != "expression_statement" or not statement.named_children:
-        return None  # defer mu.Unlock() keeps the lock to the end; branches are left alone
-    call = statement.named_children[0]
-    function = call.child_by_field_name("function") if call.type == "call_expression" else None
-    if function is None or function.type != "selector_expression":
-        return None
-    method, mutex = function.child_by_field_name("field"), function.child_by_field_name("operand")
-    if method is None or mutex is None:
-        return None
-    if method.text in (b"Lock", b"RLock"):
-        return mutex.text.decode(), True
-    if method.text in (b"Unlock", b"RUnlock"):
-        return mutex.text.decode(), False
-    return None
+    return frozenset(locks.held(node, function, every_literal=True))
 
 
 def runs_concurrently(use: Node, spawn: Node) -> bool:

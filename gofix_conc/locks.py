@@ -76,11 +76,12 @@ def lock_call(statement: Node) -> LockCall | None:
     return LockCall(mutex.text.decode(), name, deferred, statement)
 
 
-def held(node: Node, stop: Node | None = None) -> dict[str, str]:
+def held(node: Node, stop: Node | None = None, every_literal: bool = False) -> dict[str, str]:
     """The mutexes held when ``node`` runs: mutex text -> ``Lock`` or ``RLock``.
 
     The blocks around ``node`` are read up to its function (or ``stop``),
-    through func literals that run where they stand (see the module doc).
+    through func literals that run where they stand (see the module doc), or
+    through every func literal up to ``stop`` when ``every_literal``.
     """
     blocks: list[tuple[Node, Node]] = []
     child = node
@@ -89,7 +90,7 @@ def held(node: Node, stop: Node | None = None) -> dict[str, str]:
             blocks.insert(0, (ancestor, child))
         if ancestor == stop or ancestor.type in ("function_declaration", "method_declaration"):
             break
-        if ancestor.type == "func_literal" and not _runs_in_place(ancestor):
+        if ancestor.type == "func_literal" and not every_literal and not _runs_in_place(ancestor):
             break
         child = ancestor
     taken: dict[str, str] = {}
