@@ -1,0 +1,343 @@
+"""A large array on the stack of a recursive function: every stack growth copies it once per active call.
+
+## What it does
+Finds a local array of 8 KiB or more (`var buf [16 << 10]byte`,
+`t := [4096]uint64{}`, a variable of a named array type), or an array
+parameter of that size, in a function that calls itself: directly or through
+other functions and methods of the same package, in any of its files. Sizes
+come from the declarations (constants and element types declared anywhere in
+the package; 64-bit layouts). The finding is on the array's declaration, or
+on the `func` line for a parameter; the message names the chain of calls.
+
+Not reported: arrays under 8 KiB; arrays over 128 KiB (the compiler already
+puts such variables on the heap); arrays whose address is taken, or whose
+slices are stored, returned, or passed to code that may keep them (a method
+through an interface, another package's function): they escape to the heap
+anyway, or may; arrays in functions that do not recurse, or recurse only
+through a func value or an interface (where a call goes is unknown); arrays
+in func literals; a recursion that goes through a `go` statement (a new
+goroutine has a stack of its own).
+
+## Why is this bad?
+A goroutine's stack starts small and grows by copying: when it runs out, the
+runtime allocates one twice the size and copies every frame into it. A
+recursive function with a large frame fills the stack quickly and pays for
+the copy of all of its active frames at each doubling, and the stack, once
+grown, is kept until the collector shrinks it. With a 16 KiB buffer per call,
+a depth of 100 is a 1.6 MiB stack copied several times over.
+
+## Example
+```go
+func walk(dir string) error {
+        var buf [96 << 10]byte
+        n, err := readDir(dir, buf[:])
+        ...
+        for _, sub := range subdirs(buf[:n]) {
+                walk(sub)
+        }
+}
+```
+
+Use instead:
+```go
+func walk(dir string) error {
+        buf := make([]byte, 96<<10)
+        n, err := readDir(dir, buf[:])
+        ...
+}
+```
+
+## What the fix does
+For an array over 64 KiB declared as `var x [N]T` or `x := [N]T{}` and used
+only by index, slice, `len`/`cap` and `range` over its indexes, it declares
+`x := make([]T, N)` instead: the backing array goes to the heap, the frame
+keeps a slice header. Below 64 KiB a `make` of constant size stays on the
+stack too (the compiler's limit for implicit allocations), so there is no
+fix, only the finding: make the buffer smaller, allocate it once for the
+whole recursion and pass it down, or turn the recursion into a loop.
+
+## Fix safety
+The fix is always unsafe: the heap allocation happens on every call (a
+reviewer weighs garbage against stack copying), and the variable becomes a
+reference, which is the same for the uses the fix accepts but not a
+decision a tool should take for a hot path. There is no fix for parameters,
+named array types, literals with elements, grouped declarations, or arrays
+copied, compared or ranged over by value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from tree_sitter import Node
+
+from gofix_conc import callgraph, gofmt, scopes
+from gofix_conc.context import FileContext
+from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
+from gofix_conc.source import captures
+from gofix_conc.types import Type, Types
+
+# Declarations in function bodies and signatures that can hold an array:
+#   var buf [N]byte      t := [N]T{}      func f(a [N]T)
+DECLARATIONS = """
+[(var_spec) @var
+ (short_var_declaration) @short
+ (parameter_declaration) @param]
+"""
+
+_MIN = 8 << 10  # smaller frames are not worth a finding
+_STACK_LIMIT = 128 << 10  # larger declared variables are put on the heap by the compiler
+_IMPLICIT_LIMIT = 64 << 10  # make([]T, n) of constant size up to this stays on the stack
+# Packages whose functions do not keep the slices they are handed (the compiler knows it).
+_NON_RETAINING = frozenset(
+    {"bytes", "strings", "strconv", "utf8", "utf16", "binary", "hex", "bits", "subtle", "slices", "sort", "unicode"}
+)
+_BUILTINS = frozenset({"copy", "len", "cap", "string", "clear", "min", "max"})
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    ident: Node  # the declared name
+    construct: Node  # var_spec, short_var_declaration, parameter_declaration
+    function: Node  # the function_declaration / method_declaration
+    type: Node  # the array type as written (or the name of an array type)
+    size: int
+
+
+def check(ctx: FileContext) -> Iterator[Finding]:
+    types = Types(ctx.root, ctx.package)
+    candidates = list(_large_arrays(ctx, types))
+    if not candidates:
+        return
+    graph = callgraph.graph(ctx.package)
+    for candidate in candidates:
+        key = callgraph.key_of(candidate.function)
+        chain = graph.cycle(key) if key is not None else None
+        if chain is None:
+            continue  # not recursive, or only through func values and interfaces
+        parameter = candidate.construct.type == "parameter_declaration"
+        uses = [] if parameter else _uses(candidate)
+        if any(kind in ("address", "element address", "escaping slice") for kind, _ in uses):
+            continue  # its address or a slice of it may leave the frame: the array is (or may be) on the heap
+        yield _finding(ctx, candidate, chain, uses)
+
+
+def _finding(ctx: FileContext, candidate: Candidate, chain: list[str], uses: list[tuple[str, Node]]) -> Finding:
+    what = "parameter" if candidate.construct.type == "parameter_declaration" else "local"
+    calls = " -> ".join(chain)
+    message = (
+        f"{what} {candidate.name} ({ctx.text(candidate.type)}, {_kib(candidate.size)}) is in the frame of "
+        f"recursive {_name(candidate.function)} ({calls}): every stack growth copies it once per active call"
+    )
+    fix, why = _plan_fix(ctx, candidate, uses)
+    if why:
+        message += f" (no fix: {why})"
+    node = candidate.function if what == "parameter" else candidate.ident
+    return ctx.finding(node, message, fix)
+
+
+# -- the arrays ----------------------------------------------------------------------
+
+
+def _large_arrays(ctx: FileContext, types: Types) -> Iterator[Candidate]:
+    matched = captures(DECLARATIONS, ctx.root)
+    for construct in matched.get("var", []) + matched.get("short", []) + matched.get("param", []):
+        function = scopes.enclosing_function(construct)
+        if function is None or function.type not in ("function_declaration", "method_declaration"):
+            continue  # package level, or a func literal (its recursion would go through a func value)
+        if construct.type == "parameter_declaration":
+            if construct.parent != function.child_by_field_name("parameters"):
+                continue  # a result, a receiver, or a func type's parameter inside the body
+            written = construct.child_by_field_name("type")
+            names = [n for n in construct.children_by_field_name("name") if n.is_named]
+            pairs = [(n, written) for n in names]
+        elif construct.type == "var_spec":
+            written = construct.child_by_field_name("type")
+            names = [n for n in construct.children_by_field_name("name") if n.is_named]
+            if written is not None:
+                pairs = [(n, written) for n in names]
+            else:
+                pairs = [(n, _literal_type(scopes.initial_value(d))) for n in names if (d := scopes.resolve(n))]
+        else:
+            left = construct.child_by_field_name("left")
+            names = [n for n in left.named_children if n.type == "identifier"] if left is not None else []
+            pairs = [(n, _literal_type(scopes.initial_value(d))) for n in names if (d := scopes.resolve(n))]
+        for ident, kind in pairs:
+            if kind is None or ident.text == b"_" or not _may_be_array(kind):
+                continue
+            if types.kind(Type(kind)) != "array":
+                continue
+            size = types.size(Type(kind))
+            if size is None or size < _MIN:
+                continue
+            if construct.type != "parameter_declaration" and size > _STACK_LIMIT:
+                continue  # the compiler puts it on the heap already
+            yield Candidate(ident.text.decode(), ident, construct, function, kind, size)  # type: ignore[union-attr]
+
+
+def _may_be_array(kind: Node) -> bool:
+    """An array type as written, or a name (of the package) that may stand for one."""
+    return kind.type in ("array_type", "type_identifier", "parenthesized_type")
+
+
+def _literal_type(value: Node | None) -> Node | None:
+    """The array type of ``[N]T{...}``."""
+    if value is None or value.type != "composite_literal":
+        return None
+    kind = value.child_by_field_name("type")
+    return kind if kind is not None and kind.type in ("array_type", "type_identifier") else None
+
+
+# -- what the function does with the array -------------------------------------------------
+
+
+def _uses(candidate: Candidate) -> list[tuple[str, Node]]:
+    """Each use of a local array, classified: index, slice, length, range, range value, value, or an escape."""
+    decl = scopes.resolve(candidate.ident)
+    body = candidate.function.child_by_field_name("body")
+    if decl is None or body is None:
+        return []
+    found = []
+    for ref in scopes.references(decl, body):
+        if ref == decl.node:
+            continue
+        found.append((_use(ref, candidate.function), ref))
+    return found
+
+
+def _use(ref: Node, function: Node) -> str:
+    node, parent = ref, ref.parent
+    while parent is not None and parent.type == "parenthesized_expression":
+        node, parent = parent, parent.parent
+    if parent is None:
+        return "value"
+    if scopes.enclosing_function(ref) != function:
+        return "escaping slice"  # captured by a closure: may outlive the call
+    if parent.type == "index_expression" and parent.child_by_field_name("operand") == node:
+        outer = parent.parent
+        if outer is not None and outer.type == "unary_expression" and _operator(outer) == "&":
+            return "element address"
+        return "index"
+    if parent.type == "slice_expression" and parent.child_by_field_name("operand") == node:
+        return "slice" if _slice_stays(parent, function) else "escaping slice"
+    if parent.type == "unary_expression" and _operator(parent) == "&":
+        return "address"
+    if parent.type == "argument_list" and _callee_name(parent.parent) in ("len", "cap"):
+        return "length"
+    if parent.type == "range_clause" and parent.child_by_field_name("right") == node:
+        left = parent.child_by_field_name("left")
+        values = [c for c in left.named_children if c.text != b"_"] if left is not None else []
+        return "range value" if len(left.named_children if left is not None else []) > 1 and values[1:] else "range"
+    return "value"
+
+
+def _slice_stays(slice_expr: Node, function: Node) -> bool:
+    """A slice of the array that cannot leave the frame: handed to a builtin, a function of the package, ..."""
+    parent = slice_expr.parent
+    while parent is not None and parent.type == "parenthesized_expression":
+        parent = parent.parent
+    if parent is None:
+        return False
+    if parent.type == "range_clause":
+        return True
+    if parent.type == "variadic_argument":
+        parent = parent.parent
+    if parent is None or parent.type != "argument_list" or parent.parent is None:
+        return False
+    call = parent.parent
+    callee = call.child_by_field_name("function")
+    if callee is None:
+        return False
+    if callee.type == "identifier":
+        name = callee.text.decode() if callee.text else ""
+        if name == "append":
+            first = next((a for a in parent.named_children if a.type != "comment"), None)
+            return first is not None and not scopes.contains(first, slice_expr)  # appended from, not onto
+        decl = scopes.resolve(callee)
+        return name in _BUILTINS or decl is None or decl.kind == "func"  # a builtin or a function of the package
+    if callee.type in ("slice_type", "array_type", "parenthesized_type"):
+        return True  # a conversion
+    root = scopes.root_identifier(callee.child_by_field_name("operand") or callee)
+    if root is None or scopes.resolve(root) is not None:
+        return False  # a method of a value: maybe through an interface
+    return root.text is not None and root.text.decode() in _NON_RETAINING
+
+
+def _operator(unary: Node) -> str:
+    operator = unary.child_by_field_name("operator")
+    return operator.type if operator is not None else ""
+
+
+def _callee_name(call: Node | None) -> str:
+    function = call.child_by_field_name("function") if call is not None else None
+    return function.text.decode() if function is not None and function.type == "identifier" and function.text else ""
+
+
+# -- the fix ---------------------------------------------------------------------------
+
+
+def _plan_fix(ctx: FileContext, candidate: Candidate, uses: list[tuple[str, Node]]) -> tuple[Fix | None, str | None]:
+    if candidate.size <= _IMPLICIT_LIMIT:
+        return None, (
+            "a make() of this size stays on the stack too; make the array smaller, allocate it once and pass it "
+            "down, or turn the recursion into a loop"
+        )
+    if candidate.construct.type == "parameter_declaration":
+        return None, "it is a parameter; changing the signature is the caller's business too"
+    if candidate.type.type != "array_type":
+        return None, f"{ctx.text(candidate.type)} is a named type that other code may expect"
+    if any(kind in ("value", "range value") for kind, _ in uses):
+        return None, f"{candidate.name} is copied, compared or ranged over by value, which a slice does not do"
+    statement, replaced = _declaration_statement(candidate)
+    if statement is None:
+        return None, "the declaration holds other names or elements"
+    element = ctx.text(candidate.type.child_by_field_name("element"))  # type: ignore[arg-type]
+    length = gofmt.respace(candidate.type.child_by_field_name("length"), depth=2)  # type: ignore[arg-type]
+    text = f"{candidate.name} := make([]{element}, {length})"
+    message = (
+        f"Allocate {candidate.name} with make([]{element}, {length}) (check: it is now allocated on the heap on "
+        "every call, and the function must not rely on the array being copied)"
+    )
+    return ctx.fix(message, [Edit(replaced.start_byte, replaced.end_byte, text.encode())], Safety.UNSAFE), None
+
+
+def _declaration_statement(candidate: Candidate) -> tuple[Node | None, Node]:
+    """The statement to replace: ``var x [N]T`` alone, or ``x := [N]T{}`` with an empty literal."""
+    construct = candidate.construct
+    if construct.type == "var_spec":
+        holder = construct.parent
+        names = [n for n in construct.children_by_field_name("name") if n.is_named]
+        if holder is None or holder.type != "var_declaration" or len(names) != 1:
+            return None, construct
+        if construct.child_by_field_name("value") is not None or construct.child_by_field_name("type") is None:
+            return None, construct
+        return holder, holder
+    left = construct.child_by_field_name("left")
+    right = construct.child_by_field_name("right")
+    if left is None or right is None or len(left.named_children) != 1 or len(right.named_children) != 1:
+        return None, construct
+    literal = right.named_children[0]
+    body = literal.child_by_field_name("body")
+    if body is None or body.named_children:
+        return None, construct  # elements: a make would lose them
+    return construct, construct
+
+
+def _name(function: Node) -> str:
+    return callgraph.key_of(function) or "function"
+
+
+def _kib(size: int) -> str:
+    return f"{size >> 10} KiB" if size % 1024 == 0 else f"{size / 1024:.1f} KiB"
+
+
+RULE = Rule(
+    id="large-stack-in-recursion",
+    summary="A large array in the frame of a recursive function, copied at every stack growth",
+    doc=__doc__ or "",
+    check=check,
+    fix_kind=FixKind.UNSAFE,
+    triggers=(b"]",),
+)

@@ -1,0 +1,172 @@
+"""Which functions of a package call which, read from the source: enough to tell recursion.
+
+The nodes are the package's functions (``walk``) and methods (``Tree.walk``),
+across all its files; declarations of the same name in build-constrained
+variants are one node. An edge is a call the source names:
+
+- ``f(...)`` where ``f`` is a function of the package (not a local variable
+  or parameter that shadows it);
+- ``x.m(...)`` where ``x`` is a method's receiver, or a variable, parameter
+  or field whose declared type is a type of the package (``T`` or ``*T``)
+  that declares ``m``.
+
+Calls in a func literal count for the function that holds it (the literal
+runs on the same stack), except in a literal started with ``go`` and the call
+of a ``go`` statement itself (a new goroutine has a stack of its own). Calls
+through func values and interfaces are no edges: where they lead is unknown.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+
+from tree_sitter import Node
+
+from gofix_conc import concurrency, index, scopes
+from gofix_conc.index import PackageView
+from gofix_conc.source import captures
+from gofix_conc.types import Type, Types
+
+# Calls:  f(x)   r.m(x)   s.child.walk(x)
+CALLS = "(call_expression function: [(identifier) (selector_expression)] @callee) @call"
+
+
+class Graph:
+    """Callees by caller, as keys (``f``, ``T.m``); a function's calls are read when a search first reaches it."""
+
+    def __init__(self, view: PackageView, files: list[index.FileFacts]) -> None:
+        self.view = view
+        self.functions = {name for f in files for name in f.functions}
+        self.methods = {f"{receiver}.{m.name}" for f in files for receiver, ms in f.methods.items() for m in ms}
+        self.method_names = {key.rsplit(".", 1)[1] for key in self.methods}
+        self.declarations: dict[str, list[tuple[Node, index.FileFacts]]] = {}
+        for facts in files:
+            nodes = [n for ns in facts.functions.values() for n in ns]
+            nodes += [m.node for ms in facts.methods.values() for m in ms]
+            for node in nodes:
+                key = key_of(node)
+                if key is not None:
+                    self.declarations.setdefault(key, []).append((node, facts))
+        self._edges: dict[str, dict[str, Node]] = {}
+        self._types: dict[int, tuple[Types, set[str]]] = {}
+
+    def callees(self, key: str) -> dict[str, Node]:
+        """The package functions ``key`` calls on its own stack, each with one call site."""
+        found = self._edges.get(key)
+        if found is None:
+            found = self._edges[key] = {}
+            for declaration, facts in self.declarations.get(key, []):
+                body = declaration.child_by_field_name("body")
+                if body is None:
+                    continue
+                types, imported = self._file(facts)
+                for call, callee in _calls(body):
+                    target = self._target(types, imported, callee)
+                    if target is not None:
+                        found.setdefault(target, call)
+        return found
+
+    def cycle(self, key: str) -> list[str] | None:
+        """The shortest chain of calls from ``key`` back to itself (``[f, g, f]``), or None."""
+        parents: dict[str, str] = {}
+        queue = deque([key])
+        while queue:
+            caller = queue.popleft()
+            for callee in self.callees(caller):
+                if callee == key:
+                    chain = [caller]
+                    while chain[-1] != key:
+                        chain.append(parents[chain[-1]])
+                    return [*reversed(chain), key]
+                if callee not in parents:
+                    parents[callee] = caller
+                    queue.append(callee)
+        return None
+
+    def _file(self, facts: index.FileFacts) -> tuple[Types, set[str]]:
+        kept = self._types.get(id(facts))
+        if kept is None:
+            kept = self._types[id(facts)] = (Types(facts.source.root, self.view), {i.local_name for i in facts.imports})
+        return kept
+
+    def _target(self, types: Types, imported: set[str], callee: Node) -> str | None:
+        if callee.type == "identifier":
+            name = callee.text.decode() if callee.text else ""
+            if name not in self.functions:
+                return None
+            decl = scopes.resolve(callee)
+            return name if decl is None or decl.kind == "func" else None  # not a local func value
+        operand = callee.child_by_field_name("operand")
+        field = callee.child_by_field_name("field")
+        method = field.text.decode() if field is not None and field.text else ""
+        if operand is None or method not in self.method_names:
+            return None  # no type of the package has a method of that name
+        qualifier = operand.text.decode() if operand.type == "identifier" and operand.text is not None else ""
+        if qualifier in imported and scopes.resolve(operand) is None:
+            return None  # pkg.F(...): another package
+        receiver = _named(types.of_expression(operand))
+        key = f"{receiver}.{method}"
+        return key if receiver is not None and key in self.methods else None
+
+
+def key_of(declaration: Node) -> str | None:
+    """``f`` for a function declaration, ``T.m`` for a method (pointer or not), None otherwise."""
+    name = declaration.child_by_field_name("name")
+    if name is None or name.text is None:
+        return None
+    if declaration.type == "function_declaration":
+        return name.text.decode()
+    if declaration.type != "method_declaration":
+        return None
+    receiver = declaration.child_by_field_name("receiver")
+    params = [p for p in receiver.named_children if p.type == "parameter_declaration"] if receiver else []
+    kind = params[0].child_by_field_name("type") if params else None
+    base = index.receiver_base(kind)[1] if kind is not None else ""
+    return f"{base}.{name.text.decode()}" if base else None
+
+
+_GRAPHS: OrderedDict[tuple, Graph] = OrderedDict()  # type: ignore[type-arg]
+
+
+def graph(view: PackageView) -> Graph:
+    """The call graph of the package ``view`` belongs to (kept for the last few packages, by content)."""
+    files = list(view.files())
+    key = tuple(sorted((str(f.path), hash(f.source.data)) for f in files))
+    found = _GRAPHS.get(key)
+    if found is None:
+        found = _GRAPHS[key] = Graph(view, files)
+        while len(_GRAPHS) > 4:
+            _GRAPHS.popitem(last=False)
+    else:
+        _GRAPHS.move_to_end(key)
+    return found
+
+
+def _calls(body: Node) -> list[tuple[Node, Node]]:
+    matched = captures(CALLS, body)
+    pairs = zip(matched.get("call", []), matched.get("callee", []), strict=False)
+    return [(call, callee) for call, callee in pairs if _same_stack(call, body)]
+
+
+def _same_stack(call: Node, body: Node) -> bool:
+    """The call runs on the stack of ``body``'s function: not in a goroutine started inside it."""
+    if call.parent is not None and call.parent.type == "go_statement":
+        return False
+    for ancestor in scopes.ancestors(call):
+        if ancestor == body:
+            return True
+        if ancestor.type == "func_literal" and concurrency.goroutine_start(ancestor) is not None:
+            return False
+    return True
+
+
+def _named(t: Type | None) -> str | None:
+    """``T`` for a value of type ``T`` or ``*T`` declared by name; None for anything else."""
+    if t is None or t.pointers > 1:
+        return None
+    node = t.node
+    while node.type in ("parenthesized_type", "pointer_type") and node.named_children:
+        node = node.named_children[0]
+    if node.type == "generic_type":
+        node = node.child_by_field_name("type") or node
+    return node.text.decode() if node.type == "type_identifier" and node.text else None
