@@ -23,6 +23,7 @@ RULES = (
     "channel-never-closed",
     "context-not-propagated",
     "leaky-result-channel",
+    "large-stack-in-recursion",
 )
 
 
