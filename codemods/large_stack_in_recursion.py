@@ -228,8 +228,8 @@ def _use(ref: Node, function: Node) -> str:
         return "length"
     if parent.type == "range_clause" and parent.child_by_field_name("right") == node:
         left = parent.child_by_field_name("left")
-        values = [c for c in left.named_children if c.text != b"_"] if left is not None else []
-        return "range value" if len(left.named_children if left is not None else []) > 1 and values[1:] else "range"
+        names = [c for c in left.named_children if c.type != "comment"] if left is not None else []
+        return "range value" if len(names) > 1 and names[1].text != b"_" else "range"  # ranging copies the array
     return "value"
 
 

@@ -104,7 +104,7 @@ class Graph:
         qualifier = operand.text.decode() if operand.type == "identifier" and operand.text is not None else ""
         if qualifier in imported and scopes.resolve(operand) is None:
             return None  # pkg.F(...): another package
-        receiver = _named(types.of_expression(operand))
+        receiver = _named(_type_of(types, operand))
         key = f"{receiver}.{method}"
         return key if receiver is not None and key in self.methods else None
 
@@ -158,6 +158,21 @@ def _same_stack(call: Node, body: Node) -> bool:
         if ancestor.type == "func_literal" and concurrency.goroutine_start(ancestor) is not None:
             return False
     return True
+
+
+def _type_of(types: Types, expr: Node, depth: int = 0) -> Type | None:
+    """The type of a receiver, a variable or a field chain on them (``n``, ``n.left``, ``w.tree.root``)."""
+    if expr.type == "identifier":
+        decl = scopes.resolve(expr)
+        if decl is not None and decl.kind == "receiver":
+            return types.of_declaration(decl)
+    elif expr.type == "selector_expression" and depth < 8:
+        operand = expr.child_by_field_name("operand")
+        field = expr.child_by_field_name("field")
+        outer = _type_of(types, operand, depth + 1) if operand is not None else None
+        fields = types.fields(outer) if outer is not None else None
+        return fields.get(field.text.decode()) if fields is not None and field is not None and field.text else None
+    return types.of_expression(expr)
 
 
 def _named(t: Type | None) -> str | None:
