@@ -491,7 +491,10 @@ def _check_get(ctx: FileContext, types: Types, call: PoolCall, dirty: dict[PoolK
         f"{decl.name} from {ctx.text(call.operand)}.Get() is written before any Reset, and the Put {where}"
         " returns objects without Reset: the previous user's bytes are still there"
     )
-    return ctx.finding(statements.statement_holding(first) or first, message, _reset_fix(ctx, statement, decl, kind))
+    fix, why = _reset_fix(ctx, statement, decl, kind)
+    if why:
+        message += f" (no fix: {why})"
+    return ctx.finding(statements.statement_holding(first) or first, message, fix)
 
 
 def _reset_type(ctx: FileContext, kind: Node | None) -> str | None:
@@ -613,20 +616,22 @@ def _overwrite_effect(ref: Node, star: Node) -> str:
     return OTHER
 
 
-def _reset_fix(ctx: FileContext, statement: Node, decl: scopes.Declaration, kind: Node) -> Fix | None:
-    if statement.parent is None or statement.parent.type != "statement_list" or not _own_line(ctx, statement):
-        return None
+def _reset_fix(ctx: FileContext, statement: Node, decl: scopes.Declaration, kind: Node) -> tuple[Fix | None, str]:
+    """``x.Reset()`` on the line after the Get; or no fix and why."""
+    if not _own_line(ctx, statement):
+        return None, "the Get is not a statement on its own line"
     end = ctx.source.data.find(b"\n", statement.end_byte)
-    if end < 0 or ctx.source.data[statement.end_byte : end].strip():
-        return None  # a comment after the Get: the Reset goes on its own line, not between them
+    rest = ctx.source.data[statement.end_byte : end].strip() if end >= 0 else b"?"
+    if rest and not rest.startswith(b"//"):
+        return None, "code follows the Get on its line"
     at = end + 1
     edit = Edit(at, at, f"{ctx.indent(statement)}{decl.name}.Reset()\n".encode())
     message = f"Reset {decl.name} right after Get"
     base = kind.named_children[0]
     if base.type == "qualified_type":
-        return ctx.fix(message, [edit], Safety.SAFE)
+        return ctx.fix(message, [edit], Safety.SAFE), ""
     message += f" (check: {base.text.decode()}.Reset only empties the value)"
-    return ctx.fix(message, [edit], Safety.UNSAFE)
+    return ctx.fix(message, [edit], Safety.UNSAFE), ""
 
 
 # -- the Put side: does the pool ever get an object back dirty? ------------------
