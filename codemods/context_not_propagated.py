@@ -350,7 +350,7 @@ def _mentions(node: Node | None, decl: scopes.Declaration) -> bool:
 
 def _deliberate(ctx: FileContext, call: Node, origin: Origin) -> bool:
     """Whether the code shows the fresh context is meant: comments, done checks, nil checks."""
-    if _commented(ctx, call) or _documented(ctx, origin.function):
+    if _commented(ctx, call, origin.function) or _documented(ctx, origin.function):
         return True
     name = re.escape(origin.decl.name).encode()
     nil_check = re.compile(rb"\b" + name + rb"\s*[!=]=\s*nil\b|\bnil\s*[!=]=\s*" + name + rb"\b")
@@ -387,22 +387,49 @@ def _branches(statement: Node) -> list[Node]:
     return [b for b in (statement.child_by_field_name(f) for f in ("consequence", "alternative")) if b is not None]
 
 
-def _commented(ctx: FileContext, call: Node) -> bool:
-    """A comment on the call's lines, or in the comment lines right above its statement, about contexts."""
-    statement = _statement(call)
-    first, last = statement.start_point.row, call.end_point.row
+def _commented(ctx: FileContext, call: Node, function: Node) -> bool:
+    """A comment about contexts on the call's lines, or right above a statement around it.
+
+    The statements looked at are each one holding the call up to the
+    function's body, and the statements of the paragraph (no blank line
+    between) each of them ends: a comment heading a paragraph explains it.
+    """
     lines = ctx.source.data.split(b"\n")
-    row = first - 1
-    while row >= 0 and lines[row].strip().startswith(b"//"):
-        row -= 1
-    for number in range(row + 1, min(last + 1, len(lines))):
-        line = lines[number].decode(errors="replace")
+    rows: set[int] = set(range(_statement(call).start_point.row, call.end_point.row + 1))
+    for statement in _statements_around(call, function):
+        current = statement
+        rows |= _comment_rows_above(lines, current.start_point.row)
+        previous = current.prev_named_sibling
+        while previous is not None and previous.end_point.row == current.start_point.row - 1:
+            rows |= _comment_rows_above(lines, previous.start_point.row)  # the paragraph the statement ends
+            current, previous = previous, previous.prev_named_sibling
+    for number in sorted(rows):
+        line = lines[number].decode(errors="replace") if number < len(lines) else ""
         comment = line[line.index("//") + 2 :].strip() if "//" in line else ""
         if comment.startswith(("want ", "TODO", "FIXME", "XXX")):
             continue  # a test expectation, or a note that the context should change
         if DELIBERATE_COMMENT.search(comment):
             return True
     return False
+
+
+def _statements_around(node: Node, function: Node) -> list[Node]:
+    found = []
+    for current in [node, *scopes.ancestors(node)]:
+        if current == function:
+            break
+        if current.parent is not None and current.parent.type == "statement_list":
+            found.append(current)
+    return found
+
+
+def _comment_rows_above(lines: list[bytes], row: int) -> set[int]:
+    rows = set()
+    row -= 1
+    while row >= 0 and lines[row].strip().startswith(b"//"):
+        rows.add(row)
+        row -= 1
+    return rows
 
 
 def _documented(ctx: FileContext, function: Node) -> bool:
@@ -634,14 +661,22 @@ def _plan(ctx: FileContext, call: Node, name: Node, origin: Origin, sinks: list[
         message = (
             f"{fresh} in a goroutine that outlives the function drops the values of {own} (trace ids, credentials)"
         )
-    elif origin.kind == "request":
+    elif origin.kind == "request" and _is_handler(origin.function):
         message = f"{fresh} in an HTTP handler ignores {own}, cancelled when the client goes away"
+    elif origin.kind == "request":
+        message = f"{fresh} ignores {own}, the context of the request the function is given"
     else:
         message = f"{fresh} ignores the cancellation of {own}, the function's context"
     replacement, why = _replacement(ctx, call, origin, package, own, detached)
     safety, caveat = _safety(ctx, call, name, origin, sinks, own, detached)
     drops = replacement is not None and origin.kind == "request" and not detached
     return Plan(call, name, message, replacement, why, safety, caveat, drops)
+
+
+def _is_handler(function: Node) -> bool:
+    """``func(w http.ResponseWriter, r *http.Request)``: a ResponseWriter among the parameters."""
+    params = function.child_by_field_name("parameters")
+    return params is not None and b"ResponseWriter" in (params.text or b"")
 
 
 def _findings(ctx: FileContext, plans: list[Plan], package: str) -> Iterator[Finding]:
