@@ -38,7 +38,7 @@ from tree_sitter import Node, QueryCursor
 
 from gofix_conc import buildtags
 from gofix_conc.imports import Import, imports
-from gofix_conc.source import Source, captures, query
+from gofix_conc.source import Source, query
 
 # Everything the index holds, in one walk of each file's top level (the
 # cursor never starts a match below the file node, so function bodies are
@@ -113,8 +113,13 @@ def _text(node: Node | None) -> str:
 
 
 def package_name(source: Source) -> str:
-    clause = captures(PACKAGE_CLAUSE, source.root).get("p", [])
-    return _text(clause[0]) if clause else ""
+    """The package clause's name: a child of the file node, read without a query over the tree."""
+    for child in source.root.named_children:
+        if child.type == "package_clause":
+            return _text(child.named_children[0]) if child.named_children else ""
+        if child.type != "comment":
+            break
+    return _clause(source.data)  # a clause the parser folded into an error node
 
 
 def facts(path: Path, source: Source) -> FileFacts:
