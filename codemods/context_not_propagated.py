@@ -18,10 +18,12 @@ not the function's to give:
 - a function whose context parameter is `_` or unnamed (it says it ignores
   it), or that has two of them;
 - a func literal that outlives the call: stored, returned, handed to an
-  unknown function, `time.AfterFunc`, `context.AfterFunc`;
+  unknown function, `time.AfterFunc`, `context.AfterFunc`; and `once.Do`
+  (state made once for every caller must not hang on the first one's context);
 - a context that is kept: returned, stored in a field, a package variable
   or a composite literal (`http.Server{BaseContext: ...}`), sent on a
-  channel, assigned to the context parameter itself (`if ctx == nil { ctx =
+  channel, given to a call whose result is stored in a field or package
+  variable (`s.rows, err = db.QueryContext(...)`: the result outlives the call), assigned to the context parameter itself (`if ctx == nil { ctx =
   context.Background() }`), or passed to a function that keeps it: a
   constructor or starter (`NewWorker`, `Start`, `Serve`, `Watch`, ...; not
   `NewRequestWithContext`) or a function of the package that stores its
@@ -89,9 +91,12 @@ The fix is unsafe, and says what to check, when:
   caller gives up (a write that must not stop halfway, an audit record);
 - the call runs on an error path (`if err != nil`), where it may be
   compensating work that must run after a cancellation;
-- the result of the call is stored in a field or package variable: what it
-  returns (rows, a transaction, a command) may stay bound to the context
-  and end with the request;
+- the func literal holding the call is handed to a call that also receives
+  the context (`retry.Do(ctx, func() error {...})`), or runs as a goroutine
+  the function waits for in a way the rule cannot tie to it: the callee
+  must run it before returning;
+- the function replaces its own context with one derived from a fresh one
+  (`ctx, cancel := context.WithTimeout(context.Background(), d)`);
 - it is `context.WithoutCancel(ctx)` in a goroutine: cancellation is kept
   as it was, but the goroutine now holds the context's values, which may
   refer to request-scoped state that is gone when it runs.
@@ -287,6 +292,9 @@ def _through(decl: scopes.Declaration, kind: str, function: Node, literals: list
         name = _callee_name(caller) if caller is not None else None
         if caller is None or name is None or name in LATER:
             return None  # stored or returned: it may run after the call returned
+        arguments = caller.child_by_field_name("arguments")
+        if name == b"Do" and arguments is not None and arguments.named_child_count == 1:
+            return None  # once.Do: shared state made once must not hang on one caller's context
         if name in SYNC_CALLBACKS:
             continue
         if _mentions(caller.child_by_field_name("arguments"), decl):
@@ -482,6 +490,8 @@ def _sinks(ctx: FileContext, value: Node, origin: Origin, package: str, depth: i
             return []  # cleanup meant to survive, or a component that keeps the context
         if _kept_by_callee(ctx, call, parent.named_children.index(value)):
             return []
+        if _result_stored(call):
+            return []  # what it returns (a connection, rows, a command) outlives the call: a long-lived component
         return [Sink(call, "call")]
     if parent.type == "selector_expression" and depth > 0:
         field = parent.child_by_field_name("field")
@@ -759,11 +769,6 @@ def _safety(
     if _on_error_path(call, origin):
         return Safety.UNSAFE, (
             f"this runs on an error path; with {own} it stops once the caller cancels, which compensating work must not"
-        )
-    stored = next((s for s in sinks if _result_stored(s.node)), None)
-    if stored is not None:
-        return Safety.UNSAFE, (
-            "the call's result is stored beyond the function and may stay bound to the context, ending with it"
         )
     if any(s.kind == "rebind" for s in sinks):
         return Safety.UNSAFE, (
