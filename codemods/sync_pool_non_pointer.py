@@ -18,14 +18,19 @@ every file of the package:
   (`Write`, `WriteString`, `fmt.Fprintf(buf, ...)`, `io.Copy(buf, ...)`,
   `*b = append(*b, ...)`, a `Write...`/`Append...` method of the package's
   type) before any `Reset`, when some `Put` of the same pool in the package
-  returns an object that was not reset (its last use before the `Put` writes
-  it; through a helper such as `putBuffer(b)` or `b.Free()`, the callers' use
-  before the call counts). Reported on the first statement that writes it.
+  returns an object that was not reset: its last use before the `Put` writes
+  it or hands it to a function (for a helper `func putBuffer(b *T) {
+  pool.Put(b) }`, its callers' last use before the call counts; deferred
+  `Reset`s run before a deferred `Put`). Reported on the first statement
+  that writes it.
   Not reported: the first use after `Get` resets (`Reset()`, `Truncate(0)`,
   `*b = (*b)[:0]`, `*b = T{}`); every `Put` of the pool resets first (or puts
   a new object): a pool that only ever holds clean objects hands out clean
   ones; the object leaves the function before it is written (returned,
   passed on: the writer is elsewhere), or its first use is not a write.
+  Uses are read in source order, not along each path: a `Put` on an early
+  return that skips the `Reset` is not seen, nor a `Get` wrapped in a helper
+  (`b := getBuffer()`), nor a `Put` through a method of the object's type.
 
 ## Why is this bad?
 A pool stores `any`. Converting a slice, string, struct or array value to an

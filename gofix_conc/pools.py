@@ -142,13 +142,20 @@ def _place(types: Types, operand: Node) -> PoolKey | None:
 
 
 def type_of(types: Types, expr: Node) -> Type | None:
-    """:meth:`Types.of_expression`, receivers included (``s.pool`` in a method of ``*S``)."""
+    """:meth:`Types.of_expression`, receivers included (``s.pool``, ``*s`` in a method of ``*S``)."""
     expr = _unparen(expr)
     if expr.type == "identifier":
         decl = scopes.resolve(expr)
         declared = scopes.declared_type(decl) if decl is not None and decl.kind == "receiver" else None
         if declared is not None:
             return Type(declared)
+    elif expr.type == "unary_expression" and expr.child_by_field_name("operator") is not None:
+        operator = expr.child_by_field_name("operator").type  # type: ignore[union-attr]
+        operand = expr.child_by_field_name("operand")
+        inner = type_of(types, operand) if operand is not None and operator in ("*", "&") else None
+        if inner is None:
+            return None
+        return types.pointee(inner) if operator == "*" else Type(inner.node, inner.pointers + 1)
     elif expr.type in ("selector_expression", "index_expression"):
         operand = expr.child_by_field_name("operand")
         outer = type_of(types, operand) if operand is not None else None
