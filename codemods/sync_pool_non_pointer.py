@@ -192,7 +192,7 @@ def put_value(types: Types, arg: Node) -> str | None:
         if element is not None:
             return f"[]{types.name(element)}"  # a slice of an array
     found = value_type(types, arg)
-    if found is None:
+    if found is None or _type_parameter(found, arg):
         return None
     kind = types.kind(found)
     if kind not in _ALLOCATING or _pointer_shaped(types, found, 0):
@@ -201,6 +201,25 @@ def put_value(types: Types, arg: Node) -> str | None:
     if size is not None and size <= 1:
         return None  # zero-size and one-byte values are boxed without allocating
     return types.name(found) if kind != "slice" or found.node.type != "slice_type" else found.node.text.decode()
+
+
+def _type_parameter(found: Type, at: Node) -> bool:
+    """Whether the type is a type parameter of a function around ``at`` (it may hide a package type's name)."""
+    if found.node.type != "type_identifier":
+        return False
+    name = found.node.text
+    for function in scopes.ancestors(at):
+        if function.type == "function_declaration":
+            params = function.child_by_field_name("type_parameters")
+            names = captures("(type_parameter_declaration name: (identifier) @n)", params) if params else {}
+            if any(n.text == name for n in names.get("n", [])):
+                return True
+        elif function.type == "method_declaration":
+            receiver = function.child_by_field_name("receiver")
+            arguments = captures("(type_arguments (type_elem (type_identifier) @n))", receiver) if receiver else {}
+            if any(n.text == name for n in arguments.get("n", [])):
+                return True
+    return False
 
 
 def _static(literal: Node) -> bool:
