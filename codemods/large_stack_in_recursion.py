@@ -67,12 +67,14 @@ copied, compared or ranged over by value.
 
 from __future__ import annotations
 
+import re
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from gofix_conc import callgraph, gofmt, scopes
+from gofix_conc import callgraph, gofmt, index, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
 from gofix_conc.source import captures
@@ -143,29 +145,21 @@ def _finding(ctx: FileContext, candidate: Candidate, chain: list[str], uses: lis
 
 def _large_arrays(ctx: FileContext, types: Types) -> Iterator[Candidate]:
     matched = captures(DECLARATIONS, ctx.root)
+    named: frozenset[str] | None = None
     for construct in matched.get("var", []) + matched.get("short", []) + matched.get("param", []):
         function = scopes.enclosing_function(construct)
         if function is None or function.type not in ("function_declaration", "method_declaration"):
             continue  # package level, or a func literal (its recursion would go through a func value)
-        if construct.type == "parameter_declaration":
-            if construct.parent != function.child_by_field_name("parameters"):
-                continue  # a result, a receiver, or a func type's parameter inside the body
-            written = construct.child_by_field_name("type")
-            names = [n for n in construct.children_by_field_name("name") if n.is_named]
-            pairs = [(n, written) for n in names]
-        elif construct.type == "var_spec":
-            written = construct.child_by_field_name("type")
-            names = [n for n in construct.children_by_field_name("name") if n.is_named]
-            if written is not None:
-                pairs = [(n, written) for n in names]
-            else:
-                pairs = [(n, _literal_type(scopes.initial_value(d))) for n in names if (d := scopes.resolve(n))]
-        else:
-            left = construct.child_by_field_name("left")
-            names = [n for n in left.named_children if n.type == "identifier"] if left is not None else []
-            pairs = [(n, _literal_type(scopes.initial_value(d))) for n in names if (d := scopes.resolve(n))]
-        for ident, kind in pairs:
-            if kind is None or ident.text == b"_" or not _may_be_array(kind):
+        if construct.type == "parameter_declaration" and construct.parent != function.child_by_field_name("parameters"):
+            continue  # a result, a receiver, or a func type's parameter inside the body
+        for ident, kind in _declared(construct):
+            if kind is None or ident.text == b"_":
+                continue
+            if kind.type == "type_identifier":
+                named = _array_names(ctx) if named is None else named
+                if kind.text is None or kind.text.decode() not in named:
+                    continue  # no declaration of the package gives that name an array type
+            elif kind.type != "array_type":
                 continue
             if types.kind(Type(kind)) != "array":
                 continue
@@ -177,9 +171,40 @@ def _large_arrays(ctx: FileContext, types: Types) -> Iterator[Candidate]:
             yield Candidate(ident.text.decode(), ident, construct, function, kind, size)  # type: ignore[union-attr]
 
 
-def _may_be_array(kind: Node) -> bool:
-    """An array type as written, or a name (of the package) that may stand for one."""
-    return kind.type in ("array_type", "type_identifier", "parenthesized_type")
+def _declared(construct: Node) -> list[tuple[Node, Node | None]]:
+    """(name, type as written or of its composite literal) for each name a declaration introduces."""
+    if construct.type == "short_var_declaration":
+        left, right = construct.child_by_field_name("left"), construct.child_by_field_name("right")
+        names = [n for n in left.named_children if n.type != "comment"] if left is not None else []
+        values = [v for v in right.named_children if v.type != "comment"] if right is not None else []
+    else:
+        names = [n for n in construct.children_by_field_name("name") if n.is_named]
+        written = construct.child_by_field_name("type")
+        if written is not None:
+            return [(n, written) for n in names]
+        value = construct.child_by_field_name("value")
+        values = [v for v in value.named_children if v.type != "comment"] if value is not None else []
+    if len(names) != len(values):
+        return []
+    return [(n, _literal_type(v)) for n, v in zip(names, values, strict=True) if n.type == "identifier"]
+
+
+# Names that may be declared with an array type:  type page [512]uint64   (or inside a type ( ... ) block)
+_ARRAY_NAMES = re.compile(rb"^[ \t]*(?:type[ \t]+)?([A-Za-z_]\w*)[ \t]+\[[^\]\n]+\]", re.MULTILINE)
+_NAMES: OrderedDict[tuple, frozenset[str]] = OrderedDict()  # type: ignore[type-arg]
+
+
+def _array_names(ctx: FileContext) -> frozenset[str]:
+    """A superset of the package's type names declared as arrays, read from the files' text without parsing."""
+    view = ctx.package
+    members = index.package(view.path.parent, view.name, view.is_test).members
+    key = (view.path.parent, view.name, view.is_test, tuple((m.path, m.key) for m in members))
+    found = _NAMES.get(key)
+    if found is None:
+        found = _NAMES[key] = frozenset(m.decode() for member in members for m in _ARRAY_NAMES.findall(member.raw))
+        while len(_NAMES) > 8:
+            _NAMES.popitem(last=False)
+    return found | {m.decode() for m in _ARRAY_NAMES.findall(ctx.source.data)}
 
 
 def _literal_type(value: Node | None) -> Node | None:
