@@ -365,7 +365,7 @@ def _is_goroutine_body(ctx: FileContext, function: Node) -> bool:
     name = _function_name(function)
     if ctx.is_test_file and function.type == "function_declaration" and _TEST_FUNCTION.match(name):
         return True
-    return function.type == "function_declaration" and _only_started_with_go(ctx, name)
+    return _only_started_with_go(ctx, function)
 
 
 def _only_go_variable(literal: Node) -> bool:
@@ -387,32 +387,36 @@ def _only_go_variable(literal: Node) -> bool:
     return bool(uses) and all(_started_with_go(r) for r in uses)
 
 
-def _started_with_go(ident: Node) -> bool:
-    call = ident.parent
+def _started_with_go(name: Node) -> bool:
+    """``go name(...)`` or ``go x.name(...)``."""
+    callee = name.parent if name.parent is not None and name.parent.type == "selector_expression" else name
+    call = callee.parent
     return (
         call is not None
         and call.type == "call_expression"
-        and call.child_by_field_name("function") == ident
+        and call.child_by_field_name("function") == callee
         and call.parent is not None
         and call.parent.type == "go_statement"
     )
 
 
-def _only_started_with_go(ctx: FileContext, name: str) -> bool:
-    """Every use of the package function ``name`` is ``go name(...)``."""
+def _only_started_with_go(ctx: FileContext, function: Node) -> bool:
+    """Every use of the package's function (or of any method of that name) is ``go name(...)``."""
+    name = _function_name(function).encode()
+    method = function.type == "method_declaration"
     uses = []
-    for facts in _files_mentioning(ctx, name.encode()):
-        for ident in captures("(identifier) @id", facts.source.root).get("id", []):
-            if ident.text != name.encode() or (
-                ident.parent is not None and ident.parent.type == "function_declaration"
-            ):
+    for facts in _files_mentioning(ctx, name):
+        kind = "field_identifier" if method else "identifier"
+        for ident in captures(f"({kind}) @id", facts.source.root).get("id", []):
+            if ident.text != name or (ident.parent is not None and ident.parent.type.endswith("_declaration")):
+                continue
+            if method:
+                uses.append(ident)  # x.name: this method or another type's, counted alike
                 continue
             decl = scopes.resolve(ident)
             if decl is None or decl.kind == "func":
                 uses.append(ident)
-    if not uses:
-        return False
-    return all(_started_with_go(ident) for ident in uses)
+    return bool(uses) and all(_started_with_go(ident) for ident in uses)
 
 
 def _position(lock: Node) -> Node:
