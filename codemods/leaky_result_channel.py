@@ -397,6 +397,11 @@ def _select_abandons(case: Node, loop: Node | None, sender: Sender, function: No
         leave = _leave_in(other, loop, function) if loop is not None else None
         if loop is not None and leave is None:
             continue  # the loop goes on waiting
+        if loop is None and captures("(goto_statement) @g", other).get("g"):
+            leave = _leave_in(other, select, function)
+            if leave is None:
+                continue  # goto back to a label before the select: it waits again
+            return f"the select can take {_describe(other)} instead of the receive ({_what(leave)})"
         if _signalled_by(other, sender):
             continue  # the sender signals that channel itself, after its send has been taken
         if leave is not None:
@@ -438,8 +443,13 @@ def _leave_in(node: Node, loop: Node, function: Node) -> Node | None:
     for leave in captures(LEAVES, node).get("leave", []):
         if scopes.enclosing_function(leave) != function:
             continue
-        if leave.type == "return_statement" or leave.type == "goto_statement":
+        if leave.type == "return_statement":
             return leave
+        if leave.type == "goto_statement":
+            label = _goto_target(leave, function)
+            if label is None or (not scopes.contains(loop, label) and label.start_byte > loop.start_byte):
+                return leave  # a jump forward, out of the loop
+            # a jump inside the loop, or back before it: it waits again
         if leave.type == "break_statement":
             target = _break_target(leave)
             if target is not None and (target == loop or scopes.contains(target, loop)):
@@ -466,6 +476,17 @@ def _break_target(brk: Node) -> Node | None:
             name = ancestor.child_by_field_name("label")
             if name is not None and name.text == label.text:
                 return ancestor.named_children[-1]
+    return None
+
+
+def _goto_target(goto: Node, function: Node) -> Node | None:
+    """The labeled statement ``goto`` jumps to (labels belong to the whole function)."""
+    label = next((c for c in goto.named_children if c.type == "label_name"), None)
+    for statement in captures("(labeled_statement) @s", function).get("s", []):
+        name = statement.child_by_field_name("label")
+        same = label is not None and name is not None and name.text == label.text
+        if same and scopes.enclosing_function(statement) == function:
+            return statement
     return None
 
 
