@@ -408,10 +408,26 @@ def _closed_before(exit_: Node, sender: Sender) -> bool:
 
 
 def _closes(statement: Node, sender: Sender) -> bool:
-    """``close(ch)``, ``defer close(ch)``, ``defer func() { ... close(ch) }()``, ``once.Do(func() { close(ch) })``."""
+    """``close(ch)``, ``defer close(ch)``, ``defer func() { ... close(ch) }()``, ``once.Do(func() { close(ch) })``.
+
+    Also a labelled one (``done: close(ch)``, the target of a ``goto``), and
+    an ``if``/``else`` chain each of whose branches closes.
+    """
+    if statement.type == "labeled_statement":
+        inner = [c for c in statement.named_children if c.type not in ("label_name", "comment")]
+        return bool(inner) and _closes(inner[-1], sender)
+    if statement.type == "if_statement":
+        branches = [statement.child_by_field_name("consequence"), statement.child_by_field_name("alternative")]
+        return all(b is not None and _branch_closes(b, sender) for b in branches)
     if statement.type not in ("expression_statement", "defer_statement"):
         return False
     return any(scopes.contains(statement, c) and _unconditional_in(c, statement) for c in sender.closes)
+
+
+def _branch_closes(branch: Node, sender: Sender) -> bool:
+    if branch.type == "if_statement":
+        return _closes(branch, sender)
+    return any(_closes(s, sender) for s in goroutines.statements(branch))
 
 
 def _unconditional_in(close: Node, statement: Node) -> bool:
