@@ -27,7 +27,12 @@ every file of the package:
   `*b = (*b)[:0]`, `*b = T{}`); every `Put` of the pool resets first (or puts
   a new object): a pool that only ever holds clean objects hands out clean
   ones; the object leaves the function before it is written (returned,
-  passed on: the writer is elsewhere), or its first use is not a write.
+  passed on: the writer is elsewhere), or its first use is not a write: a
+  read of the old contents first (`String`, `Bytes`, `Len`, `WriteTo`, an
+  `AppendX(dst []byte) []byte` method, which appends the object to `dst`)
+  may be deliberate, and a `Reset` would change what it reads. A
+  `bytes.Buffer` drained before its `Put` (`b.WriteTo(w)`, `io.Copy(w, b)`)
+  is not known to be dirty.
   Uses are read in source order, not along each path: a `Put` on an early
   return that skips the `Reset` is not seen, nor a `Get` wrapped in a helper
   (`b := getBuffer()`), nor a `Put` through a method of the object's type.
@@ -99,6 +104,8 @@ object `New` returns it does nothing, and on one a previous user left dirty
 it drops exactly the bytes the writer was not meant to see. For a type of
 the package, what its `Reset` does is the package's own code (it may do more
 than clear), so the fix is unsafe: check that `Reset` only empties the value.
+A `Reset` with a value receiver works on a copy (it clears only through
+pointer fields, or nothing): no fix.
 """
 
 from __future__ import annotations
@@ -120,7 +127,13 @@ _ALLOCATING = frozenset({"slice", "string", "struct", "array"})
 _POINTER_SHAPED = frozenset({"pointer", "map", "chan", "func"})
 # Methods of bytes.Buffer / strings.Builder by what they do to the contents.
 _WRITERS = frozenset({"Write", "WriteString", "WriteByte", "WriteRune", "ReadFrom"})
-_NEUTRAL = frozenset({"Grow", "Len", "Cap", "Available", "Bytes", "String", "AvailableBuffer"})
+_NEUTRAL = frozenset({"Grow", "Cap"})
+# Methods that read the contents (what a previous user left, right after a Get).
+_READERS = frozenset(
+    {"Len", "Available", "Bytes", "String", "AvailableBuffer", "WriteTo", "Next", "UnreadByte", "UnreadRune"}
+)
+# Methods of bytes.Buffer that consume what they read: a Buffer read to the end is empty again.
+_DRAINING = frozenset({"WriteTo", "Read", "ReadByte", "ReadRune", "ReadBytes", "ReadString", "Next"})
 # Functions that write into their first argument.
 _WRITING_FUNCTIONS = {
     "fmt": frozenset({"Fprint", "Fprintf", "Fprintln"}),
@@ -145,7 +158,7 @@ _LITERALS = frozenset(
 _RESET_TYPES = {"bytes": "Buffer", "strings": "Builder"}
 
 # what a use of a pooled object does to its contents
-CLEAN, WRITE, NEUTRAL, OTHER = "clean", "write", "neutral", "other"
+CLEAN, WRITE, NEUTRAL, READ, OTHER = "clean", "write", "neutral", "read", "other"
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
@@ -571,7 +584,7 @@ def _first_use(
         effect = use_effect(ctx, ref, reset_type)
         if effect == NEUTRAL:
             continue
-        return ref if effect == WRITE else None
+        return ref if effect == WRITE else None  # a read first: the code looks at what it was handed
     return None
 
 
@@ -593,15 +606,51 @@ def use_effect(ctx: FileContext, ref: Node, reset_type: str) -> str:
             return CLEAN
         if method in _NEUTRAL:
             return NEUTRAL
+        if method in _READERS:
+            return READ
         if "." in reset_type:
             return WRITE if method in _WRITERS else OTHER
-        declared = ctx.package.method(reset_type, method) is not None
-        return WRITE if declared and method.startswith(("Write", "Append")) else OTHER
+        declared = ctx.package.method(reset_type, method)
+        if declared is None or not method.startswith(("Write", "Append")):
+            return OTHER
+        return READ if _appends_to_argument(declared.node) else WRITE
     if parent.type == "argument_list" and _arguments(parent.parent)[:1] == [ref]:  # type: ignore[arg-type]
         return WRITE if _writes_first_argument(ctx, parent.parent) else OTHER  # type: ignore[arg-type]
     if parent.type == "unary_expression" and parent.child_by_field_name("operator").type == "*":  # type: ignore[union-attr]
         return _overwrite_effect(ref, parent)
     return OTHER
+
+
+def _appends_to_argument(method: Node) -> bool:
+    """``func (t *T) AppendText(dst []byte) []byte``: it appends the object to ``dst``, it does not write it."""
+    params = method.child_by_field_name("parameters")
+    result = method.child_by_field_name("result")
+    first = next((c for c in params.named_children if c.type == "parameter_declaration"), None) if params else None
+    kind = first.child_by_field_name("type") if first is not None else None
+    if kind is None or result is None:
+        return False
+    if result.type == "parameter_list":
+        results = [c for c in result.named_children if c.type == "parameter_declaration"]
+        result = results[0].child_by_field_name("type") if len(results) == 1 else None
+    return result is not None and result.text == kind.text
+
+
+def _drains(ctx: FileContext, ref: Node) -> bool:
+    """``b.WriteTo(w)``, ``b.Next(n)``, ``io.Copy(w, b)``: a ``bytes.Buffer`` read to its end is empty again."""
+    parent = ref.parent
+    if parent is not None and parent.type == "selector_expression":
+        field = parent.child_by_field_name("field")
+        return field is not None and field.text.decode() in _DRAINING
+    call = parent.parent if parent is not None and parent.type == "argument_list" else None
+    function = call.child_by_field_name("function") if call is not None else None
+    if function is None or function.type != "selector_expression" or _arguments(call)[1:2] != [ref]:
+        return False
+    package = function.child_by_field_name("operand")
+    field = function.child_by_field_name("field")
+    if package is None or package.type != "identifier" or scopes.resolve(package) is not None or field is None:
+        return False
+    path = next((i.path for i in imports(ctx.source) if i.local_name == package.text.decode()), "")
+    return path == "io" and field.text in (b"Copy", b"CopyN", b"CopyBuffer")
 
 
 def _writes_first_argument(ctx: FileContext, call: Node) -> bool:
@@ -654,6 +703,11 @@ def _reset_fix(ctx: FileContext, statement: Node, decl: scopes.Declaration, kind
     base = kind.named_children[0]
     if base.type == "qualified_type":
         return ctx.fix(message, [edit], Safety.SAFE), ""
+    method = ctx.package.method(base.text.decode(), "Reset")
+    receiver = method.node.child_by_field_name("receiver") if method is not None else None
+    declared = receiver.named_children[0].child_by_field_name("type") if receiver and receiver.named_children else None
+    if declared is None or declared.type != "pointer_type":
+        return None, f"{base.text.decode()}.Reset has a value receiver (it works on a copy): check what it clears"
     message += f" (check: {base.text.decode()}.Reset only empties the value)"
     return ctx.fix(message, [edit], Safety.UNSAFE), ""
 
@@ -736,6 +790,10 @@ def _is_new_object(arg: Node) -> bool:
 def _effect_before_put(ctx: FileContext, ref: Node, reset_type: str) -> str:
     effect = use_effect(ctx, ref, reset_type or "?")
     parent = ref.parent
+    if reset_type == "bytes.Buffer" and _drains(ctx, ref):
+        return OTHER  # read out, maybe to its end: not known to be dirty
+    if effect == READ:
+        return NEUTRAL
     if effect != OTHER or parent is None:
         return effect
     if parent.type == "argument_list":
