@@ -202,7 +202,11 @@ def _sends_after(
     if closer is None:
         deferred = scopes.enclosing(close, ("defer_statement",)) is not None
         if deferred:
-            return any(not _joined_at(spawn, exit_, ignore) for exit_ in channels.exits(channel.function))
+            waits = _deferred_joins(close)
+            return any(
+                not _joined_at(spawn, exit_, ignore) and not _waits_first(waits, exit_)
+                for exit_ in channels.exits(channel.function)
+            )
         if close.start_byte < spawn.start_byte:
             return False  # closed before the sender starts: a bug of another kind, or a loop the rule does not order
         return not concurrency.joined_between(spawn, close, ignore)
@@ -216,6 +220,31 @@ def _sends_after(
     return concurrency.overlap(
         concurrency.outermost_start(spawn, frame), concurrency.outermost_start(closer.spawn, frame)
     )
+
+
+def _deferred_joins(close: Node) -> list[Node]:
+    """``defer wg.Wait()`` (or a deferred closure that waits) after ``defer close(ch)`` in its block: it runs first."""
+    statement = scopes.enclosing(close, ("defer_statement",))
+    if statement is None or statement.parent is None or statement.parent.type not in ("statement_list", "block"):
+        return []
+    found = []
+    for later in statement.parent.named_children:
+        if later.type != "defer_statement" or later.start_byte <= statement.start_byte:
+            continue
+        call = later.named_children[0] if later.named_children else None
+        literal = call.child_by_field_name("function") if call is not None and call.type == "call_expression" else None
+        if literal is not None and literal.type == "func_literal":
+            body = literal.child_by_field_name("body")
+            if body is not None and any(concurrency.is_join(s) for s in goroutines.statements(body)):
+                found.append(later)
+        elif concurrency.is_join(later):
+            found.append(later)
+    return found
+
+
+def _waits_first(waits: list[Node], exit_: Node) -> bool:
+    """A deferred join registered before the function leaves at ``exit_``: it runs before the deferred close."""
+    return any(exit_.type == "block" or w.end_byte <= exit_.start_byte for w in waits)
 
 
 def _joined_at(spawn: Node, exit_: Node, ignore: Callable[[Node], bool]) -> bool:
