@@ -83,11 +83,17 @@ from gofix_conc.types import Type, Types
 # Declarations in function bodies and signatures that can hold an array:
 #   var buf [N]byte      t := [N]T{}      func f(a [N]T)
 DECLARATIONS = """
-[(var_spec) @var
- (short_var_declaration) @short
- (parameter_declaration) @param]
+[(var_spec type: [(array_type) (type_identifier)]) @decl
+ (var_spec value: (expression_list (composite_literal type: [(array_type) (type_identifier)]))) @decl
+ (short_var_declaration right: (expression_list (composite_literal type: [(array_type) (type_identifier)]))) @decl
+ (parameter_declaration type: [(array_type) (type_identifier)]) @decl]
 """
 
+# Predeclared type names, never arrays: skipped before any lookup.
+_PREDECLARED = frozenset(
+    {"bool", "byte", "rune", "string", "error", "any", "int", "int8", "int16", "int32", "int64", "uint", "uint8"}
+    | {"uint16", "uint32", "uint64", "uintptr", "float32", "float64", "complex64", "complex128", "comparable"}
+)
 _MIN = 8 << 10  # smaller frames are not worth a finding
 _STACK_LIMIT = 128 << 10  # larger declared variables are put on the heap by the compiler
 _IMPLICIT_LIMIT = 64 << 10  # make([]T, n) of constant size up to this stays on the stack
@@ -110,20 +116,31 @@ class Candidate:
 
 def check(ctx: FileContext) -> Iterator[Finding]:
     types = Types(ctx.root, ctx.package)
-    candidates = list(_large_arrays(ctx, types))
-    if not candidates:
-        return
-    graph = callgraph.graph(ctx.package)
-    for candidate in candidates:
-        key = callgraph.key_of(candidate.function)
-        chain = graph.cycle(key) if key is not None else None
-        if chain is None:
-            continue  # not recursive, or only through func values and interfaces
+    graph: callgraph.Graph | None = None
+    for candidate in _large_arrays(ctx, types):
         parameter = candidate.construct.type == "parameter_declaration"
         uses = [] if parameter else _uses(candidate)
         if any(kind in ("address", "element address", "escaping slice") for kind, _ in uses):
             continue  # its address or a slice of it may leave the frame: the array is (or may be) on the heap
+        key = callgraph.key_of(candidate.function)
+        if key is None or not _called_somewhere(ctx, key):
+            continue  # nothing in the package calls it by name: no recursion to look for
+        graph = graph or callgraph.graph(ctx.package)
+        chain = graph.cycle(key)
+        if chain is None:
+            continue  # not recursive, or only through func values and interfaces
         yield _finding(ctx, candidate, chain, uses)
+
+
+def _called_somewhere(ctx: FileContext, key: str) -> bool:
+    """The function's name followed by ``(`` appears in the package's text other than where it is declared."""
+    name = key.rsplit(".", 1)[-1].encode()
+    view = ctx.package
+    members = index.package(view.path.parent, view.name, view.is_test).members
+    texts = [ctx.source.data, *(m.raw for m in members if m.path != view.path)]
+    pattern = re.compile(rb"(?<![\w])" + re.escape(name) + rb"(?:\[[^\]\n]*\])?\(")
+    declared = re.compile(rb"func[ \t]+(?:\([^)]*\)[ \t]*)?" + re.escape(name) + rb"\b")
+    return sum(len(pattern.findall(t)) - len(declared.findall(t)) for t in texts if name in t) > 0
 
 
 def _finding(ctx: FileContext, candidate: Candidate, chain: list[str], uses: list[tuple[str, Node]]) -> Finding:
@@ -144,23 +161,27 @@ def _finding(ctx: FileContext, candidate: Candidate, chain: list[str], uses: lis
 
 
 def _large_arrays(ctx: FileContext, types: Types) -> Iterator[Candidate]:
-    matched = captures(DECLARATIONS, ctx.root)
     named: frozenset[str] | None = None
-    for construct in matched.get("var", []) + matched.get("short", []) + matched.get("param", []):
+    for construct in captures(DECLARATIONS, ctx.root).get("decl", []):
+        pairs = []
+        for ident, kind in _declared(construct):
+            if kind is None or ident.text == b"_" or kind.text is None:
+                continue
+            if kind.type == "type_identifier":
+                if kind.text.decode() in _PREDECLARED:
+                    continue
+                named = _array_names(ctx) if named is None else named
+                if kind.text.decode() not in named:
+                    continue  # no declaration of the package gives that name an array type
+            pairs.append((ident, kind))
+        if not pairs:
+            continue
         function = scopes.enclosing_function(construct)
         if function is None or function.type not in ("function_declaration", "method_declaration"):
             continue  # package level, or a func literal (its recursion would go through a func value)
         if construct.type == "parameter_declaration" and construct.parent != function.child_by_field_name("parameters"):
             continue  # a result, a receiver, or a func type's parameter inside the body
-        for ident, kind in _declared(construct):
-            if kind is None or ident.text == b"_":
-                continue
-            if kind.type == "type_identifier":
-                named = _array_names(ctx) if named is None else named
-                if kind.text is None or kind.text.decode() not in named:
-                    continue  # no declaration of the package gives that name an array type
-            elif kind.type != "array_type":
-                continue
+        for ident, kind in pairs:
             if types.kind(Type(kind)) != "array":
                 continue
             size = types.size(Type(kind))

@@ -89,11 +89,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from gofix_conc import concurrency, index, scopes, statements
+from gofix_conc import concurrency, exits, index, scopes, statements
 from gofix_conc.context import FileContext
 from gofix_conc.index import FileFacts
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
@@ -108,9 +108,6 @@ SELECTOR_CALLS = """
 # Calls by plain name, for the package's unlock helpers:  unlockThread()
 NAME_CALLS = "(call_expression function: (identifier) @name) @call"
 
-# Calls that end the path without returning to the caller (the goroutine dies or the program stops).
-_ENDS = frozenset({"panic", "os.Exit", "log.Fatal", "log.Fatalf", "log.Fatalln", "runtime.Goexit"})
-_TEST_ENDS = frozenset({"Fatal", "Fatalf", "FailNow", "Skip", "Skipf", "SkipNow"})
 # Packages whose calls change a thread's state: a path through them may leave it locked on purpose.
 _SYSTEM = re.compile(r"^(syscall|C|golang\.org/x/sys/.*|internal/syscall/.*)$")
 _THREAD_COMMENT = re.compile(r"thread|lock|taint", re.IGNORECASE)
@@ -137,21 +134,22 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         unlocks = _Unlocks(runtime, package.unlockers, imported)
         if _defers_unlock(body, unlocks) or _unlocks_in_closure(body, unlocks):
             continue  # a deferred unlock covers every path; a closure's unlock runs when someone calls it
-        walk = _Walk(unlocks)
-        leaks = walk.from_lock(statement, function)
+        walk = exits.unreleased_exits(statement, function, unlocks.any)
+        leaks = walk.leaks
         if walk.unknown or not leaks:
             continue  # every path out unlocks, or the flow is beyond this rule
         if _is_goroutine_body(ctx, function):
             continue  # the thread ends with the goroutine: the documented way to discard it, harmless otherwise
         own = _direct_unlocks(body, runtime)
-        if not own and not walk.helper_unlocks:
+        helpers = [call for call in walk.released_by if unlocks.helper(call)]
+        if not own and not helpers:
             if package.unlocks_elsewhere(function):
                 continue  # a lock()/unlock() pair: another function of the package unlocks
         elif package.unlock_only_elsewhere(function):
             continue  # the caller or a returned unlocker releases the thread on the paths that keep it
         if any(_documented_leak(ctx, leak, lock) for leak in leaks):
             continue  # "leave the thread locked: its state is tainted"
-        yield _finding(ctx, lock, function, runtime, leaks, own, walk.helper_unlocks)
+        yield _finding(ctx, lock, function, runtime, leaks, own, helpers)
 
 
 def _finding(
@@ -482,19 +480,6 @@ class _Unlocks:
         return self.direct(call) or self.helper(call)
 
 
-def _own_calls(node: Node) -> list[Node]:
-    """The calls under ``node`` that run as part of it: not those inside a func literal."""
-    calls = captures("(call_expression) @c", node).get("c", [])
-    return [c for c in calls if not any(a.type == "func_literal" for a in _between(c, node))]
-
-
-def _between(node: Node, stop: Node) -> Iterator[Node]:
-    for ancestor in scopes.ancestors(node):
-        if ancestor == stop:
-            return
-        yield ancestor
-
-
 def _defers_unlock(body: Node, unlocks: _Unlocks) -> bool:
     """A ``defer`` of the function that unlocks: ``defer runtime.UnlockOSThread()`` or a closure doing it."""
     for defer in captures("(defer_statement) @d", body).get("d", []):
@@ -508,7 +493,7 @@ def _unlocks_in_closure(body: Node, unlocks: _Unlocks) -> bool:
     for literal in captures("(func_literal) @f", body).get("f", []):
         if concurrency.goroutine_start(literal) is not None or scopes.enclosing(literal, ("defer_statement",)):
             continue
-        if any(unlocks.any(c) and scopes.enclosing_function(c) == literal for c in _own_calls(literal)):
+        if any(unlocks.any(c) and scopes.enclosing_function(c) == literal for c in exits.own_calls(literal)):
             return True
     return False
 
@@ -520,198 +505,6 @@ def _belongs(node: Node, body: Node) -> bool:
 
 def _direct_unlocks(body: Node, runtime: str) -> list[Node]:
     return [c for c in _calls(body, runtime, b"UnlockOSThread") if _belongs(c, body)]
-
-
-def _ends_path(call: Node) -> bool:
-    """``panic(...)``, ``os.Exit(1)``, ``t.Fatal(...)``: the path does not return to the caller."""
-    if call.type != "call_expression":
-        return False
-    function = call.child_by_field_name("function")
-    if function is None or function.text is None:
-        return False
-    if function.text.decode() in _ENDS:
-        return True
-    name = function.child_by_field_name("field") if function.type == "selector_expression" else None
-    return name is not None and name.text is not None and name.text.decode() in _TEST_ENDS
-
-
-# -- paths from the lock to the function's exits ----------------------------------------
-
-
-@dataclass
-class _Outcome:
-    """How the statements run so far can end while the lock is held."""
-
-    falls: bool = False  # past the last statement
-    breaks: bool = False  # by an unlabelled break
-    continues: bool = False  # by an unlabelled continue
-    leaks: list[Node] = field(default_factory=list)  # by these returns
-
-    def merge(self, other: _Outcome) -> None:
-        self.falls |= other.falls
-        self.breaks |= other.breaks
-        self.continues |= other.continues
-        self.leaks += other.leaks
-
-    @property
-    def going(self) -> bool:
-        return self.falls or self.breaks or self.continues
-
-
-_SWITCHES = frozenset({"expression_switch_statement", "type_switch_statement", "select_statement"})
-_CASES = frozenset({"expression_case", "type_case", "default_case", "communication_case"})
-
-
-class _Walk:
-    """The paths from a lock to the function's exits over the statement tree, following only "still locked".
-
-    A path ends at an unlock (direct or through a package helper), at a
-    ``return`` (a leak), at the end of the function (a leak), or at a call
-    that never returns (``panic``, ``os.Exit``, ``t.Fatal``). ``goto``,
-    labelled jumps, ``fallthrough``, an unlock in a condition and an unlock
-    guarded by an ``if`` of its own make the flow ``unknown``.
-    """
-
-    def __init__(self, unlocks: _Unlocks) -> None:
-        self.unlocks = unlocks
-        self.unknown = False
-        self.helper_unlocks: list[Node] = []
-
-    def from_lock(self, lock: Node, function: Node) -> list[Node]:
-        """The exits reached with the lock held: return statements, or the body's closing ``}``."""
-        body = function.child_by_field_name("body")
-        leaks: list[Node] = []
-        node, state = lock, _Outcome(falls=True)
-        while node != body and node.parent is not None and state.going and not self.unknown:
-            parent = node.parent
-            if parent.type == "statement_list":
-                if state.falls:
-                    items = [c for c in parent.named_children if c.type != "comment"]
-                    out = self.run(items[items.index(node) + 1 :] if node in items else [])
-                    leaks += out.leaks
-                    state = _Outcome(out.falls, state.breaks | out.breaks, state.continues | out.continues)
-                node = parent.parent  # type: ignore[assignment]
-                continue
-            if parent.type == "for_statement":
-                again = self.run(_statements(node)) if state.falls or state.continues else _Outcome()
-                leaks += again.leaks
-                looping = state.falls or state.continues or again.falls or again.continues
-                state = _Outcome(falls=state.breaks or again.breaks or (looping and _has_exit_condition(parent)))
-            elif parent.type in _SWITCHES:
-                state = _Outcome(falls=state.falls or state.breaks, continues=state.continues)
-            elif parent.type in scopes.FUNCTIONS:
-                break
-            node = parent
-        if self.unknown:
-            return []
-        if state.falls and node == body and function.child_by_field_name("result") is None:
-            leaks.append(body.children[-1])  # the closing brace: the end of the function
-        return leaks
-
-    def run(self, items: list[Node]) -> _Outcome:
-        """Run statements in order while the lock is held."""
-        result = _Outcome()
-        for statement in items:
-            out = self.step(statement)
-            result.breaks |= out.breaks
-            result.continues |= out.continues
-            result.leaks += out.leaks
-            if not out.falls or self.unknown:
-                return result
-        result.falls = True
-        return result
-
-    def step(self, statement: Node) -> _Outcome:
-        kind = statement.type
-        if kind == "return_statement":
-            return _Outcome(leaks=[statement])
-        if kind == "block":
-            return self.run(_statements(statement))
-        if kind == "labeled_statement":
-            inner = statement.named_children[-1]
-            return self.step(inner) if inner.type != "label_name" else _Outcome(falls=True)
-        if kind == "if_statement":
-            return self._if(statement)
-        if kind in _SWITCHES:
-            return self._switch(statement)
-        if kind == "for_statement":
-            return self._for(statement)
-        if kind in ("goto_statement", "fallthrough_statement"):
-            self.unknown = True
-            return _Outcome()
-        if kind in ("break_statement", "continue_statement"):
-            if statement.named_children:
-                self.unknown = True  # labelled: the rule does not follow it
-                return _Outcome()
-            return _Outcome(breaks=kind == "break_statement", continues=kind == "continue_statement")
-        calls = _own_calls(statement)
-        if kind == "go_statement":
-            return _Outcome(falls=True)
-        for call in calls:
-            if self.unlocks.any(call):
-                if self.unlocks.helper(call):
-                    self.helper_unlocks.append(call)
-                return _Outcome()  # unlocked from here on (a deferred unlock too)
-        if kind == "expression_statement" and _ends_path(statement.named_children[0]):
-            return _Outcome()
-        return _Outcome(falls=True)
-
-    def _if(self, statement: Node) -> _Outcome:
-        for part in (statement.child_by_field_name("initializer"), statement.child_by_field_name("condition")):
-            if part is not None and any(self.unlocks.any(c) for c in _own_calls(part)):
-                self.unknown = True  # an unlock in a condition: which paths it covers is beyond this rule
-                return _Outcome()
-        consequence = statement.child_by_field_name("consequence")
-        alternative = statement.child_by_field_name("alternative")
-        inside = _statements(consequence)
-        if alternative is None and inside and all(self._unlock_statement(s) for s in inside):
-            self.unknown = True  # `if ok { runtime.UnlockOSThread() }`: the condition decides, on purpose
-            return _Outcome()
-        result = self.step(consequence) if consequence is not None else _Outcome(falls=True)
-        if alternative is None:
-            result.falls = True
-        else:
-            result.merge(self.step(alternative))
-        return result
-
-    def _unlock_statement(self, statement: Node) -> bool:
-        call = statement.named_children[0] if statement.type == "expression_statement" else None
-        return call is not None and call.type == "call_expression" and self.unlocks.any(call)
-
-    def _switch(self, statement: Node) -> _Outcome:
-        cases = [c for c in statement.named_children if c.type in _CASES]
-        result = _Outcome()
-        if statement.type != "select_statement":
-            result.falls = not any(c.type == "default_case" for c in cases)
-        for case in cases:
-            out = self.run(_statements(case))
-            result.falls |= out.falls or out.breaks
-            result.continues |= out.continues
-            result.leaks += out.leaks
-        return result
-
-    def _for(self, statement: Node) -> _Outcome:
-        out = self.run(_statements(statement.child_by_field_name("body")))
-        return _Outcome(falls=out.breaks or _has_exit_condition(statement), leaks=out.leaks)
-
-
-def _has_exit_condition(loop: Node) -> bool:
-    """A loop that can end without a break: a range, a condition (``for x {}``, ``for ; x; {}``)."""
-    for child in loop.named_children:
-        if child == loop.child_by_field_name("body") or child.type == "comment":
-            continue
-        if child.type == "for_clause":
-            return child.child_by_field_name("condition") is not None
-        return True
-    return False
-
-
-def _statements(block: Node | None) -> list[Node]:
-    """The statements of a block or case clause, in order, comments left out."""
-    if block is None:
-        return []
-    holder = next((c for c in block.named_children if c.type == "statement_list"), None)
-    return [c for c in holder.named_children if c.type != "comment"] if holder is not None else []
 
 
 RULE = Rule(
