@@ -32,7 +32,9 @@ every file of the package:
   `AppendX(dst []byte) []byte` method, which appends the object to `dst`)
   may be deliberate, and a `Reset` would change what it reads. A
   `bytes.Buffer` drained before its `Put` (`b.WriteTo(w)`, `io.Copy(w, b)`)
-  is not known to be dirty.
+  is not known to be dirty, nor an object cleared before its `Put` by hand
+  (`p.buf = p.buf[:0]`, `p.err = nil`) or by a package function that calls
+  `Reset()` on it.
   Uses are read in source order, not along each path: a `Put` on an early
   return that skips the `Reset` is not seen, nor a `Get` wrapped in a helper
   (`b := getBuffer()`), nor a `Put` through a method of the object's type.
@@ -797,10 +799,61 @@ def _effect_before_put(ctx: FileContext, ref: Node, reset_type: str) -> str:
     if effect != OTHER or parent is None:
         return effect
     if parent.type == "argument_list":
+        if _resetting_helper(ctx, parent.parent, ref):  # type: ignore[arg-type]
+            return OTHER  # func clean(b *T) { b.Reset() }: cleared, maybe
         return WRITE  # handed to a function (an encoder, a formatter) since its last Reset
     if parent.type == "selector_expression" and (parent.parent is None or parent.parent.type != "call_expression"):
-        return WRITE if scopes.is_write(parent) else NEUTRAL  # r.buf = ... writes; reading a field does not
+        if not scopes.is_write(parent):
+            return NEUTRAL  # reading a field
+        return OTHER if _clears_field(parent) else WRITE  # r.buf = r.buf[:0] clears by hand; r.buf = ... writes
     return effect
+
+
+_ZERO_VALUES = frozenset({"nil", "true", "false"})
+
+
+def _clears_field(field: Node) -> bool:
+    """``r.buf = r.buf[:0]``, ``r.err = nil``, ``r.n = 0``, ``r.s = ""``: a hand-written reset of one field."""
+    values = field.parent
+    statement = values.parent if values is not None else None
+    if statement is None or statement.type != "assignment_statement" or len(values.named_children) != 1:  # type: ignore[union-attr]
+        return False
+    right = statement.child_by_field_name("right")
+    items = [c for c in right.named_children if c.type != "comment"] if right is not None else []
+    if len(items) != 1:
+        return False
+    value = _unparen(items[0])
+    if value.type == "slice_expression":
+        operand = value.child_by_field_name("operand")
+        end = value.child_by_field_name("end")
+        return operand is not None and operand.text == field.text and end is not None and end.text == b"0"
+    if value.type == "composite_literal":
+        body = value.child_by_field_name("body")
+        return body is not None and not body.named_children
+    return value.type in _ZERO_VALUES or value.text in (b"0", b'""', b"``")
+
+
+def _resetting_helper(ctx: FileContext, call: Node, ref: Node) -> bool:
+    """``clean(b)`` for a package function whose body calls ``Reset()`` on that parameter."""
+    function = call.child_by_field_name("function")
+    args = _arguments(call)
+    if function is None or function.type != "identifier" or ref not in args:
+        return False
+    local = scopes.resolve(function)
+    if local is not None and local.kind != "func":
+        return False
+    position = args.index(ref)
+    for declaration in ctx.package.functions(function.text.decode()):
+        parameters = declaration.child_by_field_name("parameters")
+        names = [
+            n.text for p in (parameters.named_children if parameters else []) for n in p.children_by_field_name("name")
+        ]
+        body = declaration.child_by_field_name("body")
+        if position < len(names) and body is not None:
+            needle = names[position] + b".Reset()"
+            if needle in body.text:
+                return True
+    return False
 
 
 def _declared_reset_type(decl: scopes.Declaration) -> str:
