@@ -90,7 +90,7 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from gofix_conc import concurrency, goroutines, layout, scopes, statements
+from gofix_conc import channels, concurrency, goroutines, layout, scopes, statements
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
 from gofix_conc.source import captures
@@ -105,12 +105,8 @@ MAKES = """
 
 # Statements that leave a select case for good: return, break, goto, and calls that do not come back.
 LEAVES = "[(return_statement) (break_statement) (goto_statement) (call_expression)] @leave"
-_NO_RETURN_CALLS = frozenset({b"panic", b"runtime.Goexit", b"os.Exit", b"log.Fatal", b"log.Fatalf", b"log.Fatalln"})
-_NO_RETURN_METHODS = frozenset({b"Fatal", b"Fatalf", b"FailNow", b"Skip", b"Skipf", b"SkipNow"})
 # What a goroutine's `return` after its send may hand back without doing any work (go discards it).
 _CONSTANT_VALUES = frozenset({"identifier", "nil", "true", "false", "int_literal", "interpreted_string_literal"})
-# Breaks target the innermost of these.
-_BREAKABLE = frozenset({"for_statement", "select_statement", "expression_switch_statement", "type_switch_statement"})
 
 
 @dataclass(frozen=True)
@@ -451,10 +447,10 @@ def _leave_in(node: Node, loop: Node, function: Node) -> Node | None:
                 return leave  # a jump forward, out of the loop
             # a jump inside the loop, or back before it: it waits again
         if leave.type == "break_statement":
-            target = _break_target(leave)
+            target = channels.break_target(leave)
             if target is not None and (target == loop or scopes.contains(target, loop)):
                 return leave
-        elif leave.type == "call_expression" and _never_returns(leave):
+        elif leave.type == "call_expression" and channels.never_returns(leave):
             return leave
     return None
 
@@ -463,20 +459,6 @@ def _what(leave: Node) -> str:
     """``the return on line 12``, ``the call on line 40``."""
     word = "call" if leave.type == "call_expression" else leave.type.split("_")[0]
     return f"the {word} on line {leave.start_point.row + 1}"
-
-
-def _break_target(brk: Node) -> Node | None:
-    label = next((c for c in brk.named_children if c.type == "label_name"), None)
-    for ancestor in scopes.ancestors(brk):
-        if ancestor.type in scopes.FUNCTIONS:
-            return None
-        if label is None and ancestor.type in _BREAKABLE:
-            return ancestor
-        if label is not None and ancestor.type == "labeled_statement":
-            name = ancestor.child_by_field_name("label")
-            if name is not None and name.text == label.text:
-                return ancestor.named_children[-1]
-    return None
 
 
 def _goto_target(goto: Node, function: Node) -> Node | None:
@@ -488,16 +470,6 @@ def _goto_target(goto: Node, function: Node) -> Node | None:
         if same and scopes.enclosing_function(statement) == function:
             return statement
     return None
-
-
-def _never_returns(call: Node) -> bool:
-    function = call.child_by_field_name("function")
-    if function is None:
-        return False
-    if function.text in _NO_RETURN_CALLS:
-        return True
-    field = function.child_by_field_name("field") if function.type == "selector_expression" else None
-    return field is not None and field.text in _NO_RETURN_METHODS
 
 
 def _return_between(start: Node, receive: Node, function: Node) -> Node | None:
@@ -578,9 +550,7 @@ def _work_after(sender: Sender) -> str | None:
 
 def _plain_return(ret: Node) -> bool:
     values = ret.named_children[0].named_children if ret.named_children else []
-    return all(
-        v.type in ("identifier", "nil", "true", "false", "int_literal", "interpreted_string_literal") for v in values
-    )
+    return all(v.type in _CONSTANT_VALUES for v in values)
 
 
 def _recover_only(defer: Node) -> bool:

@@ -365,20 +365,39 @@ def loop_breaks(loop: Node) -> list[Node]:
     body = loop.child_by_field_name("body")
     if body is None:
         return []
-    label = _label_of(loop)
-    found = []
-    for stmt in captures("(break_statement) @b", body).get("b", []):
-        if scopes.enclosing_function(stmt) != scopes.enclosing_function(loop):
-            continue
-        target = stmt.named_children[0].text.decode() if stmt.named_children else None  # type: ignore[union-attr]
-        if target is not None:
-            if target == label:
-                found.append(stmt)
-            continue
-        inner = next((a for a in scopes.ancestors(stmt) if a.type in _BREAKABLE), None)
-        if inner == loop:
-            found.append(stmt)
-    return found
+    mine = scopes.enclosing_function(loop)
+    return [
+        stmt
+        for stmt in captures("(break_statement) @b", body).get("b", [])
+        if scopes.enclosing_function(stmt) == mine and break_target(stmt) == loop
+    ]
+
+
+def break_target(brk: Node) -> Node | None:
+    """The statement a ``break`` leaves: the innermost ``for``/``switch``/``select``, or the one its label names."""
+    label = next((c for c in brk.named_children if c.type == "label_name"), None)
+    for ancestor in scopes.ancestors(brk):
+        if ancestor.type in scopes.FUNCTIONS:
+            return None
+        if label is None and ancestor.type in _BREAKABLE:
+            return ancestor
+        if label is not None and ancestor.type == "labeled_statement":
+            name = ancestor.child_by_field_name("label")
+            if name is not None and name.text == label.text:
+                inner = [c for c in ancestor.named_children if c.type not in ("label_name", "comment")]
+                return inner[-1] if inner else None
+    return None
+
+
+def never_returns(call: Node) -> bool:
+    """A call that does not come back: ``panic``, ``os.Exit``, ``log.Fatal``, ``runtime.Goexit``, ``t.Fatal``."""
+    function = call.child_by_field_name("function")
+    if function is None:
+        return False
+    if function.text in _EXITS:
+        return True
+    field_ = function.child_by_field_name("field") if function.type == "selector_expression" else None
+    return field_ is not None and field_.text in _TEST_EXITS
 
 
 def _label_of(statement: Node) -> str | None:
@@ -534,11 +553,8 @@ def other_ways_out(found: ReceiveLoop) -> list[Node]:
                 and not _labels_inside(stmt, loop)
             ):
                 ways.append(stmt)  # break/continue to a loop outside this one
-    for call in captures("(call_expression function: (_) @f)", body).get("f", []):
-        if scopes.enclosing_function(call) != mine:
-            continue
-        field_ = call.child_by_field_name("field") if call.type == "selector_expression" else None
-        if call.text in _EXITS or (field_ is not None and field_.text in _TEST_EXITS):
+    for call in captures("(call_expression) @c", body).get("c", []):
+        if scopes.enclosing_function(call) == mine and never_returns(call):
             ways.append(call)
     return ways
 
