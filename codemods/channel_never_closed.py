@@ -13,7 +13,10 @@ Not reported: a loop that has another way out (a `break` or `return` on a
 count, a value, a `select` on `ctx.Done()` or a done channel); a channel
 closed by other code of the function (a closer goroutine after `wg.Wait()`,
 a `close` after the join, a `sync.Once`); a sender that closes with `defer`
-or on every path; senders that never return (`for { ... }` servers: the
+or on every path (an `if`/`else` closing in each branch, a labelled close a
+`goto` jumps to); copies of a sender started in a loop that count a shared
+number down and close in the last one (`if left.Add(-1) == 0 { close(ch)
+}`); senders that never return (`for { ... }` servers: the
 consumer is meant to run forever); the function sending on the channel
 itself; and channels the rule cannot see all the uses of: parameters,
 fields, package variables, channels returned, stored, passed to other
@@ -116,6 +119,8 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             continue  # the consumer is one of the senders
         if any(channel.goroutine_of(c) not in channel.senders for c in channel.closes):
             continue  # closed by other code: a closer goroutine, the function after a join, a sync.Once
+        if any(s.multiplied and channels.last_one_closes(s) for s in channel.senders):
+            continue  # the copies of a sender count down a shared number: the last one to finish closes
         skipped = [channels.closes_everywhere(s) for s in channel.senders]
         if any(exit_ is None for exit_ in skipped):
             continue  # a sender closes on every path, or never returns (the loop is meant to run forever)

@@ -15,8 +15,12 @@ the `close(` call.
 Not reported: a `close` after the senders' join (`wg.Wait()`, errgroup's
 `Wait()`, a receive from a done channel the senders signal on, a receive
 from the channel itself); a closer goroutine that waits first (`go func() {
-wg.Wait(); close(ch) }()`); the only sender closing its own channel; a close
-through a `sync.Once`; a goroutine that was joined before the close;
+wg.Wait(); close(ch) }()`); a `defer close(ch)` with a `defer wg.Wait()`
+registered after it (defers run last in, first out); the only sender
+closing its own channel; copies of a sender started in a loop that count a
+shared number down and close in the last one (`if left.Add(-1) == 0 {
+close(ch) }`, a counter under a mutex); a close through a `sync.Once`; a
+goroutine that was joined before the close;
 channels the rule cannot see all the uses of (parameters, fields, package
 variables, channels returned, stored or passed to other calls).
 
@@ -163,6 +167,8 @@ def race(channel: channels.Channel, close: Node) -> str | None:
             continue  # close and sends under one mutex: the sender checks a closed flag under it, as a rule
         if sender is closer:
             loop = statements.loop_running(sender.spawn)
+            if channels.last_one_closes(sender):
+                continue  # the copies count down a shared number: the last one to finish closes
             if sender.in_loop and (loop is None or not concurrency.joined_each_iteration(sender.spawn, loop)):
                 return f"other copies of the goroutine started in a loop at line {line} may still send on it"
             continue

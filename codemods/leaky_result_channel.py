@@ -15,7 +15,8 @@ channel as an argument (`go fetch(ctx, url, ch)`). The finding is on the
 
 Not reported: buffered channels; a receiver that always receives (no
 `return` before the receive, or the other case of the select drains the
-channel too, or the select sits in a loop that goes on waiting); a sender
+channel too, or the select sits in a loop that goes on waiting, or the
+other case jumps back before the select with `goto`); a sender
 that selects itself (`case ch <- v: case <-ctx.Done():`); a channel that is
 closed, ranged over, sent on more than once (a stream), received in another
 goroutine or a deferred function, passed to anything but the goroutine,

@@ -466,6 +466,49 @@ def _unconditional_in(close: Node, statement: Node) -> bool:
     return False
 
 
+# Calls that count a shared number down: n.Add(-1), atomic.AddInt32(&n, -1), atomic.AddUint64(&n, ^uint64(0)).
+_COUNTDOWN_CALLS = frozenset({b"Add", b"AddInt32", b"AddInt64", b"AddUint32", b"AddUint64", b"AddUintptr"})
+
+
+def last_one_closes(sender: Sender) -> bool:
+    """Every ``close`` of the sender sits in an ``if`` after the sender counts a shared number down.
+
+    ``if left.Add(-1) == 0 { close(ch) }``, or ``mu.Lock(); left--; last :=
+    left == 0; mu.Unlock(); if last { close(ch) }``: the copies of a sender
+    started in a loop close the channel once, in the last one to finish.
+    """
+    if not sender.closes:
+        return False
+    for close in sender.closes:
+        guard = scopes.enclosing(close, ("if_statement",))
+        consequence = guard.child_by_field_name("consequence") if guard is not None else None
+        if guard is None or consequence is None or not scopes.contains(sender.body, guard):
+            return False
+        if not any(_counts_down(n) for n in _before(sender.body, consequence.start_byte)):
+            return False
+    return True
+
+
+def _before(body: Node, end: int) -> list[Node]:
+    found = captures("[(dec_statement) (assignment_statement) (call_expression)] @n", body).get("n", [])
+    return [n for n in found if n.start_byte < end and scopes.enclosing_function(n) == body]
+
+
+def _counts_down(node: Node) -> bool:
+    if node.type == "dec_statement":
+        return True
+    if node.type == "assignment_statement":
+        operator = node.child_by_field_name("operator")
+        return operator is not None and operator.type == "-="
+    function = node.child_by_field_name("function")
+    field_ = function.child_by_field_name("field") if function is not None else None
+    arguments = node.child_by_field_name("arguments")
+    values = [a for a in arguments.named_children if a.type != "comment"] if arguments is not None else []
+    if field_ is None or field_.text not in _COUNTDOWN_CALLS or not values or values[-1].text is None:
+        return False
+    return values[-1].text.startswith((b"-", b"^"))
+
+
 # -- loops that consume the channel until it is closed -------------------------------
 
 
