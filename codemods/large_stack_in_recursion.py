@@ -16,7 +16,8 @@ through an interface, another package's function): they escape to the heap
 anyway, or may; arrays in functions that do not recurse, or recurse only
 through a func value or an interface (where a call goes is unknown); arrays
 in func literals; a recursion that goes through a `go` statement (a new
-goroutine has a stack of its own).
+goroutine has a stack of its own); locals of struct type and receivers, however
+large (only arrays are looked at).
 
 ## Why is this bad?
 A goroutine's stack starts small and grows by copying: when it runs out, the
@@ -115,6 +116,8 @@ class Candidate:
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
+    if not _ARRAY_TEXT.search(ctx.source.data) and not _mentions_array_type(ctx):
+        return  # most files: no [N]T written, no array type of the package named
     types = Types(ctx.root, ctx.package)
     graph: callgraph.Graph | None = None
     for candidate in _large_arrays(ctx, types):
@@ -213,6 +216,26 @@ def _declared(construct: Node) -> list[tuple[Node, Node | None]]:
 # Names that may be declared with an array type:  type page [512]uint64   (or inside a type ( ... ) block)
 _ARRAY_NAMES = re.compile(rb"^[ \t]*(?:type[ \t]+)?([A-Za-z_]\w*)[ \t]+\[[^\]\n]+\]", re.MULTILINE)
 _NAMES: OrderedDict[tuple, frozenset[str]] = OrderedDict()  # type: ignore[type-arg]
+
+
+# An array type as written: [N]T, [4 << 10]byte, [n][m]int (not map[K]V, a[i].f, F[T](x)).
+_ARRAY_TEXT = re.compile(rb"(?<!map)\[[^\]\[\n]+\][\w*\[]")
+# A package-level array type declared on one line: type page [512]uint64
+_ARRAY_TYPE = re.compile(rb"^type[ \t]+(\w+)[ \t]+\[[^\]\n]+\]", re.MULTILINE)
+_TYPES: OrderedDict[tuple, frozenset[bytes]] = OrderedDict()  # type: ignore[type-arg]
+
+
+def _mentions_array_type(ctx: FileContext) -> bool:
+    """The file names an array type the package declares (in another file: its own text has no [N]T)."""
+    view = ctx.package
+    members = index.package(view.path.parent, view.name, view.is_test).members
+    key = (view.path.parent, view.name, view.is_test, tuple((m.path, m.key) for m in members))
+    found = _TYPES.get(key)
+    if found is None:
+        found = _TYPES[key] = frozenset(n for m in members for n in _ARRAY_TYPE.findall(m.raw))
+        while len(_TYPES) > 8:
+            _TYPES.popitem(last=False)
+    return any(name in ctx.source.data for name in found)
 
 
 def _array_names(ctx: FileContext) -> frozenset[str]:
