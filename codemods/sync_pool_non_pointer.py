@@ -98,8 +98,9 @@ included, names the pool), every `Get` is `x := pool.Get().(T)` and every
 `Put` puts `x` or a reslice of it, for an `x` of such a `Get`. Within those
 shapes the program keeps the same values; a reviewer must check that nothing
 the rule cannot see reaches the pool (assembly, `go:linkname`, reflection)
-and that a `Put` of one `x` twice (already a bug) is not relied on. Otherwise
-the finding has no fix and says why.
+and that a `Put` of one `x` twice (already a bug) is not relied on. A value
+holding a `sync` or `sync/atomic` type gets no fix (`x := *xp` would copy
+the lock once more). Otherwise the finding has no fix and says why.
 
 The `Reset` is safe for `*bytes.Buffer` and `*strings.Builder`: on the
 object `New` returns it does nothing, and on one a previous user left dirty
@@ -333,6 +334,7 @@ def plan_pointer_form(ctx: FileContext, types: Types, key: PoolKey) -> tuple[Fix
     gets: dict[scopes.Declaration, Node] = {}  # variable -> its Get statement
     puts: list[tuple[Node, Node, scopes.Declaration]] = []  # (statement, argument, variable)
     asserted: set[str] = set()
+    kinds: list[Node] = []  # the asserted types
     for ref in scopes.references(decl, ctx.root):
         if ref == decl.node:
             continue
@@ -341,6 +343,7 @@ def plan_pointer_form(ctx: FileContext, types: Types, key: PoolKey) -> tuple[Fix
             statement, variable, kind = get
             gets[variable] = statement
             asserted.add(ctx.text(kind))
+            kinds.append(kind)
             continue
         put = _put_site(ctx, ref)
         line = ref.start_point.row + 1
@@ -355,8 +358,10 @@ def plan_pointer_form(ctx: FileContext, types: Types, key: PoolKey) -> tuple[Fix
     for statement, arg, variable in puts:
         if variable not in gets:
             return None, f"the Put on line {statement.start_point.row + 1} does not put a value taken with x := Get()"
-        if arg.type == "slice_expression" and types.kind(Type(gets[variable])) == "array":
+        if arg.type == "slice_expression" and types.kind(Type(kinds[0])) == "array":
             return None, "a Put reslices an array"
+    if _holds_lock(types, Type(kinds[0]), 0):
+        return None, f"a {element} holds a sync or atomic value: copying it out of the pointer copies a lock"
     body, value = literal_new
     if not _returns(ctx, types, value, element):
         return None, f"New does not visibly return a {element}"
@@ -378,6 +383,24 @@ def plan_pointer_form(ctx: FileContext, types: Types, key: PoolKey) -> tuple[Fix
         " (check: nothing outside this file reaches the pool: assembly, go:linkname, reflection)"
     )
     return ctx.fix(message, edits, Safety.UNSAFE), None
+
+
+def _holds_lock(types: Types, t: Type, depth: int) -> bool:
+    """Whether a value of type ``t`` holds a ``sync`` or ``sync/atomic`` type (``go vet`` copylocks)."""
+    if depth > 8:
+        return False
+    u = types.underlying(t)
+    if u.pointers:
+        return False
+    if u.node.type == "qualified_type":
+        return u.node.text.decode().split(".")[0] in ("sync", "atomic")
+    kind = types.kind(t)
+    if kind == "array":
+        element = types.element(t)
+        return element is not None and _holds_lock(types, element, depth + 1)
+    if kind == "struct":
+        return any(_holds_lock(types, f, depth + 1) for f in (types.fields(t) or {}).values())
+    return False
 
 
 def _unchanged_since_get(

@@ -15,6 +15,8 @@ import gotool
 import pytest
 from conftest import FIXTURES
 
+from gofix_conc.engine import Settings, Status, process
+
 CASES = FIXTURES / "sync-pool-non-pointer"
 PUT_CASES = ("slice_pool.go", "struct_values.go", "copy_buffer.go")
 
@@ -72,3 +74,46 @@ def test_allocations_per_put(variant: str, tmp_path: Path, go_cache: Path) -> No
         assert "allocations per call" in output, output
     else:
         assert ok, output
+
+
+LOCK_VALUES = """\
+package pools
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+type inner struct{ mu sync.RWMutex }
+
+type stats struct {
+	hits atomic.Int64
+	in   [2]inner
+	n    int
+}
+
+var statsPool = sync.Pool{New: func() any { return stats{} }}
+
+func count() int {
+	s := statsPool.Get().(stats)
+	s.n++
+	n := s.n
+	statsPool.Put(s)
+	return n
+}
+"""
+
+
+def test_no_pointer_form_for_a_value_holding_a_lock(tmp_path: Path) -> None:
+    # Not a fixture: the input itself fails go vet (copylocks), which fixtures must pass.
+    # The pointer form would add x := *xp and *xp = x: two more copies of the lock.
+    path = tmp_path / "locks.go"
+    path.write_text(LOCK_VALUES)
+    shutil.copy(CASES / "go.mod", tmp_path / "go.mod")
+    result = process(path, Settings(rules=("sync-pool-non-pointer",), fix=True, unsafe_fixes=True))
+    assert result.error is None, result.error
+    assert result.status is not Status.CHANGED
+    assert [f.message for f in result.findings] == [
+        "statsPool.Put of a stats value, not a pointer: every Put allocates to box it in an interface"
+        " (no fix: a stats holds a sync or atomic value: copying it out of the pointer copies a lock)"
+    ]
