@@ -70,6 +70,13 @@ class SourceError(Exception):
     """The file cannot be analysed (not UTF-8, syntax errors)."""
 
 
+def is_generated(data: bytes) -> bool:
+    """Whether a ``// Code generated ... DO NOT EDIT.`` line comes before the package clause (read before any parse)."""
+    package = data.find(b"package ")
+    head = data if package < 0 else data[:package]
+    return _GENERATED.search(head) is not None
+
+
 def parse(data: bytes) -> Tree:
     return _parser().parse(data)
 
@@ -124,9 +131,7 @@ class Source:
         return not self.data[self.line_start(offset) : offset].strip(b" \t")
 
     def is_generated(self) -> bool:
-        package = self.data.find(b"package ")
-        head = self.data if package < 0 else self.data[:package]
-        return _GENERATED.search(head) is not None
+        return is_generated(self.data)
 
     def check(self) -> None:
         """Raise SourceError when the file is not valid UTF-8 Go syntax."""
