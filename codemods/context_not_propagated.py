@@ -23,11 +23,15 @@ not the function's to give:
 - a context that is kept: returned, stored in a field, a package variable
   or a composite literal (`http.Server{BaseContext: ...}`), sent on a
   channel, given to a call whose result is stored in a field or package
-  variable (`s.rows, err = db.QueryContext(...)`: the result outlives the call), assigned to the context parameter itself (`if ctx == nil { ctx =
+  variable (`s.rows, err = db.QueryContext(...)`: the result outlives the
+  call), assigned to the context parameter itself (`if ctx == nil { ctx =
   context.Background() }`), or passed to a function that keeps it: a
   constructor or starter (`NewWorker`, `Start`, `Serve`, `Watch`, ...; not
   `NewRequestWithContext`) or a function of the package that stores its
-  context parameter or hands it to a goroutine it does not wait for;
+  context parameter, hands it to a goroutine it does not wait for, or
+  passes it on to a constructor, a starter or such a function (followed a
+  few calls deep: `warm(ctx)` calling `s.runWarmers(ctx)`, which starts the
+  goroutine);
 - cleanup meant to survive cancellation: inside a `defer`, passed to
   `Close`, `Shutdown`, `Stop`, `Rollback`, `Release`, `Unlock`, `Cleanup`,
   `Flush` and the like, in a branch that runs once the context is done
@@ -97,6 +101,26 @@ The fix is unsafe, and says what to check, when:
   must run it before returning;
 - the function replaces its own context with one derived from a fresh one
   (`ctx, cancel := context.WithTimeout(context.Background(), d)`);
+- what the call returns is kept in a local that the function then stores
+  in a field, an element or a package variable (`conn, err :=
+  dial(context.Background(), addr)` then `s.conn = conn`, `p.conns =
+  append(p.conns, c)` or `&Client{conn: conn}`): a connection or client
+  may live as long as the context it was made with;
+- the function is given an `*http.Request` but is not a handler (no
+  `http.ResponseWriter`: a `RoundTrip`, a client helper): the request's
+  context belongs to whoever sends it, and the work (a token fetch, a
+  cached lookup) may be shared by other requests;
+- in an HTTP handler, the response is written or flushed before the call
+  (`w.WriteHeader(http.StatusAccepted)`, `f.Flush()`, `fmt.Fprintf(w, ...)`;
+  not an `http.Error(w, ...); return` branch): work done after answering is
+  often meant to finish even when the client hangs up;
+- with `context.Background()`, the callee's name says it records or
+  announces work already done (`audit`, `Record`, `Publish`, `Emit`,
+  `Notify`, `event`, `outbox`, `webhook`, `Commit`, `Ack`): with the
+  caller's context the record is lost when the caller gives up after the
+  work, and an audit row or an event must not be; or that it hands work off
+  to run later (`Enqueue`, `Schedule`, `Submit`, `Dispatch`): the queue may
+  keep the context with the job;
 - it is `context.WithoutCancel(ctx)` in a goroutine: cancellation is kept
   as it was, but the goroutine now holds the context's values, which may
   refer to request-scoped state that is gone when it runs.
@@ -208,7 +232,7 @@ class Sink:
     """A place the fresh context ends up."""
 
     node: Node  # the call receiving it
-    kind: str  # "call", "go" (go f(ctx)), "wait" (c.Done(), c.Err())
+    kind: str  # "call", "go" (go f(ctx)), "wait" (c.Done(), c.Err()), "kept" (its result is stored later)
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
@@ -295,6 +319,10 @@ def _through(decl: scopes.Declaration, kind: str, function: Node, literals: list
         arguments = caller.child_by_field_name("arguments")
         if name == b"Do" and arguments is not None and arguments.named_child_count == 1:
             return None  # once.Do: shared state made once must not hang on one caller's context
+        if name == b"Do" and not _mentions(arguments, decl):
+            # group.Do(key, func() ...) (singleflight): one call serves every caller waiting on the key, and
+            # cancelling it for the first caller fails them all; an unknown Do may be that or run it later.
+            return None
         if name in SYNC_CALLBACKS:
             continue
         if _mentions(caller.child_by_field_name("arguments"), decl):
@@ -333,8 +361,8 @@ def _waited(start: Node, literal: Node) -> bool:
 
 def _callee_name(call: Node) -> bytes | None:
     function = call.child_by_field_name("function")
-    while function is not None and function.type in ("parenthesized_expression", "generic_type"):
-        function = function.named_children[0] if function.named_children else None
+    while function is not None and function.type in ("parenthesized_expression", "generic_type", "index_expression"):
+        function = function.named_children[0] if function.named_children else None  # get[T](...): get
     if function is None:
         return None
     if function.type == "selector_expression":
@@ -492,7 +520,7 @@ def _sinks(ctx: FileContext, value: Node, origin: Origin, package: str, depth: i
             return []
         if _result_stored(call):
             return []  # what it returns (a connection, rows, a command) outlives the call: a long-lived component
-        return [Sink(call, "call")]
+        return [Sink(call, "kept" if _result_kept(call, origin) else "call")]
     if parent.type == "selector_expression" and depth > 0:
         field = parent.child_by_field_name("field")
         holder = parent.parent
@@ -581,8 +609,14 @@ def _is_package_call(function: Node | None, package: str) -> bool:
     return operand is not None and operand.text == package.encode() and scopes.resolve(operand) is None
 
 
-def _kept_by_callee(ctx: FileContext, call: Node, position: int) -> bool:
-    """Whether a function of the package called here stores its context parameter or hands it to a goroutine."""
+def _kept_by_callee(ctx: FileContext, call: Node, position: int, depth: int = 0) -> bool:
+    """Whether a function of the package called here stores its context parameter or hands it to a goroutine.
+
+    Followed through the package's functions that pass the parameter on
+    (``warm(ctx)`` calling ``s.runWarmers(ctx)``, which starts a goroutine).
+    """
+    if depth > 3:
+        return False
     function = call.child_by_field_name("function")
     if function is None:
         return False
@@ -600,14 +634,14 @@ def _kept_by_callee(ctx: FileContext, call: Node, position: int) -> bool:
         candidates = [m.node for m in ctx.package.methods_named(field.text.decode())]  # type: ignore[union-attr]
     else:
         return False
-    return any(_keeps_parameter(candidate, position) for candidate in candidates)
+    return any(_keeps_parameter(ctx, candidate, position, depth) for candidate in candidates)
 
 
 def _is_import(ctx: FileContext, name: bytes | None) -> bool:
     return name is not None and any(i.local_name == name.decode() for i in ctx.package.own.imports)
 
 
-def _keeps_parameter(function: Node, position: int) -> bool:
+def _keeps_parameter(ctx: FileContext, function: Node, position: int, depth: int) -> bool:
     params = function.child_by_field_name("parameters")
     names: list[Node | None] = []
     for declaration in params.named_children if params is not None else []:
@@ -627,6 +661,13 @@ def _keeps_parameter(function: Node, position: int) -> bool:
             continue
         if parent.type in ("literal_element", "keyed_element", "send_statement", "return_statement"):
             return True
+        if parent.type == "argument_list" and parent.parent is not None and parent.parent.type == "call_expression":
+            name = _callee_name(parent.parent)
+            text = _first_lower(name.decode()) if name is not None else ""
+            if KEEPERS.match(text) and not REQUEST_SCOPED.match(text):
+                return True  # handed on to a constructor or starter
+            if _kept_by_callee(ctx, parent.parent, parent.named_children.index(use), depth + 1):
+                return True  # handed on to a function of the package that keeps it
         if parent.type == "expression_list" and parent.parent is not None:
             holder = parent.parent
             if holder.type in ("return_statement", "send_statement"):
@@ -774,8 +815,35 @@ def _safety(
         return Safety.UNSAFE, (
             f"the function replaces {own} with a context made from a fresh one; it may mean to detach from its caller"
         )
+    if any(s.kind == "kept" for s in sinks):
+        return Safety.UNSAFE, (
+            "what the call returns is kept after the function returns; if it is a connection or client whose"
+            f" lifetime follows its context, it would now end with {own}"
+        )
+    if _after_response(call, origin):
+        return Safety.UNSAFE, (
+            f"this runs after the handler has written its response; {own} may be cancelled once the client has"
+            " its answer, and work done after responding is often meant to finish regardless"
+        )
+    if origin.kind == "request" and not _is_handler(origin.function):
+        return Safety.UNSAFE, (
+            f"{origin.decl.name} is a request the function is given, not one it serves (a RoundTrip, a client"
+            f" helper): {own} belongs to whoever sends it, and the work may be shared beyond that request"
+        )
     if name.text == b"TODO":
         return Safety.SAFE, ""
+    aftermath = _aftermath(sinks)
+    if aftermath is not None:
+        return Safety.UNSAFE, (
+            f"{aftermath} looks like it records or announces work already done; with {own} it is skipped"
+            " when the caller cancels after that work, which an audit record or an event must not be"
+        )
+    handoff = _aftermath(sinks, HANDOFF_WORDS)
+    if handoff is not None:
+        return Safety.UNSAFE, (
+            f"{handoff} hands work off to run later; if it keeps the context with the job, the job would now be"
+            f" cancelled with {own}"
+        )
     if _uses_context(origin, call):
         return Safety.UNSAFE, (
             f"the function passes {own} to other calls but not to this one; the fresh context may be deliberate,"
@@ -816,6 +884,122 @@ def _result_stored(call: Node) -> bool:
         if target.text != b"_" and (decl is None or scopes.top_level(decl.node).type == "var_declaration"):
             return True
     return False
+
+
+def _result_kept(call: Node, origin: Origin) -> bool:
+    """``conn, err := dial(ctx)`` then ``s.conn = conn`` or ``p.conns = append(p.conns, conn)``: kept past the call."""
+    parent = call.parent
+    if parent is None or parent.type != "expression_list" or parent.parent is None:
+        return False
+    holder = parent.parent
+    if holder.type not in ("short_var_declaration", "assignment_statement"):
+        return False
+    left = holder.child_by_field_name("left")
+    for target in left.named_children if left is not None else []:
+        if target.type != "identifier" or target.text == b"_" or (target.text or b"").startswith(b"err"):
+            continue
+        decl = scopes.resolve(target)
+        if decl is None:
+            continue
+        for use in scopes.references(decl, origin.function):
+            if use.start_byte < holder.end_byte:
+                continue
+            if _stored_beyond(use, origin.function):
+                return True
+    return False
+
+
+def _stored_beyond(use: Node, function: Node) -> bool:
+    """Whether ``use`` is assigned to a field, an element or a package variable, or built into a composite literal."""
+    child = use
+    for ancestor in scopes.ancestors(use):
+        if ancestor == function or ancestor.type in ("block", "func_literal"):
+            return False
+        if ancestor.type in ("literal_element", "keyed_element"):
+            return True  # &Client{conn: conn}: a value built around it
+        if ancestor.type == "assignment_statement":
+            if child != ancestor.child_by_field_name("right"):
+                return False
+            left = ancestor.child_by_field_name("left")
+            for target in left.named_children if left is not None else []:
+                if target.type != "identifier":
+                    return True
+                decl = scopes.resolve(target)
+                if target.text != b"_" and (decl is None or scopes.top_level(decl.node).type == "var_declaration"):
+                    return True
+            return False
+        child = ancestor
+    return False
+
+
+# Words of a callee that records or announces work already done.
+AFTERMATH_WORDS = frozenset(
+    {"audit", "auditor", "publish", "publisher", "emit", "notify", "notifier", "event", "events", "outbox"}
+    | {"webhook", "webhooks", "journal", "record", "recorder", "ack", "acknowledge", "commit"}
+)
+
+
+def _after_response(call: Node, origin: Origin) -> bool:
+    """In an HTTP handler, whether the response is written (or flushed) on the way to ``call``.
+
+    Statements before the call (in each block around it) count, except an
+    ``if`` whose branch ends in a return (``http.Error(w, ...); return``).
+    """
+    if origin.kind != "request" or not _is_handler(origin.function):
+        return False
+    writer = _writer_name(origin.function)
+    if writer is None:
+        return False
+    name = re.escape(writer)
+    # w.WriteHeader(...), w.Write(...), f.Flush(), http.Error(w, ...), fmt.Fprintf(w, ...), json.NewEncoder(w)
+    pattern = re.compile(
+        rb"\b" + name + rb"\.(?:WriteHeader|Write|WriteString)\(|\.Flush\(\)|\(\s*" + name + rb"\s*[,)]"
+    )
+    child = call
+    for ancestor in scopes.ancestors(call):
+        if ancestor == origin.function:
+            break
+        if ancestor.type == "statement_list":
+            for statement in ancestor.named_children:
+                if statement.start_byte >= child.start_byte:
+                    break
+                if statement.type == "if_statement" and _returns(statement.child_by_field_name("consequence")):
+                    continue
+                if statement.text is not None and pattern.search(statement.text):
+                    return True
+        child = ancestor
+    return False
+
+
+def _writer_name(function: Node) -> bytes | None:
+    params = function.child_by_field_name("parameters")
+    for declaration in params.named_children if params is not None else []:
+        type_node = declaration.child_by_field_name("type")
+        if type_node is not None and (type_node.text or b"").endswith(b"ResponseWriter"):
+            names = [n for n in declaration.children_by_field_name("name") if n.is_named]
+            return names[0].text if names and names[0].text != b"_" else None
+    return None
+
+
+def _returns(block: Node | None) -> bool:
+    statements = block.named_children[0].named_children if block is not None and block.named_children else []
+    return bool(statements) and statements[-1].type in ("return_statement", "goto_statement")
+
+
+# Words of a callee that hands work off to run later (it may keep the context with the job).
+HANDOFF_WORDS = frozenset({"enqueue", "schedule", "submit", "dispatch", "defer", "queue", "later", "delay", "delayed"})
+
+
+def _aftermath(sinks: list[Sink], words: frozenset[str] = AFTERMATH_WORDS) -> str | None:
+    """The callee, when a sink's callee names an audit record, an event, a notification (or other ``words``)."""
+    for sink in sinks:
+        if sink.kind not in ("call", "kept"):
+            continue
+        function = sink.node.child_by_field_name("function")
+        text = (function.text or b"").decode(errors="replace") if function is not None else ""
+        if _words(text) & words:
+            return text
+    return None
 
 
 def _uses_context(origin: Origin, call: Node) -> bool:

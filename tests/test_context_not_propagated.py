@@ -103,3 +103,68 @@ def test_test_files_only_with_include_tests(tmp_path: Path) -> None:
 )
 def test_not_reported(tmp_path: Path, body: str) -> None:
     assert _findings(tmp_path, body) == []
+
+
+_REVIEW_HEADER = (
+    "type rec struct{}\n\n"
+    "func (rec) Record(ctx context.Context, a string) error { return nil }\n"
+    "func (rec) Enqueue(ctx context.Context, a string) error { return nil }\n\n"
+    "type conn struct{}\n\n"
+    "func dial(ctx context.Context) (*conn, error) { return &conn{}, nil }\n\n"
+    "type holder struct{ c *conn }\n\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "caveat"),
+    [
+        # An audit record after the work: with ctx it would be lost when the caller gives up.
+        (
+            'func f(ctx context.Context, a rec, m map[string]int) error {\n\tdelete(m, "k")\n'
+            '\treturn a.Record(context.Background(), "delete")\n}\n',
+            "records or announces",
+        ),
+        # A job handed off to a queue may keep the context it is given.
+        (
+            'func f(ctx context.Context, a rec) error { return a.Enqueue(context.Background(), "job") }\n',
+            "hands work off",
+        ),
+        # The connection the call returns is kept in a field, or built into a value.
+        (
+            "func (h *holder) f(ctx context.Context) error {\n\tc, err := dial(context.Background())\n"
+            "\tif err != nil {\n\t\treturn err\n\t}\n\th.c = c\n\treturn nil\n}\n",
+            "kept after the function",
+        ),
+        (
+            "func f(ctx context.Context) (*holder, error) {\n\tc, err := dial(context.Background())\n"
+            "\tif err != nil {\n\t\treturn nil, err\n\t}\n\treturn &holder{c: c}, nil\n}\n",
+            "kept after the function",
+        ),
+    ],
+    ids=["audit", "enqueue", "field", "literal"],
+)
+def test_review_unsafe(tmp_path: Path, body: str, caveat: str) -> None:
+    [finding] = _findings(tmp_path, _REVIEW_HEADER + body)
+    assert finding.fix is not None
+    assert finding.fix.safety is Safety.UNSAFE, finding.fix.message
+    assert caveat in finding.fix.message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # singleflight: one load serves every caller of the key; the first one's ctx must not end it.
+        "type group struct{}\n\nfunc (group) Do(k string, fn func() (any, error)) (any, error, bool) {\n"
+        "\tv, err := fn()\n\treturn v, err, false\n}\n\n"
+        "func f(ctx context.Context, g group, s store) error {\n"
+        '\t_, err, _ := g.Do("k", func() (any, error) { return nil, s.Get(context.Background(), "k") })\n'
+        "\treturn err\n}\n",
+        # Handed to a function that hands it on to one that starts a goroutine.
+        "func loop(ctx context.Context) { go func() { <-ctx.Done() }() }\n\n"
+        "func warm(ctx context.Context) { loop(ctx) }\n\n"
+        "func f(ctx context.Context) { warm(context.Background()) }\n",
+    ],
+    ids=["singleflight", "keeper-chain"],
+)
+def test_review_not_reported(tmp_path: Path, body: str) -> None:
+    assert _findings(tmp_path, body) == []
