@@ -32,6 +32,8 @@ format: $(BIN)/gofix-conc
 
 bench: $(BIN)/gofix-conc
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/scan_stdlib.py
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/cpu_ratio.py
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/cpu_ratio.py --select ALL
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,64 @@
+"""Scan cost as CPU time in one process, next to parsing alone: a figure a busy machine disturbs little.
+
+    python benchmarks/cpu_ratio.py                    # the rules on by default, GOROOT/src
+    python benchmarks/cpu_ratio.py --select ALL       # every rule
+    python benchmarks/cpu_ratio.py --limit 1000       # the first 1,000 files only (peak memory against file count)
+
+``make bench`` measures wall time on all cores; on a machine other work
+loads, wall times swing by a factor of three between runs while process CPU
+time (``time.process_time``) moves by a few per cent. Parse-only parses every
+file; the scan skips generated files before parsing them, as ``gofix-conc``
+does. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from pathlib import Path
+
+from scan_stdlib import goroot_src
+
+from gofix_conc import discovery, registry
+from gofix_conc.engine import Settings, run
+from gofix_conc.source import is_generated, parse
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", type=Path, default=None, help="Go tree to scan (default: GOROOT/src)")
+    parser.add_argument("--select", default="", help="rule ids, or ALL (default: the rules on by default)")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N files")
+    args = parser.parse_args()
+    files = list(discovery.go_files([args.root or goroot_src()]))
+    files = files[: args.limit] if args.limit else files
+    started = time.process_time()
+    generated = 0
+    for path in files:
+        data = path.read_bytes()
+        generated += is_generated(data)
+        parse(data)
+    parse_seconds = time.process_time() - started
+    rules = tuple(r.id for r in registry.selected([r for r in args.select.split(",") if r]))
+    started = time.process_time()
+    findings = 0
+    for result in run(files, Settings(rules=rules), jobs=1):
+        findings += len(result.findings)
+    scan_seconds = time.process_time() - started
+    figures = {
+        "files": len(files),
+        "generated": generated,
+        "rules": len(rules),
+        "parse_cpu_s": round(parse_seconds, 2),
+        "scan_cpu_s": round(scan_seconds, 2),
+        "ratio": round(scan_seconds / parse_seconds, 2),
+        "findings": findings,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+    }
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
