@@ -104,8 +104,10 @@ The fix is unsafe, and says what to check, when:
 - what the call returns is kept in a local that the function then stores
   in a field, an element or a package variable (`conn, err :=
   dial(context.Background(), addr)` then `s.conn = conn`, `p.conns =
-  append(p.conns, c)` or `&Client{conn: conn}`): a connection or client
-  may live as long as the context it was made with;
+  append(p.conns, c)` or `&Client{conn: conn}`), started (`cmd :=
+  exec.CommandContext(context.Background(), ...)` then `cmd.Start()`) or
+  used by a goroutine the function does not wait for: a connection, a
+  process or a request may live as long as the context it was made with;
 - the function is given an `*http.Request` but is not a handler (no
   `http.ResponseWriter`: a `RoundTrip`, a client helper): the request's
   context belongs to whoever sends it, and the work (a token fetch, a
@@ -817,8 +819,8 @@ def _safety(
         )
     if any(s.kind == "kept" for s in sinks):
         return Safety.UNSAFE, (
-            "what the call returns is kept after the function returns; if it is a connection or client whose"
-            f" lifetime follows its context, it would now end with {own}"
+            "what the call returns is kept or keeps running after the function returns; if it is a connection,"
+            f" a client, a process or a request whose lifetime follows its context, it would now end with {own}"
         )
     if _after_response(call, origin):
         return Safety.UNSAFE, (
@@ -904,7 +906,27 @@ def _result_kept(call: Node, origin: Origin) -> bool:
         for use in scopes.references(decl, origin.function):
             if use.start_byte < holder.end_byte:
                 continue
-            if _stored_beyond(use, origin.function):
+            if _stored_beyond(use, origin.function) or _outlives_call(use, origin.function):
+                return True
+    return False
+
+
+def _outlives_call(use: Node, function: Node) -> bool:
+    """``cmd.Start()``, ``go cmd.Wait()``, a goroutine not waited for using it: it runs on after the call."""
+    parent = use.parent
+    if parent is not None and parent.type == "selector_expression" and parent.child_by_field_name("operand") == use:
+        field = parent.child_by_field_name("field")
+        text = _first_lower((field.text or b"").decode()) if field is not None else ""
+        if KEEPERS.match(text) and not REQUEST_SCOPED.match(text):
+            return True  # cmd.Start(), srv.Serve(l): starts something that keeps running
+    for ancestor in scopes.ancestors(use):
+        if ancestor == function:
+            return False
+        if ancestor.type == "go_statement":
+            return True
+        if ancestor.type == "func_literal" and not concurrency.called_on_the_spot(ancestor):
+            start = concurrency.goroutine_start(ancestor)
+            if start is not None and not concurrency.joined(start):
                 return True
     return False
 

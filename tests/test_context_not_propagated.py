@@ -133,12 +133,12 @@ _REVIEW_HEADER = (
         (
             "func (h *holder) f(ctx context.Context) error {\n\tc, err := dial(context.Background())\n"
             "\tif err != nil {\n\t\treturn err\n\t}\n\th.c = c\n\treturn nil\n}\n",
-            "kept after the function",
+            "is kept or keeps running",
         ),
         (
             "func f(ctx context.Context) (*holder, error) {\n\tc, err := dial(context.Background())\n"
             "\tif err != nil {\n\t\treturn nil, err\n\t}\n\treturn &holder{c: c}, nil\n}\n",
-            "kept after the function",
+            "is kept or keeps running",
         ),
     ],
     ids=["audit", "enqueue", "field", "literal"],
@@ -168,3 +168,15 @@ def test_review_unsafe(tmp_path: Path, body: str, caveat: str) -> None:
 )
 def test_review_not_reported(tmp_path: Path, body: str) -> None:
     assert _findings(tmp_path, body) == []
+
+
+def test_started_result_is_unsafe(tmp_path: Path) -> None:
+    """exec.CommandContext(context.Background(), ...) then cmd.Start(): the process would die with ctx."""
+    body = (
+        "type cmd struct{}\n\nfunc (cmd) Start() error { return nil }\n\n"
+        "func command(ctx context.Context) *cmd { return &cmd{} }\n\n"
+        "func f(ctx context.Context) error {\n\tc := command(context.Background())\n\treturn c.Start()\n}\n"
+    )
+    [finding] = _findings(tmp_path, body)
+    assert finding.fix is not None and finding.fix.safety is Safety.UNSAFE
+    assert "keeps running" in finding.fix.message
