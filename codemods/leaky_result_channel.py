@@ -2,7 +2,9 @@
 
 ## What it does
 Finds an unbuffered channel made in a function (`ch := make(chan T)`) that
-one goroutine started there sends its result on once, while the function can
+one goroutine started there sends its result on once (one send, or a send
+on each path that is the goroutine's last act: `if err != nil { ch <- r;
+return }; ch <- r`), while the function can
 stop waiting for it: the only receive is a case of a `select` whose other
 case (`<-ctx.Done()`, `<-time.After(d)`, a `default`, another channel) leaves
 without receiving (in a waiting loop: leaves the loop), or a `return` comes
@@ -69,8 +71,9 @@ the send no longer waits until the receiver has taken the value. The value
 still reaches a receiver that receives (a send happens before the receive
 that takes it, buffered or not), and no other operation on the channel
 exists in the program (it never leaves the function, nobody reads its `len`
-or `cap`). So the fix is safe when the goroutine does nothing after the send
-(no statement after it, no deferred call other than a recover handler):
+or `cap`). So the fix is safe when the goroutine does nothing after its send
+(no statement after any of its sends but a `return` of constants, no
+deferred call other than a recover handler):
 then nobody can observe that the send finished early, except that the
 goroutine now exits.
 
@@ -125,6 +128,7 @@ class Leak:
     why: str  # how the receiver stops waiting
     loop: Node | None  # the loop starting one sender per iteration, if any
     sizes: list[Node]  # len(ch) and cap(ch) calls
+    sends: tuple[Node, ...]  # every send of the goroutine (one per path: each is its last act)
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
@@ -205,9 +209,15 @@ def _leak(ctx: FileContext, decl: scopes.Declaration, call: Node, function: Node
         if found is None:
             return None
         senders += found
-    if len(senders) != 1 or senders[0] is None or len(receives) != 1:
-        return None  # a stream, no sender of ours, or several receives (the other one may drain it)
-    sender, receive = senders[0], receives[0]
+    if not senders or any(s is None for s in senders) or len(receives) != 1:
+        return None  # no sender of ours, or several receives (the other one may drain it)
+    if len(senders) > 1:
+        first = senders[0]
+        if any(s.go != first.go or s.body != first.body or not _last_act(s) for s in senders):  # type: ignore[union-attr]
+            return None  # a stream, or several goroutines
+    sends = tuple(s.send for s in senders)  # type: ignore[union-attr]
+    sender, receive = senders[-1], receives[0]
+    assert sender is not None
     if scopes.enclosing_function(receive) != function or receive.start_byte < sender.go.end_byte:
         return None  # received in another goroutine or a deferred function
     if scopes.contains(sender.go, receive):
@@ -216,12 +226,12 @@ def _leak(ctx: FileContext, decl: scopes.Declaration, call: Node, function: Node
     if len(loops) > 1 or any(scopes.contains(loop, receive) for loop in loops):
         return None  # nested loops of senders, or each iteration receives what it started
     loop = loops[0] if loops else None
-    if loop is not None and not _unconditional(sender):
+    if loop is not None and (len(sends) > 1 or not _unconditional(sender)):
         return None  # how many of the goroutines send is not known (only the last one to finish, only on error)
     why = _skipped(receive, call, sender, loop, function)
     if why is None:
         return None
-    return Leak(decl.name, sender, receive, why, loop, sizes)
+    return Leak(decl.name, sender, receive, why, loop, sizes, sends)
 
 
 def _use(ref: Node) -> tuple[str, Node, int] | None:
@@ -311,6 +321,21 @@ def _sends_once(send: Node, body: Node) -> bool:
     if scopes.enclosing_function(send) != body:
         return False
     return all(a.type not in ("for_statement", "communication_case") for a in _between(send, body))
+
+
+def _last_act(sender: Sender) -> bool:
+    """The send ends the goroutine: a ``return`` follows it, or it is the last statement of the body.
+
+    A goroutine whose every send is its last act sends at most once
+    (``if err != nil { ch <- result{err: err}; return }; ch <- result{v: v}``).
+    """
+    block = sender.send.parent
+    if block is None or block.type != "statement_list":
+        return False
+    following = [s for s in block.named_children if s.start_byte > sender.send.start_byte and s.type != "comment"]
+    if following:
+        return following[0].type == "return_statement"
+    return block.parent == sender.body.child_by_field_name("body")
 
 
 def _unconditional(sender: Sender) -> bool:
@@ -507,7 +532,7 @@ def plan_fix(ctx: FileContext, call: Node, kind: Node, leak: Leak) -> tuple[Fix 
     values = [a for a in arguments.named_children if a.type != "comment"] if arguments else []
     if leak.loop is None:
         size, safety, note = "1", Safety.SAFE, ""
-        after = _work_after(leak.sender)
+        after = _work_after(leak.sender, leak.sends)
         if after is not None:
             safety = Safety.UNSAFE
             note = (
@@ -530,14 +555,22 @@ def plan_fix(ctx: FileContext, call: Node, kind: Node, leak: Leak) -> tuple[Fix 
     return ctx.fix(f"Give {leak.name} a buffer of {size}{note}", [edit, *padding], safety), None
 
 
-def _work_after(sender: Sender) -> str | None:
-    """What the goroutine runs after its send (a statement, a deferred call), or None."""
+def _work_after(sender: Sender, sends: tuple[Node, ...]) -> str | None:
+    """What the goroutine runs after one of its sends (a statement, a deferred call), or None."""
     body = sender.body
     for defer in captures("(defer_statement) @d", body).get("d", []):
         if scopes.enclosing_function(defer) == body and not _recover_only(defer):
             return f"deferred {_short(defer.named_children[0])}"
-    child = sender.send
-    for ancestor in _between(sender.send, body):
+    for send in sends:
+        after = _statement_after(send, body)
+        if after is not None:
+            return after
+    return None
+
+
+def _statement_after(send: Node, body: Node) -> str | None:
+    child = send
+    for ancestor in _between(send, body):
         if ancestor.type == "statement_list":
             for statement in ancestor.named_children:
                 if statement.start_byte < child.end_byte or statement.type == "comment":
