@@ -104,7 +104,11 @@ the lock once more). Otherwise the finding has no fix and says why.
 
 The `Reset` is safe for `*bytes.Buffer` and `*strings.Builder`: on the
 object `New` returns it does nothing, and on one a previous user left dirty
-it drops exactly the bytes the writer was not meant to see. For a type of
+it drops exactly the bytes the writer was not meant to see. That holds when
+every `New` of the package returns an empty buffer (`new(bytes.Buffer)`,
+`&strings.Builder{}`, `bytes.NewBuffer(nil)`, `bytes.NewBuffer(make([]byte,
+0, n))`); a `New` that writes into it (`bytes.NewBufferString("log: ")`)
+makes the fix unsafe: the `Reset` drops that too. For a type of
 the package, what its `Reset` does is the package's own code (it may do more
 than clear), so the fix is unsafe: check that `Reset` only empties the value.
 A `Reset` with a value receiver works on a copy (it clears only through
@@ -123,7 +127,7 @@ from gofix_conc.context import FileContext
 from gofix_conc.imports import imports
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
 from gofix_conc.pools import PoolCall, PoolKey
-from gofix_conc.source import Source, captures
+from gofix_conc.source import Source, captures, matches
 from gofix_conc.types import Type, Types
 
 _ALLOCATING = frozenset({"slice", "string", "struct", "array"})
@@ -727,6 +731,9 @@ def _reset_fix(ctx: FileContext, statement: Node, decl: scopes.Declaration, kind
     message = f"Reset {decl.name} right after Get"
     base = kind.named_children[0]
     if base.type == "qualified_type":
+        if _filling_new(ctx):
+            message += " (check: a New of the package returns a buffer with contents; Reset drops them)"
+            return ctx.fix(message, [edit], Safety.UNSAFE), ""
         return ctx.fix(message, [edit], Safety.SAFE), ""
     method = ctx.package.method(base.text.decode(), "Reset")
     receiver = method.node.child_by_field_name("receiver") if method is not None else None
@@ -735,6 +742,56 @@ def _reset_fix(ctx: FileContext, statement: Node, decl: scopes.Declaration, kind
         return None, f"{base.text.decode()}.Reset has a value receiver (it works on a copy): check what it clears"
     message += f" (check: {base.text.decode()}.Reset only empties the value)"
     return ctx.fix(message, [edit], Safety.UNSAFE), ""
+
+
+# A New returning an empty buffer: new(bytes.Buffer), &strings.Builder{}, bytes.NewBuffer(nil),
+# bytes.NewBuffer(make([]byte, 0, n)).
+_EMPTY_BUFFER = re.compile(
+    rb"^(new\(\w+\.(Buffer|Builder)\)|&\w+\.(Buffer|Builder)\{\}"
+    rb"|\w+\.NewBuffer\((nil|make\(\[\]byte,\s*0(,\s*[\w.*+ ]+)?\))\))$"
+)
+_BUFFER_VALUE = re.compile(rb"^(&?\w+\.(Buffer|Builder)\s*\{|\w+\.NewBuffer)")
+_BUFFER_NAMES = re.compile(rb"\w+\.(Buffer|Builder|NewBuffer\w*)\b")
+_NEW_FUNCTIONS = """
+[(keyed_element (literal_element) @key (literal_element (func_literal) @f))
+ (assignment_statement
+   left: (expression_list (selector_expression field: (field_identifier) @key))
+   right: (expression_list (func_literal) @f))]
+"""
+
+
+def _filling_new(ctx: FileContext) -> bool:
+    """Whether some ``New`` of the package may return a buffer with contents (``bytes.NewBufferString(...)``).
+
+    A ``New`` that returns anything else than an empty ``bytes.Buffer``/``strings.Builder`` and mentions one
+    (or calls a function of the package that does) counts: a ``Reset`` after ``Get`` would drop its contents.
+    """
+    for f in ctx.package.files():
+        if b"New" not in f.source.data:
+            continue
+        for match in matches(_NEW_FUNCTIONS, f.source.root):
+            key, function = match["key"][0], match["f"][0]
+            if key.text != b"New":
+                continue
+            body = function.child_by_field_name("body")
+            text = body.text or b"" if body is not None else b""
+            listed = next((c for c in body.named_children if c.type == "statement_list"), None) if body else None
+            inner = [c for c in listed.named_children if c.type != "comment"] if listed is not None else []
+            value = inner[0].named_children[0] if len(inner) == 1 and inner[0].type == "return_statement" else None
+            value = value.named_children[0] if value is not None and value.type == "expression_list" else value
+            if value is None:
+                if _BUFFER_NAMES.search(text):
+                    return True  # several statements that make a buffer
+                continue
+            if _EMPTY_BUFFER.match(re.sub(rb"\s+", b" ", value.text)):
+                continue
+            if _BUFFER_VALUE.match(value.text):
+                return True  # bytes.NewBufferString(s), &bytes.Buffer{...}
+            called = value.child_by_field_name("function") if value.type == "call_expression" else None
+            declarations = ctx.package.functions(called.text.decode()) if called and called.type == "identifier" else []
+            if any(_BUFFER_NAMES.search(d.text or b"") for d in declarations):
+                return True  # newBuffer(): a function of the package that makes one
+    return False
 
 
 # -- the Put side: does the pool ever get an object back dirty? ------------------
