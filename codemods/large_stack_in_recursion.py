@@ -12,7 +12,8 @@ on the `func` line for a parameter; the message names the chain of calls.
 Not reported: arrays under 8 KiB; arrays over 128 KiB (the compiler already
 puts such variables on the heap); arrays whose address is taken, or whose
 slices are stored, returned, or passed to code that may keep them (a method
-through an interface, another package's function): they escape to the heap
+through an interface, another package's function, a function of the
+package that stores, returns, sends or passes on that parameter): they escape to the heap
 anyway, or may; arrays in functions that do not recurse, or recurse only
 through a func value or an interface (where a call goes is unknown); arrays
 in func literals; a recursion that goes through a `go` statement (a new
@@ -122,7 +123,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
     graph: callgraph.Graph | None = None
     for candidate in _large_arrays(ctx, types):
         parameter = candidate.construct.type == "parameter_declaration"
-        uses = [] if parameter else _uses(candidate)
+        uses = [] if parameter else _uses(candidate, ctx.package)
         if any(kind in ("address", "element address", "escaping slice") for kind, _ in uses):
             continue  # its address or a slice of it may leave the frame: the array is (or may be) on the heap
         key = callgraph.key_of(candidate.function)
@@ -262,7 +263,7 @@ def _literal_type(value: Node | None) -> Node | None:
 # -- what the function does with the array -------------------------------------------------
 
 
-def _uses(candidate: Candidate) -> list[tuple[str, Node]]:
+def _uses(candidate: Candidate, view: index.PackageView) -> list[tuple[str, Node]]:
     """Each use of a local array, classified: index, slice, length, range, range value, value, or an escape."""
     decl = scopes.resolve(candidate.ident)
     body = candidate.function.child_by_field_name("body")
@@ -272,11 +273,11 @@ def _uses(candidate: Candidate) -> list[tuple[str, Node]]:
     for ref in scopes.references(decl, body):
         if ref == decl.node:
             continue
-        found.append((_use(ref, candidate.function), ref))
+        found.append((_use(ref, candidate.function, view), ref))
     return found
 
 
-def _use(ref: Node, function: Node) -> str:
+def _use(ref: Node, function: Node, view: index.PackageView) -> str:
     node, parent = ref, ref.parent
     while parent is not None and parent.type == "parenthesized_expression":
         node, parent = parent, parent.parent
@@ -290,7 +291,7 @@ def _use(ref: Node, function: Node) -> str:
             return "element address"
         return "index"
     if parent.type == "slice_expression" and parent.child_by_field_name("operand") == node:
-        return "slice" if _slice_stays(parent, function) else "escaping slice"
+        return "slice" if _slice_stays(parent, view) else "escaping slice"
     if parent.type == "unary_expression" and _operator(parent) == "&":
         return "address"
     if parent.type == "argument_list" and _callee_name(parent.parent) in ("len", "cap"):
@@ -302,7 +303,7 @@ def _use(ref: Node, function: Node) -> str:
     return "value"
 
 
-def _slice_stays(slice_expr: Node, function: Node) -> bool:
+def _slice_stays(slice_expr: Node, view: index.PackageView) -> bool:
     """A slice of the array that cannot leave the frame: handed to a builtin, a function of the package, ..."""
     parent = slice_expr.parent
     while parent is not None and parent.type == "parenthesized_expression":
@@ -324,14 +325,92 @@ def _slice_stays(slice_expr: Node, function: Node) -> bool:
         if name == "append":
             first = next((a for a in parent.named_children if a.type != "comment"), None)
             return first is not None and not scopes.contains(first, slice_expr)  # appended from, not onto
+        if name in _BUILTINS:
+            return True
         decl = scopes.resolve(callee)
-        return name in _BUILTINS or decl is None or decl.kind == "func"  # a builtin or a function of the package
+        if decl is not None and decl.kind != "func":
+            return False  # a func value: unknown code
+        return not _callee_retains(view, name, _argument_index(parent, slice_expr))
     if callee.type in ("slice_type", "array_type", "parenthesized_type"):
         return True  # a conversion
     root = scopes.root_identifier(callee.child_by_field_name("operand") or callee)
     if root is None or scopes.resolve(root) is not None:
         return False  # a method of a value: maybe through an interface
     return root.text is not None and root.text.decode() in _NON_RETAINING
+
+
+def _argument_index(arguments: Node, slice_expr: Node) -> int:
+    found = [a for a in arguments.named_children if a.type != "comment"]
+    return next((i for i, a in enumerate(found) if scopes.contains(a, slice_expr)), -1)
+
+
+# Where a slice parameter is only read in place:  b[i]   len(b)   range b   copy(dst, b)   string(b)
+_IN_PLACE_CALLS = frozenset({"len", "cap", "copy", "string", "clear", "min", "max"})
+
+
+def _callee_retains(view: index.PackageView, name: str, position: int) -> bool:
+    """The package function ``name`` may keep its ``position``-th parameter: stored, returned, sent, passed on.
+
+    Unknown callees (not declared in the package, build-variant declarations that disagree) count as keeping it: a
+    slice that escapes puts the array on the heap, and then the frame holds no array to copy.
+    """
+    if position < 0:
+        return True
+    declarations = callgraph.graph(view).declarations.get(name, [])
+    if not declarations:
+        return True
+    for declaration, _ in declarations:
+        parameter = _parameter_at(declaration, position)
+        body = declaration.child_by_field_name("body")
+        if parameter is None or body is None:
+            return True
+        decl = scopes.resolve(parameter)
+        if decl is None:
+            return True
+        for ref in scopes.references(decl, body):
+            if ref != decl.node and not _read_in_place(ref, declaration):
+                return True
+    return False
+
+
+def _parameter_at(declaration: Node, position: int) -> Node | None:
+    parameters = declaration.child_by_field_name("parameters")
+    names: list[Node] = []
+    for item in parameters.named_children if parameters is not None else []:
+        if item.type == "variadic_parameter_declaration":
+            if position >= len(names):  # f(a, b[:]...): the variadic parameter is the slice itself
+                return item.child_by_field_name("name")
+            break
+        if item.type == "parameter_declaration":
+            found = [n for n in item.children_by_field_name("name") if n.type == "identifier"]
+            names += found or [item]  # an unnamed parameter: nothing reads it
+    if position >= len(names):
+        return None
+    return names[position] if names[position].type == "identifier" else None
+
+
+def _read_in_place(ref: Node, function: Node) -> bool:
+    node, parent = ref, ref.parent
+    while parent is not None and parent.type == "parenthesized_expression":
+        node, parent = parent, parent.parent
+    if parent is None or scopes.enclosing_function(ref) != function:
+        return False
+    if parent.type == "index_expression" and parent.child_by_field_name("operand") == node:
+        return True
+    if parent.type == "range_clause" and parent.child_by_field_name("right") == node:
+        return True
+    if parent.type == "argument_list" and _callee_name(parent.parent) in _IN_PLACE_CALLS:
+        return True
+    if parent.type == "argument_list" and parent.parent is not None:
+        callee = parent.parent.child_by_field_name("function")
+        operand = (
+            callee.child_by_field_name("operand")
+            if callee is not None and callee.type == "selector_expression"
+            else None
+        )
+        if operand is not None and operand.type == "identifier" and scopes.resolve(operand) is None:
+            return operand.text is not None and operand.text.decode() in _NON_RETAINING
+    return False
 
 
 def _operator(unary: Node) -> str:
