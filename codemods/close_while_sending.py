@@ -16,7 +16,9 @@ Not reported: a `close` after the senders' join (`wg.Wait()`, errgroup's
 `Wait()`, a receive from a done channel the senders signal on, a receive
 from the channel itself); a closer goroutine that waits first (`go func() {
 wg.Wait(); close(ch) }()`); a `defer close(ch)` with a `defer wg.Wait()`
-registered after it (defers run last in, first out); the only sender
+registered after it (defers run last in, first out); a close after a call
+given the senders' WaitGroup (`if !waitTimeout(&wg, d) { return }`: the
+helper may wait for them); the only sender
 closing its own channel; copies of a sender started in a loop that count a
 shared number down and close in the last one (`if left.Add(-1) == 0 {
 close(ch) }`, a counter under a mutex); a close through a `sync.Once`; a
@@ -215,17 +217,48 @@ def _sends_after(
             )
         if close.start_byte < spawn.start_byte:
             return False  # closed before the sender starts: a bug of another kind, or a loop the rule does not order
+        if _group_handed_before(sender, close, channel.function):
+            return False  # waitTimeout(&wg, d): a helper that may wait for the senders
         return not concurrency.joined_between(spawn, close, ignore)
     if scopes.contains(closer.body, spawn) and close.start_byte < spawn.start_byte:
         return False  # the closer starts the sender after the close (on another path, or a bug of another kind)
     if scopes.contains(spawn, closer.spawn) and all(s.start_byte < closer.spawn.start_byte for s in sender.sends):
         return False  # the sender is done sending when it starts the closer
+    if _group_handed_before(sender, close, closer.body):
+        return False  # the closer hands the senders' WaitGroup to a helper that may wait for it
     if channels.waits_before(close, closer.body, ignore) or concurrency.joined_between(spawn, close, ignore):
         return False  # the closer waits first (wg.Wait(), a receive), or the sender was joined before it started
     frame = scopes.top_level(spawn)
     return concurrency.overlap(
         concurrency.outermost_start(spawn, frame), concurrency.outermost_start(closer.spawn, frame)
     )
+
+
+def _group_handed_before(sender: channels.Sender, close: Node, stop: Node) -> bool:
+    """A statement before ``close`` (after the sender starts) hands the sender's WaitGroup to a call.
+
+    ``if !waitTimeout(&wg, time.Second) { return }; close(ch)``: the helper
+    may wait for the senders; what it does is out of sight, so no finding.
+    """
+    group = channels.group_of(sender)
+    if group is None:
+        return False
+    names = {group.encode(), b"&" + group.encode()}
+    child = close
+    for ancestor in scopes.ancestors(close):
+        if ancestor.type == "statement_list":
+            for statement in ancestor.named_children:
+                if statement.start_byte >= child.start_byte:
+                    break
+                if statement.start_byte < sender.spawn.end_byte:
+                    continue
+                for arguments in captures("(call_expression arguments: (argument_list) @a)", statement).get("a", []):
+                    if any(a.text in names for a in arguments.named_children):
+                        return True
+        if ancestor == stop:
+            break
+        child = ancestor
+    return False
 
 
 def _deferred_joins(close: Node) -> list[Node]:
