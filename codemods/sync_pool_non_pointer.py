@@ -30,7 +30,8 @@ every file of the package:
   passed on: the writer is elsewhere), or its first use is not a write: a
   read of the old contents first (`String`, `Bytes`, `Len`, `WriteTo`, an
   `AppendX(dst []byte) []byte` method, which appends the object to `dst`)
-  may be deliberate, and a `Reset` would change what it reads. A
+  may be deliberate, and a `Reset` would change what it reads (the
+  arguments of a deferred call are read at the `defer`). A
   `bytes.Buffer` drained before its `Put` (`b.WriteTo(w)`, `io.Copy(w, b)`)
   is not known to be dirty, nor an object cleared before its `Put` by hand
   (`p.buf = p.buf[:0]`, `p.err = nil`) or by a package function that calls
@@ -606,15 +607,33 @@ def _first_use(
     for ref in scopes.references(decl, function):
         if ref.start_byte < statement.end_byte:
             continue
+        if _runs_deferred(ref, function):
+            continue  # runs at the end
         if scopes.enclosing_function(ref) != function:
             return None  # used by a closure: not followed
-        if scopes.enclosing(ref, ("defer_statement",)) is not None:
-            continue  # runs at the end
         effect = use_effect(ctx, ref, reset_type)
         if effect == NEUTRAL:
             continue
         return ref if effect == WRITE else None  # a read first: the code looks at what it was handed
     return None
+
+
+def _runs_deferred(ref: Node, function: Node) -> bool:
+    """``defer pool.Put(b)``, ``defer b.Reset()``, ``defer func() { ... b ... }()``: the use runs at the end.
+
+    ``defer log.Print(b.String())`` reads ``b`` now: a deferred call's arguments are evaluated at the defer.
+    """
+    statement = _deferred(ref, function)
+    if statement is None or scopes.enclosing_function(statement) != function:
+        return False
+    call = next((c for c in statement.named_children if c.type == "call_expression"), None)
+    function = call.child_by_field_name("function") if call is not None else None
+    if function is not None and function.type == "func_literal" and scopes.contains(function, ref):
+        return True
+    parent = ref.parent
+    if parent is not None and parent.type == "selector_expression" and parent.parent == call:
+        return True  # defer b.Reset()
+    return parent is not None and parent.type == "argument_list" and parent.parent == call  # defer pool.Put(b)
 
 
 def use_effect(ctx: FileContext, ref: Node, reset_type: str) -> str:
