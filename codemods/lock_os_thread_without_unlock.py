@@ -18,7 +18,9 @@ runtime terminates its thread, which is the documented way to throw away a
 thread whose state was changed and costs only a new thread otherwise; a
 function whose package unlocks elsewhere, in a function that does not lock
 (a `lock()`/`unlock()` helper pair, a caller that unlocks after the call);
-an unlock inside a closure (a returned `func() { ...; runtime.UnlockOSThread() }`);
+a function that locks at its top, unlocks only in the branches that give up
+(`if err != nil { runtime.UnlockOSThread(); return err }`) and ends locked: it
+locks the thread for its caller; an unlock inside a closure (a returned `func() { ...; runtime.UnlockOSThread() }`);
 an unlock guarded by an `if` of its own (`if restored {
 runtime.UnlockOSThread() }`: the condition decides); paths that end in
 `panic`, `os.Exit` or `t.Fatal`; flow the rule cannot follow (`goto`,
@@ -72,8 +74,10 @@ The fix is safe when the function unlocks on some paths itself (so it means
 to leave the thread unlocked), each deleted unlock is the last thing before a
 `return` of plain values or the end of the function (so nothing moves from
 after the unlock to before it), no call is deferred after the lock (it would
-now run on the locked thread), and the function makes no system calls
-(`syscall`, `golang.org/x/sys/...`, cgo): a path that changes the thread's
+now run on the locked thread), each deleted unlock is at the same level as
+the lock (an unlock in one `if` branch and none before another return looks
+like a choice made return by return), and neither the function nor its
+package makes system calls (`syscall`, `golang.org/x/sys/...`, cgo): a path that changes the thread's
 state and returns without unlocking may keep the thread locked on purpose, so
 that it is thrown away with its goroutine.
 
@@ -147,6 +151,8 @@ def check(ctx: FileContext) -> Iterator[Finding]:
                 continue  # a lock()/unlock() pair: another function of the package unlocks
         elif package.unlock_only_elsewhere(function):
             continue  # the caller or a returned unlocker releases the thread on the paths that keep it
+        elif _locks_for_caller(statement, body, [*own, *helpers], leaks):
+            continue  # it unlocks only on the paths that give up: on success the caller gets a locked thread
         if any(_documented_leak(ctx, leak, lock) for leak in leaks):
             continue  # "leave the thread locked: its state is tainted"
         yield _finding(ctx, lock, function, runtime, leaks, own, helpers)
@@ -213,6 +219,17 @@ def _plan_fix(
             f"{_function_name(function)} calls {system}: a path that changed the thread's state may keep it locked "
             "on purpose, to be thrown away with its goroutine"
         )
+    elif (where := _package_system_calls(ctx)) is not None:
+        checks.append(
+            f"the package makes system calls ({where}): a path that changed the thread's state through a helper may "
+            "keep it locked on purpose"
+        )
+    branch = next((u for u in own if not _at_level_of(u, statement)), None)
+    if branch is not None:
+        checks.append(
+            f"the function unlocks before some returns (line {_line(ctx, branch)}) and not before others, which "
+            "may keep a thread it could not restore locked on purpose"
+        )
     if not own:
         checks.insert(0, f"no caller relies on the thread staying locked after {_function_name(function)} returns")
     end = ctx.source.data.index(b"\n", statement.end_byte) + 1
@@ -224,6 +241,43 @@ def _plan_fix(
     if checks:
         return ctx.fix(message + " (check: " + "; ".join(checks) + ")", [insert, *removals], Safety.UNSAFE), None
     return ctx.fix(message, [insert, *removals], Safety.SAFE), None
+
+
+def _at_level_of(call: Node, statement: Node) -> bool:
+    """``call`` is a statement of its own in the same statement list as ``statement`` (not in a branch)."""
+    holder = call.parent
+    return holder is not None and holder.type == "expression_statement" and holder.parent == statement.parent
+
+
+def _locks_for_caller(statement: Node, body: Node, releases: list[Node], leaks: list[Node]) -> bool:
+    """Locked at the top of the body, unlocked only in branches, and the body's last exit keeps the lock.
+
+    ``LockOSThread(); if err := setup(); err != nil { UnlockOSThread(); return err }; return nil``: the
+    function gives up the lock on the paths that fail and hands the locked thread to its caller otherwise.
+    """
+    items = statement.parent
+    if not releases or items is None or items.parent != body:
+        return False
+    if any(_at_level_of(call, statement) for call in releases):
+        return False
+    rest = [c for c in items.named_children if c.type != "comment" and c.start_byte >= statement.end_byte]
+    last = rest[-1] if rest else None
+    if last is not None and last.type == "return_statement":
+        return last in leaks
+    return body.children[-1] in leaks
+
+
+def _package_system_calls(ctx: FileContext) -> str | None:
+    """The first import of a package that changes thread state (syscall, x/sys, cgo) in the package's files."""
+    view = ctx.package
+    members = index.package(view.path.parent, view.name, view.is_test).members
+    for member in members:
+        if not any(t in member.raw for t in (b"syscall", b"x/sys/", b'"C"')):
+            continue
+        for i in member.facts.imports:
+            if _SYSTEM.match(i.path):
+                return f"{i.path} in {member.path.name}"
+    return None
 
 
 def _line(ctx: FileContext, node: Node) -> int:
