@@ -12,7 +12,8 @@ Not reported: a deferred unlock (`defer runtime.UnlockOSThread()`, or a
 deferred closure or helper that unlocks); an unlock on every path out;
 `init` and `main` (locking the main thread is what GUI and graphics
 packages do on purpose); goroutine bodies (a `go func() {...}()`, a function
-or func variable only ever started with `go`), test functions and subtests,
+or func variable only ever started with `go`, or called as the last statement
+of a `go func() {...}()`), test functions and subtests,
 even when they unlock on some paths: when a locked goroutine exits, the
 runtime terminates its thread, which is the documented way to throw away a
 thread whose state was changed and costs only a new thread otherwise; a
@@ -77,9 +78,9 @@ after the unlock to before it), no call is deferred after the lock (it would
 now run on the locked thread), each deleted unlock is at the same level as
 the lock (an unlock in one `if` branch and none before another return looks
 like a choice made return by return), and neither the function nor its
-package makes system calls (`syscall`, `golang.org/x/sys/...`, cgo): a path that changes the thread's
-state and returns without unlocking may keep the thread locked on purpose, so
-that it is thrown away with its goroutine.
+package makes system calls (`syscall`, `golang.org/x/sys/...`, cgo): a path
+that changes the thread's state and returns without unlocking may keep the
+thread locked on purpose, so that it is thrown away with its goroutine.
 
 The fix is unsafe when any of those does not hold, the message says which,
 and always when the function never unlocks: a caller (or another package)
@@ -440,16 +441,25 @@ def _only_go_variable(literal: Node) -> bool:
 
 
 def _started_with_go(name: Node) -> bool:
-    """``go name(...)`` or ``go x.name(...)``."""
+    """``go name(...)``, ``go x.name(...)``, or the call as the last statement of a ``go func() {...}()``."""
     callee = name.parent if name.parent is not None and name.parent.type == "selector_expression" else name
     call = callee.parent
-    return (
-        call is not None
-        and call.type == "call_expression"
-        and call.child_by_field_name("function") == callee
-        and call.parent is not None
-        and call.parent.type == "go_statement"
-    )
+    if call is None or call.type != "call_expression" or call.child_by_field_name("function") != callee:
+        return False
+    holder = call.parent
+    if holder is not None and holder.type == "go_statement":
+        return True
+    return holder is not None and holder.type == "expression_statement" and _ends_goroutine(holder)
+
+
+def _ends_goroutine(statement: Node) -> bool:
+    """``statement`` is the last one of a func literal started with ``go``: the goroutine exits after it."""
+    items = statement.parent
+    literal = items.parent.parent if items is not None and items.parent is not None else None
+    if literal is None or literal.type != "func_literal" or concurrency.goroutine_start(literal) is None:
+        return False
+    rest = [c for c in items.named_children if c.type != "comment" and c.start_byte > statement.start_byte]
+    return not rest
 
 
 def _only_started_with_go(ctx: FileContext, function: Node) -> bool:
