@@ -27,6 +27,7 @@ the largest directory, not the number of files.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections import OrderedDict
@@ -322,6 +323,12 @@ class Member:
     def mentions(self, name: str) -> bool:
         return name.encode() in self.raw
 
+    def may_declare(self, name: str) -> bool:
+        """Whether the text may declare ``name`` at the top level: a line that starts with it (after
+        ``type``/``func``/``var``/``const``, or inside a block), or a method receiver naming it. Never
+        false for a file that declares it; mostly false for files that only use it."""
+        return self.mentions(name) and _declaration(name).search(self.raw) is not None
+
     @property
     def constraint(self) -> tuple[str, ...]:
         return buildtags.of_file(self.path.name, self.raw)
@@ -335,6 +342,7 @@ class Package:
     name: str
     members: list[Member]
     _mentioning: dict[str, list[Member]] = field(default_factory=dict)
+    _declaring: dict[str, list[Member]] = field(default_factory=dict)
     _fingerprint: frozenset[tuple[str, int]] | None = None
 
     def fingerprint(self, path: Path, raw: bytes) -> frozenset[tuple[str, int]]:
@@ -354,6 +362,13 @@ class Package:
         found = self._mentioning.get(name)
         if found is None:
             found = self._mentioning[name] = [m for m in self.members if m.mentions(name)]
+        return found
+
+    def declaring(self, name: str) -> list[Member]:
+        """The files that may declare ``name`` (see :meth:`Member.may_declare`): only those are parsed."""
+        found = self._declaring.get(name)
+        if found is None:
+            found = self._declaring[name] = [m for m in self.mentioning(name) if m.may_declare(name)]
         return found
 
     @property
@@ -481,6 +496,11 @@ class PackageView:
         for member in self._members():
             yield member.facts  # not pinned: a rule going through the whole package holds what it keeps
 
+    def _declaring(self, name: str) -> list[FileFacts]:
+        """The other files that may declare ``name`` at the top level: only those are parsed."""
+        self._members()
+        return [self._facts(m) for m in self._package.declaring(name) if m in self._seen]  # type: ignore[union-attr]
+
     def _mentioning(self, name: str) -> list[FileFacts]:
         """The other files whose text holds ``name``: only those can declare it, only those are parsed."""
         self._members()
@@ -495,7 +515,7 @@ class PackageView:
         own = getattr(self.own, table).get(name)
         if own:
             return list(own)
-        return [n for f in self._mentioning(name) for n in getattr(f, table).get(name, [])]
+        return [n for f in self._declaring(name) for n in getattr(f, table).get(name, [])]
 
     # -- declarations --------------------------------------------------------
 
@@ -530,13 +550,13 @@ class PackageView:
 
     def methods(self, receiver: str) -> list[Method]:
         """The methods of type ``receiver`` declared in any file of the package."""
-        return [m for f in [self.own, *self._mentioning(receiver)] for m in f.methods.get(receiver, [])]
+        return [m for f in [self.own, *self._declaring(receiver)] for m in f.methods.get(receiver, [])]
 
     def method(self, receiver: str, name: str) -> Method | None:
         return next((m for m in self.methods(receiver) if m.name == name), None)
 
     def methods_named(self, name: str) -> list[Method]:
-        files = [self.own, *self._mentioning(name)]
+        files = [self.own, *self._declaring(name)]
         return [m for f in files for ms in f.methods.values() for m in ms if m.name == name]
 
     def calls_recover(self, declaration: Node) -> bool:
@@ -557,7 +577,7 @@ class PackageView:
         own = self.own.sync_fields.get(struct)
         if own is not None or struct in self.own.types:
             return list(own or [])
-        return [s for f in self._mentioning(struct) for s in f.sync_fields.get(struct, [])]
+        return [s for f in self._declaring(struct) for s in f.sync_fields.get(struct, [])]
 
     def mutex_fields(self, struct: str) -> list[SyncField]:
         """The ``sync.Mutex``/``sync.RWMutex`` fields of a struct type of the package, embedded ones included."""
@@ -592,6 +612,17 @@ class PackageView:
     def imports(self) -> list[Import]:
         """Every import of every file of the package."""
         return [i for f in [self.own, *self.siblings] for i in f.imports]
+
+
+@functools.lru_cache(maxsize=4096)
+def _declaration(name: str) -> re.Pattern[bytes]:
+    """Where a top-level declaration of ``name`` can stand: ``type T``, ``func F``, ``var a, B``, ``\tC = 1`` in
+    a block, or ``func (r *T[K]) M`` naming it in the receiver."""
+    word = re.escape(name.encode())
+    keyword = rb"(?:(?:type|var|const)[ \t]+|func[ \t]*(?:\([^)]*\)[ \t]*)?)?"
+    return re.compile(
+        rb"(?m)^[ \t]*" + keyword + rb"(?:\w+[ \t]*,[ \t]*)*" + word + rb"\b|func[ \t]*\([^)]*\b" + word + rb"\b"
+    )
 
 
 def _holds(facts: FileFacts, node: Node) -> bool:

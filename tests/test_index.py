@@ -341,3 +341,27 @@ def test_a_package_is_parsed_once_and_released_when_done(tmp_path: Path, monkeyp
     assert any(r.findings for r in results)  # the rule read the whole package
     assert len(parsed) == len(paths)  # each file once, whichever asked first
     assert not index._HERE and not index._PACKAGES  # nothing of the directory is kept after it
+
+
+def test_a_lookup_parses_only_files_that_may_declare_the_name(tmp_path: Path, monkeypatch) -> None:
+    write(
+        tmp_path,
+        {
+            "types.go": "package p\n\ntype (\n\tSmall int\n\tBig struct{ buf [4096]byte }\n)\n",
+            "rewrite.go": "package p\n\nfunc rewrite(b Big) Big { return b }\n",
+            "method.go": "package p\n\nfunc (b *Big) Len() int { return len(b.buf) }\n",
+            "use.go": "package p\n\nfunc use() { _ = Big{} }\n",
+        },
+    )
+    parsed: list[bytes] = []
+    real = Source.__init__
+
+    def counting(self: Source, raw: bytes) -> None:
+        parsed.append(raw)
+        real(self, raw)
+
+    monkeypatch.setattr(Source, "__init__", counting)
+    view = view_of(tmp_path / "use.go")
+    assert [n.text for n in view.types("Big")] == [b"Big struct{ buf [4096]byte }"]
+    assert [m.name for m in view.methods("Big")] == ["Len"]
+    assert len(parsed) == 3  # use.go, types.go and method.go; rewrite.go only uses Big
