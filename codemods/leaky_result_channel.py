@@ -716,7 +716,7 @@ def _range_kind(ident: Node) -> str | None:
 
 RULE = Rule(
     id="leaky-result-channel",
-    summary="Goroutine sends its result on an unbuffered channel that the receiver can stop waiting on",
+    summary="a goroutine sends its result on an unbuffered channel that the receiver can stop waiting on",
     doc=__doc__ or "",
     check=check,
     fix_kind=FixKind.SOMETIMES_UNSAFE,
