@@ -117,8 +117,8 @@ class Candidate:
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
-    if not _ARRAY_TEXT.search(ctx.source.data) and not _mentions_array_type(ctx):
-        return  # most files: no [N]T written, no array type of the package named
+    if not _may_write_large_array(ctx.source.data) and not _mentions_array_type(ctx):
+        return  # most files: no [N]T written that may be large, no array type of the package named
     types = Types(ctx.root, ctx.package)
     graph: callgraph.Graph | None = None
     for candidate in _large_arrays(ctx, types):
@@ -214,42 +214,74 @@ def _declared(construct: Node) -> list[tuple[Node, Node | None]]:
     return [(n, _literal_type(v)) for n, v in zip(names, values, strict=True) if n.type == "identifier"]
 
 
-# Names that may be declared with an array type:  type page [512]uint64   (or inside a type ( ... ) block)
-_ARRAY_NAMES = re.compile(rb"^[ \t]*(?:type[ \t]+)?([A-Za-z_]\w*)[ \t]+\[[^\]\n]+\]", re.MULTILINE)
-_NAMES: OrderedDict[tuple, frozenset[str]] = OrderedDict()  # type: ignore[type-arg]
-
-
+# Names that may be declared with an array type, and whether the line is a package-level `type` declaration:
+#   type page [512]uint64      (or `page [512]uint64` inside a type ( ... ) block, or a field or variable: a superset)
+_ARRAY_DECLS = re.compile(rb"^([ \t]*)(type[ \t]+)?([A-Za-z_]\w*)[ \t]+\[[^\]\n]+\]", re.MULTILINE)
 # An array type as written: [N]T, [4 << 10]byte, [n][m]int (not map[K]V, a[i].f, F[T](x)).
-_ARRAY_TEXT = re.compile(rb"(?<!map)\[[^\]\[\n]+\][\w*\[]")
-# A package-level array type declared on one line: type page [512]uint64
-_ARRAY_TYPE = re.compile(rb"^type[ \t]+(\w+)[ \t]+\[[^\]\n]+\]", re.MULTILINE)
-_TYPES: OrderedDict[tuple, frozenset[bytes]] = OrderedDict()  # type: ignore[type-arg]
+_ARRAY_TEXT = re.compile(rb"(?<!map)\[([^\]\[\n]+)\]([\w*\[]\w*)")
+# Sizes of predeclared element types, to pass over [4]byte and [64]uint32 by their text.
+_BASIC_SIZES = {b"byte": 1, b"uint8": 1, b"int8": 1, b"bool": 1, b"int16": 2, b"uint16": 2, b"int32": 4}
+_BASIC_SIZES |= {b"uint32": 4, b"float32": 4, b"rune": 4, b"int": 8, b"uint": 8, b"int64": 8, b"uint64": 8}
+_BASIC_SIZES |= {b"float64": 8, b"uintptr": 8, b"complex64": 8, b"complex128": 16, b"string": 16}
+
+
+def _may_write_large_array(data: bytes) -> bool:
+    """Some [N]T in the text is not a decimal length of a predeclared type under the size worth a finding."""
+    for match in _ARRAY_TEXT.finditer(data):
+        length, element = match.group(1), match.group(2)
+        size = _BASIC_SIZES.get(element)
+        if size is None or not length.isdigit() or int(length) * size >= _MIN:
+            return True
+    return False
+
+
+_BY_TEXT: dict[tuple[int, int], tuple[frozenset[bytes], frozenset[bytes]]] = {}  # one regex pass per file text
+_BY_PACKAGE: OrderedDict[tuple, tuple[frozenset[bytes], frozenset[bytes]]] = OrderedDict()  # type: ignore[type-arg]
+
+
+def _text_names(raw: bytes) -> tuple[frozenset[bytes], frozenset[bytes]]:
+    """(names on `type X [..]` lines at the start of a line, every name followed by [..] at a line's start)."""
+    key = (len(raw), hash(raw))
+    found = _BY_TEXT.get(key)
+    if found is None:
+        matched = _ARRAY_DECLS.findall(raw)
+        types = frozenset(name for indent, kind, name in matched if kind and not indent)
+        if len(_BY_TEXT) > 4096:
+            _BY_TEXT.clear()
+        found = _BY_TEXT[key] = (types, frozenset(name for _, _, name in matched))
+    return found
+
+
+def _package_names(ctx: FileContext) -> tuple[frozenset[bytes], frozenset[bytes]]:
+    """`_text_names` over every file of the package."""
+    view = ctx.package
+    directory = view.path.parent
+    try:
+        stamp = directory.stat().st_mtime_ns  # files added, removed or replaced: listing the package costs more
+    except OSError:
+        stamp = None
+    key = (directory, view.name, view.is_test, stamp)
+    found = _BY_PACKAGE.get(key) if stamp is not None else None
+    if found is None:
+        members = index.package(directory, view.name, view.is_test).members
+        each = [_text_names(m.raw) for m in members]
+        found = _BY_PACKAGE[key] = (
+            frozenset(n for types, _ in each for n in types),
+            frozenset(n for _, names in each for n in names),
+        )
+        while len(_BY_PACKAGE) > 8:
+            _BY_PACKAGE.popitem(last=False)
+    return found
 
 
 def _mentions_array_type(ctx: FileContext) -> bool:
     """The file names an array type the package declares (in another file: its own text has no [N]T)."""
-    view = ctx.package
-    members = index.package(view.path.parent, view.name, view.is_test).members
-    key = (view.path.parent, view.name, view.is_test, tuple((m.path, m.key) for m in members))
-    found = _TYPES.get(key)
-    if found is None:
-        found = _TYPES[key] = frozenset(n for m in members for n in _ARRAY_TYPE.findall(m.raw))
-        while len(_TYPES) > 8:
-            _TYPES.popitem(last=False)
-    return any(name in ctx.source.data for name in found)
+    return any(name in ctx.source.data for name in _package_names(ctx)[0])
 
 
 def _array_names(ctx: FileContext) -> frozenset[str]:
     """A superset of the package's type names declared as arrays, read from the files' text without parsing."""
-    view = ctx.package
-    members = index.package(view.path.parent, view.name, view.is_test).members
-    key = (view.path.parent, view.name, view.is_test, tuple((m.path, m.key) for m in members))
-    found = _NAMES.get(key)
-    if found is None:
-        found = _NAMES[key] = frozenset(m.decode() for member in members for m in _ARRAY_NAMES.findall(member.raw))
-        while len(_NAMES) > 8:
-            _NAMES.popitem(last=False)
-    return found | {m.decode() for m in _ARRAY_NAMES.findall(ctx.source.data)}
+    return frozenset(n.decode() for n in _package_names(ctx)[1] | _text_names(ctx.source.data)[1])
 
 
 def _literal_type(value: Node | None) -> Node | None:
