@@ -74,7 +74,8 @@ func (s *Store) Lookup(ctx context.Context, id string) (*User, error) {
 Replaces the call with the function's context: `ctx`, or `r.Context()` in
 an HTTP handler (dropping the `context` import when that was its last use).
 Inside a goroutine the function does not wait for, and in `go
-f(context.Background())`, it uses `context.WithoutCancel(ctx)` instead (Go
+f(context.Background())` or `go func(c context.Context) { ...
+}(context.Background())`, it uses `context.WithoutCancel(ctx)` instead (Go
 1.21 and later; no fix before): the goroutine keeps running after the
 function returns, as before, but carries the context's values.
 
@@ -505,6 +506,10 @@ def _sinks(ctx: FileContext, value: Node, origin: Origin, package: str, depth: i
         first = parent.named_children[0] if parent.named_children else None
         function = call.child_by_field_name("function")
         name = _callee_name(call)
+        if name is None and function is not None and function.type == "func_literal":
+            # go func(c context.Context) { ... }(context.Background()): like go f(context.Background())
+            go = call.parent is not None and call.parent.type == "go_statement"
+            return [Sink(call, "go")] if go and depth == 0 else []
         if name is None:
             return []
         if _is_package_call(function, package) and name in DERIVE | {b"WithoutCancel"}:
