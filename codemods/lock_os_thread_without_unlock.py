@@ -11,7 +11,8 @@ runtime.UnlockOSThread() }`) count as unlocks.
 Not reported: a deferred unlock (`defer runtime.UnlockOSThread()`, or a
 deferred closure or helper that unlocks); an unlock on every path out;
 `init` and `main` (locking the main thread is what GUI and graphics
-packages do on purpose); goroutine bodies (a `go func() {...}()`, a function
+packages do on purpose); a function that never unlocks and whose name says
+that locking is its job (`lockThread`, `PinToThread`, `MainThread`); goroutine bodies (a `go func() {...}()`, a function
 or func variable only ever started with `go`, or called as the last statement
 of a `go func() {...}()`), test functions and subtests,
 even when they unlock on some paths: when a locked goroutine exits, the
@@ -116,6 +117,7 @@ NAME_CALLS = "(call_expression function: (identifier) @name) @call"
 # Packages whose calls change a thread's state: a path through them may leave it locked on purpose.
 _SYSTEM = re.compile(r"^(syscall|C|golang\.org/x/sys/.*|internal/syscall/.*)$")
 _THREAD_COMMENT = re.compile(r"thread|lock|taint", re.IGNORECASE)
+_LOCKING_NAME = re.compile(r"lock|pin|thread", re.IGNORECASE)
 _TEST_FUNCTION = re.compile(r"^(Test|Benchmark|Fuzz)([^a-z]|$)")
 
 
@@ -150,6 +152,8 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         if not own and not helpers:
             if package.unlocks_elsewhere(function):
                 continue  # a lock()/unlock() pair: another function of the package unlocks
+            if _LOCKING_NAME.search(_function_name(function)):
+                continue  # lockThread(), PinToThread(): locking the caller's thread is what it is for
         elif package.unlock_only_elsewhere(function):
             continue  # the caller or a returned unlocker releases the thread on the paths that keep it
         elif _locks_for_caller(statement, body, [*own, *helpers], leaks):
