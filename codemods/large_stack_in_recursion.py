@@ -215,8 +215,9 @@ def _declared(construct: Node) -> list[tuple[Node, Node | None]]:
 
 
 # Names that may be declared with an array type, and whether the line is a package-level `type` declaration:
-#   type page [512]uint64      (or `page [512]uint64` inside a type ( ... ) block, or a field or variable: a superset)
-_ARRAY_DECLS = re.compile(rb"^([ \t]*)(type[ \t]+)?([A-Za-z_]\w*)[ \t]+\[[^\]\n]+\]", re.MULTILINE)
+#   type page [512]uint64   type page = [512]uint64
+#   (or `page [512]uint64` inside a type ( ... ) block, or a field or variable: a superset)
+_ARRAY_DECLS = re.compile(rb"^([ \t]*)(type[ \t]+)?([A-Za-z_]\w*)[ \t]+(?:=[ \t]*)?\[[^\]\n]+\]", re.MULTILINE)
 # An array type as written: [N]T, [4 << 10]byte, [n][m]int (not map[K]V, a[i].f, F[T](x)).
 _ARRAY_TEXT = re.compile(rb"(?<!map)\[([^\]\[\n]+)\]([\w*\[]\w*)")
 # Sizes of predeclared element types, to pass over [4]byte and [64]uint32 by their text.

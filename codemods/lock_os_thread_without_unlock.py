@@ -10,7 +10,7 @@ runtime.UnlockOSThread() }`) count as unlocks.
 
 Not reported: a deferred unlock (`defer runtime.UnlockOSThread()`, or a
 deferred closure or helper that unlocks); an unlock on every path out;
-`init` and `main` (locking the main thread is what GUI and graphics
+`init`, `main` and package-level initializers (locking the main thread is what GUI and graphics
 packages do on purpose); a function that never unlocks and whose name says
 that locking is its job (`lockThread`, `PinToThread`, `MainThread`); goroutine bodies (a `go func() {...}()`, a function
 or func variable only ever started with `go`, or called as the last statement
@@ -399,6 +399,9 @@ def _function_name(function: Node) -> str:
 
 
 def _is_init_or_main(ctx: FileContext, function: Node) -> bool:
+    """``init``, ``main`` of package main, or a func literal of a package-level initializer (it runs in init)."""
+    if function.type == "func_literal":
+        return scopes.enclosing(function, ("function_declaration", "method_declaration"), stop=()) is None
     if function.type != "function_declaration":
         return False
     name = _function_name(function)
