@@ -328,12 +328,18 @@ def _use(ref: Node, function: Node, view: index.PackageView) -> str:
     if parent.type == "unary_expression" and _operator(parent) == "&":
         return "address"
     if parent.type == "argument_list" and _callee_name(parent.parent) in ("len", "cap"):
+        if scopes.enclosing(parent, ("const_spec", "array_type"), stop=_STATEMENT_ENDS):
+            return "constant length"  # len of an array is a constant, of a slice it is not
         return "length"
     if parent.type == "range_clause" and parent.child_by_field_name("right") == node:
         left = parent.child_by_field_name("left")
         names = [c for c in left.named_children if c.type != "comment"] if left is not None else []
         return "range value" if len(names) > 1 and names[1].text != b"_" else "range"  # ranging copies the array
     return "value"
+
+
+# Where a search for the constant context of a len(x) stops.
+_STATEMENT_ENDS = frozenset({"block", "function_declaration", "method_declaration", "func_literal"})
 
 
 def _slice_stays(slice_expr: Node, view: index.PackageView) -> bool:
@@ -471,6 +477,8 @@ def _plan_fix(ctx: FileContext, candidate: Candidate, uses: list[tuple[str, Node
         return None, f"{ctx.text(candidate.type)} is a named type that other code may expect"
     if any(kind in ("value", "range value") for kind, _ in uses):
         return None, f"{candidate.name} is copied, compared or ranged over by value, which a slice does not do"
+    if any(kind == "constant length" for kind, _ in uses):
+        return None, f"len({candidate.name}) is used as a constant, which the length of a slice is not"
     statement, replaced = _declaration_statement(candidate)
     if statement is None:
         return None, "the declaration holds other names or elements"
