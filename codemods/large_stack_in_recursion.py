@@ -395,10 +395,10 @@ def _callee_retains(view: index.PackageView, name: str, position: int) -> bool:
     """
     if position < 0:
         return True
-    declarations = callgraph.graph(view).declarations.get(name, [])
+    declarations = view.functions(name)  # parses only the files that hold the name
     if not declarations:
         return True
-    for declaration, _ in declarations:
+    for declaration in declarations:
         parameter = _parameter_at(declaration, position)
         body = declaration.child_by_field_name("body")
         if parameter is None or body is None:
