@@ -524,7 +524,7 @@ def _kib(size: int) -> str:
 
 RULE = Rule(
     id="large-stack-in-recursion",
-    summary="A large array in the frame of a recursive function, copied at every stack growth",
+    summary="a large array in the frame of a recursive function, copied at every stack growth",
     doc=__doc__ or "",
     check=check,
     fix_kind=FixKind.UNSAFE,
