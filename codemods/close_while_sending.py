@@ -244,20 +244,12 @@ def _group_handed_before(sender: channels.Sender, close: Node, stop: Node) -> bo
     if group is None:
         return False
     names = {group.encode(), b"&" + group.encode()}
-    child = close
-    for ancestor in scopes.ancestors(close):
-        if ancestor.type == "statement_list":
-            for statement in ancestor.named_children:
-                if statement.start_byte >= child.start_byte:
-                    break
-                if statement.start_byte < sender.spawn.end_byte:
-                    continue
-                for arguments in captures("(call_expression arguments: (argument_list) @a)", statement).get("a", []):
-                    if any(a.text in names for a in arguments.named_children):
-                        return True
-        if ancestor == stop:
-            break
-        child = ancestor
+    for statement in scopes.statements_before(close, stop):
+        if statement.start_byte < sender.spawn.end_byte:
+            continue
+        for arguments in captures("(call_expression arguments: (argument_list) @a)", statement).get("a", []):
+            if any(a.text in names for a in arguments.named_children):
+                return True
     return False
 
 

@@ -320,18 +320,10 @@ def _fixed_before(ctx: FileContext, value: Node, literal: Node, spawn: Node) -> 
 
 def _exit_before(statement: Node, literal: Node) -> str | None:
     """A statement before the Add in the goroutine that may leave it: ``return``, ``panic(...)``, ``t.Fatal``."""
-    child = statement
-    for ancestor in scopes.ancestors(statement):
-        if ancestor.type == "statement_list":
-            for earlier in ancestor.named_children:
-                if earlier.start_byte >= child.start_byte:
-                    break
-                found = _exit_in(earlier, literal)
-                if found is not None:
-                    return found
-        if ancestor == literal:
-            break
-        child = ancestor
+    for earlier in scopes.statements_before(statement, literal):
+        found = _exit_in(earlier, literal)
+        if found is not None:
+            return found
     return None
 
 

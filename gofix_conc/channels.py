@@ -660,18 +660,10 @@ def waits_before(node: Node, stop: Node, ignore: Callable[[Node], bool] | None =
 
     ``ignore`` names statements that do not count, as for :func:`concurrency.joined_between`.
     """
-    child = node
-    for ancestor in scopes.ancestors(node):
-        if ancestor.type == "statement_list":
-            for statement in ancestor.named_children:
-                if statement.start_byte >= child.start_byte:
-                    break
-                if (ignore is None or not ignore(statement)) and concurrency.is_join(statement):
-                    return True
-        if ancestor == stop:
-            break
-        child = ancestor
-    return False
+    return any(
+        (ignore is None or not ignore(statement)) and concurrency.is_join(statement)
+        for statement in scopes.statements_before(node, stop)
+    )
 
 
 def statement_of(call: Node) -> Node | None:

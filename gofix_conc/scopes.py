@@ -58,6 +58,20 @@ def ancestors(node: Node) -> Iterator[Node]:
         parent = parent.parent
 
 
+def statements_before(node: Node, stop: Node | None = None) -> Iterator[Node]:
+    """The statements before ``node`` in each block around it, innermost block first, up to ``stop``'s own."""
+    child = node
+    for ancestor in ancestors(node):
+        if ancestor.type == "statement_list":
+            for statement in ancestor.named_children:
+                if statement.start_byte >= child.start_byte:
+                    break
+                yield statement
+        if ancestor == stop:
+            return
+        child = ancestor
+
+
 def enclosing(node: Node, kinds: Iterable[str], stop: Iterable[str] = FUNCTIONS) -> Node | None:
     """The nearest ancestor of one of ``kinds``, not crossing a ``stop`` node."""
     kinds, stop = frozenset(kinds), frozenset(stop)
