@@ -181,9 +181,9 @@ def _message(ctx: FileContext, package: Package, pairs: list[tuple[locks.Access,
 
 # -- the package -------------------------------------------------------------------
 
-_CACHE: OrderedDict[tuple, locks.FileAccesses] = OrderedDict()  # type: ignore[type-arg]
-_ANALYSED: OrderedDict[tuple, tuple[tuple, Package | None]] = OrderedDict()  # type: ignore[type-arg]
-_PACKAGES: OrderedDict[tuple, tuple[list[locks.FileAccesses], Package]] = OrderedDict()  # type: ignore[type-arg]
+_CACHE: OrderedDict[tuple, locks.FileAccesses] = index.package_cache(OrderedDict())  # type: ignore[type-arg]
+_ANALYSED: OrderedDict[tuple, tuple[tuple, Package | None]] = index.package_cache(OrderedDict())  # type: ignore[type-arg]
+_PACKAGES: OrderedDict[tuple, tuple[list[locks.FileAccesses], Package]] = index.package_cache(OrderedDict())  # type: ignore[type-arg]
 
 
 def analyse(view: PackageView) -> Package | None:

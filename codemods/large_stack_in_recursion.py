@@ -236,8 +236,9 @@ def _may_write_large_array(data: bytes) -> bool:
     return False
 
 
-_BY_TEXT: dict[tuple[int, int], tuple[frozenset[bytes], frozenset[bytes]]] = {}  # one regex pass per file text
-_BY_PACKAGE: OrderedDict[tuple, tuple[frozenset[bytes], frozenset[bytes]]] = OrderedDict()  # type: ignore[type-arg]
+# One regex pass per file text.
+_BY_TEXT: dict[tuple[int, int], tuple[frozenset[bytes], frozenset[bytes]]] = index.package_cache({})
+_BY_PACKAGE: OrderedDict[tuple, tuple[frozenset[bytes], frozenset[bytes]]] = index.package_cache(OrderedDict())  # type: ignore[type-arg]
 
 
 def _text_names(raw: bytes) -> tuple[frozenset[bytes], frozenset[bytes]]:

@@ -155,7 +155,7 @@ def _atomic_name(source: Source) -> str | None:
     return next((i.local_name for i in imports(source) if i.path == "sync/atomic" and i.name not in ("_", ".")), None)
 
 
-_SIBLINGS: OrderedDict[tuple, list[AtomicUse]] = OrderedDict()  # type: ignore[type-arg]
+_SIBLINGS: OrderedDict[tuple, list[AtomicUse]] = index.package_cache(OrderedDict())  # type: ignore[type-arg]
 
 
 def _sibling_uses(path: Path, source: Source, view: PackageView) -> list[AtomicUse]:

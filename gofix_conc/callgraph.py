@@ -125,7 +125,7 @@ def key_of(declaration: Node) -> str | None:
     return f"{base}.{name.text.decode()}" if base else None
 
 
-_GRAPHS: OrderedDict[tuple, Graph] = OrderedDict()  # type: ignore[type-arg]
+_GRAPHS: OrderedDict[tuple, Graph] = index.package_cache(OrderedDict())  # type: ignore[type-arg]
 
 
 def graph(view: PackageView) -> Graph:

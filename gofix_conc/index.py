@@ -31,9 +31,10 @@ import functools
 import os
 import re
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from tree_sitter import Node, QueryCursor
 
@@ -209,6 +210,7 @@ _PACKAGES: OrderedDict[tuple, Package] = OrderedDict()  # type: ignore[type-arg]
 _LISTINGS: dict[tuple[Path, bool], tuple[tuple[str, int, int], ...]] = {}  # of the directory the engine is in
 
 StatKey = tuple[int, int]
+M = TypeVar("M", bound=MutableMapping)  # type: ignore[type-arg]
 
 
 def _entry(path: Path) -> list | None:  # type: ignore[type-arg]
@@ -229,6 +231,20 @@ def _keep(path: Path, entry: list) -> list:  # type: ignore[type-arg]
     while _kept > _KEPT_BYTES and len(_TREES) > 1:
         _kept -= len(_TREES.popitem(last=False)[1][1].data)
     return entry
+
+
+_PACKAGE_CACHES: list[MutableMapping] = []  # type: ignore[type-arg]
+
+
+def package_cache(cache: M) -> M:
+    """Register a rule's memo of package analyses (they hold trees): emptied when the engine leaves a directory.
+
+    The engine never comes back to a directory it left, so what such a memo
+    holds is dead weight after :func:`release`, and memory stays that of one
+    package whatever the number of files.
+    """
+    _PACKAGE_CACHES.append(cache)
+    return cache
 
 
 def enter(directory: Path) -> None:
@@ -255,6 +271,8 @@ def release(directory: Path) -> None:
     for key in [k for k in _PACKAGES if k[0] == directory]:
         del _PACKAGES[key]
     _INDEXED.pop(directory, None)
+    for cache in _PACKAGE_CACHES:
+        cache.clear()
 
 
 def source_for(path: Path, raw: bytes) -> Source:
