@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -382,7 +383,11 @@ def test_resume_after_sigint_runs_no_unit_twice(world: dict[str, Path], tmp_path
         str(world["mono"]),
         str(world["syntax"]),
     ]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # SIGINT as at a terminal, even when the tests run with it ignored (a background job): the child inherits that.
+    default_sigint = functools.partial(signal.signal, signal.SIGINT, signal.SIG_DFL)
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=default_sigint
+    )
     deadline = time.monotonic() + 60
     while _db_statuses(state)["ok"] < 1 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.1)

@@ -6,6 +6,7 @@ import dataclasses
 import io
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,11 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 LAYOUT = {"go.mod": GO_MOD, "cache/warm.go": FETCH, "index/reindex.go": REINDEX}
 
 
+def _ctrl_c_as_at_a_terminal() -> None:
+    """Ctrl-C stops the program as at a terminal, even when the tests run with SIGINT ignored (a background job)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Screen:
     """The program in a pseudo-terminal, with what it printed since the last key."""
 
@@ -39,6 +45,7 @@ class Screen:
             dimensions=(60, 120),
             encoding="utf-8",
             timeout=60,
+            preexec_fn=_ctrl_c_as_at_a_terminal,
         )
         self.child.logfile_read = self.raw
         self.text = ""
