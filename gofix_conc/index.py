@@ -27,7 +27,6 @@ the largest directory, not the number of files.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 from collections import OrderedDict
@@ -345,7 +344,15 @@ class Member:
         """Whether the text may declare ``name`` at the top level: a line that starts with it (after
         ``type``/``func``/``var``/``const``, or inside a block), or a method receiver naming it. Never
         false for a file that declares it; mostly false for files that only use it."""
-        return self.mentions(name) and _declaration(name).search(self.raw) is not None
+        raw, word = self.raw, name.encode()
+        at = raw.find(word)
+        while at >= 0:
+            end = at + len(word)
+            bounded = (at == 0 or not _WORD.match(raw, at - 1)) and not _WORD.match(raw, end)
+            if bounded and _DECLARING.fullmatch(raw, raw.rfind(b"\n", 0, at) + 1, at):
+                return True
+            at = raw.find(word, end)
+        return False
 
     @property
     def constraint(self) -> tuple[str, ...]:
@@ -632,15 +639,13 @@ class PackageView:
         return [i for f in [self.own, *self.siblings] for i in f.imports]
 
 
-@functools.lru_cache(maxsize=4096)
-def _declaration(name: str) -> re.Pattern[bytes]:
-    """Where a top-level declaration of ``name`` can stand: ``type T``, ``func F``, ``var a, B``, ``\tC = 1`` in
-    a block, or ``func (r *T[K]) M`` naming it in the receiver."""
-    word = re.escape(name.encode())
-    keyword = rb"(?:(?:type|var|const)[ \t]+|func[ \t]*(?:\([^)]*\)[ \t]*)?)?"
-    return re.compile(
-        rb"(?m)^[ \t]*" + keyword + rb"(?:\w+[ \t]*,[ \t]*)*" + word + rb"\b|func[ \t]*\([^)]*\b" + word + rb"\b"
-    )
+# What may stand on a line before a name the line declares at the top level: ``type T``, ``func F``,
+# ``var a, B``, ``\tC = 1`` in a block, or a method receiver naming it, ``func (r *T[K]) M``.
+_DECLARING = re.compile(
+    rb"[ \t]*(?:(?:type|var|const)[ \t]+|func[ \t]*(?:\([^)\n]*\)[ \t]*)?)?(?:\w+[ \t]*,[ \t]*)*"
+    rb"|[ \t]*func[ \t]*\([^)\n]*"
+)
+_WORD = re.compile(rb"\w")
 
 
 def _holds(facts: FileFacts, node: Node) -> bool:
