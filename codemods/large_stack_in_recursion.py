@@ -15,8 +15,9 @@ slices are stored, returned, or passed to code that may keep them (a method
 through an interface, another package's function, a function of the
 package that stores, returns, sends or passes on that parameter): they escape to the heap
 anyway, or may; arrays in functions that do not recurse, or recurse only
-through a func value or an interface (where a call goes is unknown); arrays
-in func literals; a recursion that goes through a `go` statement (a new
+through a func value or an interface (where a call goes is unknown), or
+through a generated file (not read: the compiler's rewrite rules alone are
+8 MB); arrays in func literals; a recursion that goes through a `go` statement (a new
 goroutine has a stack of its own); locals of struct type and receivers, however
 large (only arrays are looked at).
 

@@ -129,8 +129,12 @@ _GRAPHS: OrderedDict[tuple, Graph] = index.package_cache(OrderedDict())  # type:
 
 
 def graph(view: PackageView) -> Graph:
-    """The call graph of the package ``view`` belongs to (kept for the last few packages, by content)."""
-    files = list(view.files())
+    """The call graph of the package ``view`` belongs to (kept for the last few packages, by content).
+
+    Generated files are left out: recursion through generated code is rare,
+    and parsing it (the compiler's rewrite rules are 8 MB) would dominate.
+    """
+    files = list(view.files(generated=False))
     key = tuple(sorted((str(f.path), hash(f.source.data)) for f in files))
     found = _GRAPHS.get(key)
     if found is None:

@@ -39,7 +39,7 @@ from tree_sitter import Node, QueryCursor
 
 from gofix_conc import buildtags
 from gofix_conc.imports import Import, imports
-from gofix_conc.source import Source, query
+from gofix_conc.source import Source, is_generated, query
 
 # Everything the index holds, in one walk of each file's top level (the
 # cursor never starts a match below the file node, so function bodies are
@@ -515,11 +515,15 @@ class PackageView:
         """Every other file of the package (all parsed, on first use)."""
         return [self._facts(m) for m in self._members()]
 
-    def files(self) -> Iterator[FileFacts]:
-        """This file, then every other file of the package (parsed as the iteration reaches them)."""
+    def files(self, generated: bool = True) -> Iterator[FileFacts]:
+        """This file, then every other file of the package (parsed as the iteration reaches them).
+
+        Without ``generated``, generated files are left out unparsed (a third of the standard library's bytes).
+        """
         yield self.own
         for member in self._members():
-            yield member.facts  # not pinned: a rule going through the whole package holds what it keeps
+            if generated or not is_generated(member.raw):
+                yield member.facts  # not pinned: a rule going through the whole package holds what it keeps
 
     def _declaring(self, name: str) -> list[FileFacts]:
         """The other files that may declare ``name`` at the top level: only those are parsed."""
