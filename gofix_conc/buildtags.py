@@ -21,103 +21,83 @@ import itertools
 import re
 from collections.abc import Callable
 
-KNOWN_OS = frozenset(
-    [
-        "aix",
-        "android",
-        "darwin",
-        "dragonfly",
-        "freebsd",
-        "hurd",
-        "illumos",
-        "ios",
-        "js",
-        "linux",
-        "nacl",
-        "netbsd",
-        "openbsd",
-        "plan9",
-        "solaris",
-        "wasip1",
-        "windows",
-        "zos",
-    ]
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# go/build's lists (syslist.go): the names a file name suffix or a build tag can use.
+KNOWN_OS = _words(
+    "aix android darwin dragonfly freebsd hurd illumos ios js linux nacl netbsd openbsd plan9 solaris wasip1 "
+    "windows zos"
 )
-UNIX_OS = frozenset(
-    [
-        "aix",
-        "android",
-        "darwin",
-        "dragonfly",
-        "freebsd",
-        "hurd",
-        "illumos",
-        "ios",
-        "linux",
-        "netbsd",
-        "openbsd",
-        "solaris",
-    ]
+UNIX_OS = _words("aix android darwin dragonfly freebsd hurd illumos ios linux netbsd openbsd solaris")
+KNOWN_ARCH = _words(
+    "386 amd64 amd64p32 arm armbe arm64 arm64be loong64 mips mipsle mips64 mips64le mips64p32 mips64p32le ppc "
+    "ppc64 ppc64le riscv riscv64 s390 s390x sparc sparc64 wasm"
 )
-KNOWN_ARCH = frozenset(
-    [
-        "386",
-        "amd64",
-        "amd64p32",
-        "arm",
-        "armbe",
-        "arm64",
-        "arm64be",
-        "loong64",
-        "mips",
-        "mipsle",
-        "mips64",
-        "mips64le",
-        "mips64p32",
-        "mips64p32le",
-        "ppc",
-        "ppc64",
-        "ppc64le",
-        "riscv",
-        "riscv64",
-        "s390",
-        "s390x",
-        "sparc",
-        "sparc64",
-        "wasm",
-    ]
-)
-_IMPLIED_OS = {"android": "linux", "ios": "darwin", "illumos": "solaris"}
+IMPLIED_OS = {"android": "linux", "ios": "darwin", "illumos": "solaris"}  # GOOS -> the tag it also sets
 _TOO_MANY_FREE = 8  # more free tags than this: taken as compatible (never seen in practice)
 
-_GO_BUILD = re.compile(rb"^//go:build[ \t]+(.+?)[ \t]*$", re.MULTILINE)
 _PACKAGE = re.compile(rb"^package[ \t]", re.MULTILINE)
 _TOKEN = re.compile(r"\s*(\(|\)|!|&&|\|\||[\w.]+)")
 
 Expr = Callable[[Callable[[str], bool]], bool]
 
 
-@functools.lru_cache(maxsize=4096)
-def constraint(name: str, header: bytes) -> tuple[str, ...]:
-    """The terms constraining a file: its ``//go:build`` expression and its name's OS/arch (each a term)."""
-    terms = []
-    found = _GO_BUILD.search(header)
-    if found is not None:
-        terms.append(found[1].decode(errors="replace"))
+def name_terms(name: str) -> tuple[str, ...]:
+    """The GOOS and GOARCH a file's name requires: ``x_linux.go`` linux, ``x_windows_arm64_test.go`` both."""
     stem = name.removesuffix(".go").removesuffix("_test")
-    if "_" in stem:
-        parts = stem[stem.index("_") :].split("_")
-        if len(parts) >= 3 and parts[-2] in KNOWN_OS and parts[-1] in KNOWN_ARCH:
-            terms += [parts[-2], parts[-1]]
-        elif parts[-1] in KNOWN_OS or parts[-1] in KNOWN_ARCH:
-            terms.append(parts[-1])
-    return tuple(terms)
+    if "_" not in stem:
+        return ()
+    parts = stem[stem.index("_") :].split("_")
+    if len(parts) >= 3 and parts[-2] in KNOWN_OS and parts[-1] in KNOWN_ARCH:
+        return (parts[-2], parts[-1])
+    if parts[-1] in KNOWN_OS or parts[-1] in KNOWN_ARCH:
+        return (parts[-1],)
+    return ()
+
+
+def header(data: bytes) -> tuple[str | None, list[str]]:
+    """The ``//go:build`` expression and the old ``// +build`` lines of a file's header (before the package clause)."""
+    expression, plus = None, []
+    in_block = False
+    for raw in data.decode(errors="replace").splitlines():
+        line = raw.strip()
+        if in_block:
+            in_block = "*/" not in line
+            continue
+        if line.startswith("/*"):
+            in_block = "*/" not in line[2:]
+            continue
+        if line and not line.startswith("//"):
+            break  # the package clause: constraints come before it
+        if line.startswith("//go:build") and expression is None:
+            expression = line.removeprefix("//go:build").strip()
+        elif line.startswith("// +build"):
+            plus.append(line.removeprefix("// +build").strip())
+    return expression, plus
+
+
+@functools.lru_cache(maxsize=4096)
+def constraint(name: str, head: bytes) -> tuple[str, ...]:
+    """The terms constraining a file: its ``//go:build`` expression and its name's OS/arch (each a term)."""
+    expression, _ = header(head)
+    return ((expression,) if expression else ()) + name_terms(name)
 
 
 def of_file(name: str, raw: bytes) -> tuple[str, ...]:
     """:func:`constraint` of a file's text: only the comments before the package clause are read."""
     clause = _PACKAGE.search(raw)
     return constraint(name, raw[: clause.start()] if clause else raw[:4096])
+
+
+def evaluate(expression: str, holds: Callable[[str], bool]) -> bool:
+    """A ``//go:build`` expression under ``holds`` (tag -> set or not); a malformed one holds nowhere."""
+    try:
+        return _parse(expression)(holds)
+    except ValueError:
+        return False
 
 
 @functools.lru_cache(maxsize=65536)
@@ -141,7 +121,7 @@ def compatible(first: tuple[str, ...], second: tuple[str, ...]) -> bool:
                 if tag in chosen:
                     return bool(chosen[tag])
                 if tag in KNOWN_OS:
-                    return tag == goos or _IMPLIED_OS.get(goos) == tag
+                    return tag == goos or IMPLIED_OS.get(goos) == tag
                 if tag in KNOWN_ARCH:
                     return tag == goarch
                 if tag == "unix":
@@ -156,7 +136,7 @@ def compatible(first: tuple[str, ...], second: tuple[str, ...]) -> bool:
 def _choices_of_os(names: set[str]) -> list[str]:
     """The GOOS values worth trying: those named, those implying them, and one unnamed unix and non-unix OS."""
     named = names & KNOWN_OS
-    named |= {child for child, parent in _IMPLIED_OS.items() if parent in named}
+    named |= {child for child, parent in IMPLIED_OS.items() if parent in named}
     others = [sorted(UNIX_OS - named)[:1], sorted(KNOWN_OS - UNIX_OS - named)[:1]]
     return sorted(named) + [os for group in others for os in group]
 

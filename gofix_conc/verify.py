@@ -56,6 +56,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
+from gofix_conc import buildtags
 from gofix_conc.engine import FileResult, FixKey, Settings, Status, process_data, skip_key
 from gofix_conc.reporters import display_path
 
@@ -409,17 +410,6 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-# go/build's lists (syslist.go): the names a file name suffix or a build tag can use.
-_KNOWN_OS = _words(
-    "aix android darwin dragonfly freebsd hurd illumos ios js linux nacl netbsd openbsd plan9 solaris wasip1 "
-    "windows zos"
-)
-_UNIX_OS = _words("aix android darwin dragonfly freebsd hurd illumos ios linux netbsd openbsd solaris")
-_KNOWN_ARCH = _words(
-    "386 amd64 amd64p32 arm armbe arm64 arm64be loong64 mips mipsle mips64 mips64le mips64p32 mips64p32le ppc "
-    "ppc64 ppc64le riscv riscv64 s390 s390x sparc sparc64 wasm"
-)
-_IMPLIED_OS = {"android": "linux", "illumos": "solaris", "ios": "darwin"}
 # When `go tool dist list` says nothing: the first-class ports and a few more, preferred in this order.
 _FALLBACK_PAIRS = tuple(
     (pair.split("/")[0], pair.split("/")[1])
@@ -432,7 +422,6 @@ _FALLBACK_PAIRS = tuple(
     )
 )
 _IMPORTS_C = re.compile(rb'^import\s+"C"|^import\s*\([^)]*^\s*"C"\s*$', re.MULTILINE)
-_TOKEN = re.compile(r"\s*(\(|\)|!|&&|\|\||[\w.]+)")
 
 
 @dataclass(frozen=True)
@@ -458,84 +447,14 @@ class _Platform:
 
 
 def _has_tag(tag: str, platform: _Platform, host: _Host) -> bool:
-    if tag in (platform.goos, platform.goarch, _IMPLIED_OS.get(platform.goos), "gc"):
+    if tag in (platform.goos, platform.goarch, buildtags.IMPLIED_OS.get(platform.goos), "gc"):
         return True
     if tag == "unix":
-        return platform.goos in _UNIX_OS
+        return platform.goos in buildtags.UNIX_OS
     if tag == "cgo":
         return platform.cgo
     release = re.fullmatch(r"go1\.(\d+)", tag)
     return release is not None and int(release[1]) <= host.minor  # custom tags are not set
-
-
-def _constraint_lines(data: bytes) -> tuple[str | None, list[str]]:
-    """The ``//go:build`` expression and the old ``// +build`` lines of the file's header."""
-    expression, plus = None, []
-    in_block = False
-    for raw in data.decode(errors="replace").splitlines():
-        line = raw.strip()
-        if in_block:
-            in_block = "*/" not in line
-            continue
-        if line.startswith("/*"):
-            in_block = "*/" not in line[2:]
-            continue
-        if line and not line.startswith("//"):
-            break  # the package clause: constraints come before it
-        if line.startswith("//go:build") and expression is None:
-            expression = line.removeprefix("//go:build").strip()
-        elif line.startswith("// +build"):
-            plus.append(line.removeprefix("// +build").strip())
-    return expression, plus
-
-
-def _evaluate(expression: str, has: Callable[[str], bool]) -> bool:
-    """A ``//go:build`` expression under ``has``; a malformed one holds nowhere."""
-    tokens = _TOKEN.findall(expression)
-    if "".join(tokens) != "".join(expression.split()):
-        return False
-    at = 0
-
-    def peek() -> str | None:
-        return tokens[at] if at < len(tokens) else None
-
-    def take() -> str:
-        nonlocal at
-        at += 1
-        return tokens[at - 1]
-
-    def either() -> bool:
-        value = both()
-        while peek() == "||":
-            take()
-            value = both() | value
-        return value
-
-    def both() -> bool:
-        value = negation()
-        while peek() == "&&":
-            take()
-            value = negation() & value
-        return value
-
-    def negation() -> bool:
-        token = take() if peek() is not None else ")"
-        if token == "!":
-            return not negation()
-        if token == "(":
-            value = either()
-            if take() != ")":
-                raise ValueError(expression)
-            return value
-        if token in (")", "&&", "||"):
-            raise ValueError(expression)
-        return has(token)
-
-    try:
-        value = either()
-    except (ValueError, IndexError):
-        return False
-    return value and at == len(tokens)
 
 
 def _builds(name: str, data: bytes, platform: _Platform, host: _Host) -> bool:
@@ -544,21 +463,15 @@ def _builds(name: str, data: bytes, platform: _Platform, host: _Host) -> bool:
     def has(tag: str) -> bool:
         return _has_tag(tag, platform, host)
 
-    stem = name.removesuffix(".go").removesuffix("_test")
-    if "_" in stem:
-        parts = stem[stem.index("_") :].split("_")
-        if len(parts) >= 2 and parts[-2] in _KNOWN_OS and parts[-1] in _KNOWN_ARCH:
-            if not (has(parts[-2]) and has(parts[-1])):
-                return False
-        elif (parts[-1] in _KNOWN_OS or parts[-1] in _KNOWN_ARCH) and not has(parts[-1]):
-            return False
-    expression, plus = _constraint_lines(data)
+    if not all(has(term) for term in buildtags.name_terms(name)):
+        return False
+    expression, plus = buildtags.header(data)
     if expression is not None:
-        if not _evaluate(expression, has):
+        if not buildtags.evaluate(expression, has):
             return False
     else:
         for line in plus:  # lines AND, space-separated options OR, comma-separated terms AND
-            options = [all(_evaluate(t, has) for t in option.split(",")) for option in line.split()]
+            options = [all(buildtags.evaluate(t, has) for t in option.split(",")) for option in line.split()]
             if not any(options):
                 return False
     return platform.cgo or not _IMPORTS_C.search(data)
@@ -582,7 +495,7 @@ def _platform_for(name: str, data: bytes, host: _Host) -> _Platform | str:
         return native if host.cc else "it needs cgo and there is no C compiler (go env CC)"
     if any(_builds(name, data, _Platform(goos, goarch, True), host) for goos, goarch in pairs):
         return f"it needs cgo on another platform than {host.goos}/{host.goarch}, and cgo is checked only here"
-    expression, _ = _constraint_lines(data)
+    expression, _ = buildtags.header(data)
     said = f" (//go:build {expression})" if expression else ""
     return f"no GOOS/GOARCH builds it without build tags{said}"
 
