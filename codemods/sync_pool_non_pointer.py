@@ -128,7 +128,7 @@ from gofix_conc.context import FileContext
 from gofix_conc.imports import imports
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
 from gofix_conc.pools import PoolCall, PoolKey
-from gofix_conc.source import Source, captures, matches
+from gofix_conc.source import LITERALS, Source, captures, matches
 from gofix_conc.types import Type, Types
 
 _ALLOCATING = frozenset({"slice", "string", "struct", "array"})
@@ -148,21 +148,7 @@ _WRITING_FUNCTIONS = {
     "io": frozenset({"Copy", "CopyN", "CopyBuffer", "WriteString"}),
     "binary": frozenset({"Write"}),
 }
-_LITERALS = frozenset(
-    {
-        "int_literal",
-        "float_literal",
-        "imaginary_literal",
-        "rune_literal",
-        "interpreted_string_literal",
-        "raw_string_literal",
-        "true",
-        "false",
-        "nil",
-        "literal_value",
-        "literal_element",
-    }
-)
+_LITERALS = LITERALS | {"literal_value", "literal_element"}
 _RESET_TYPES = {"bytes": "Buffer", "strings": "Builder"}
 
 # what a use of a pooled object does to its contents

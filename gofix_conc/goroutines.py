@@ -29,22 +29,9 @@ from tree_sitter import Node
 from gofix_conc import gofmt, imports, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit
+from gofix_conc.source import LITERALS
 
-_LITERALS = frozenset(
-    {
-        "int_literal",
-        "float_literal",
-        "imaginary_literal",
-        "rune_literal",
-        "interpreted_string_literal",
-        "raw_string_literal",
-        "true",
-        "false",
-        "nil",
-        "iota",
-        "func_literal",
-    }
-)
+_LITERALS = LITERALS | {"iota", "func_literal"}
 
 
 def call_of(go: Node) -> Node | None:

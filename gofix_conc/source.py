@@ -25,6 +25,20 @@ _DECLARATIONS = frozenset(
     }
 )
 _GENERATED = re.compile(rb"^// Code generated .* DO NOT EDIT\.\r?$", re.MULTILINE)
+# The node kinds of Go's basic literals and predeclared constants.
+LITERALS = frozenset(
+    {
+        "int_literal",
+        "float_literal",
+        "imaginary_literal",
+        "rune_literal",
+        "interpreted_string_literal",
+        "raw_string_literal",
+        "true",
+        "false",
+        "nil",
+    }
+)
 
 
 @functools.cache
