@@ -883,7 +883,12 @@ def _result_stored(call: Node) -> bool:
     holder = parent.parent
     if holder.type != "assignment_statement" or parent != holder.child_by_field_name("right"):
         return False
-    left = holder.child_by_field_name("left")
+    return _assigns_beyond(holder)
+
+
+def _assigns_beyond(assignment: Node) -> bool:
+    """Whether an assignment writes a field, an element or a package variable (not only locals or ``_``)."""
+    left = assignment.child_by_field_name("left")
     for target in left.named_children if left is not None else []:
         if target.type != "identifier":
             return True
@@ -945,16 +950,7 @@ def _stored_beyond(use: Node, function: Node) -> bool:
         if ancestor.type in ("literal_element", "keyed_element"):
             return True  # &Client{conn: conn}: a value built around it
         if ancestor.type == "assignment_statement":
-            if child != ancestor.child_by_field_name("right"):
-                return False
-            left = ancestor.child_by_field_name("left")
-            for target in left.named_children if left is not None else []:
-                if target.type != "identifier":
-                    return True
-                decl = scopes.resolve(target)
-                if target.text != b"_" and (decl is None or scopes.top_level(decl.node).type == "var_declaration"):
-                    return True
-            return False
+            return child == ancestor.child_by_field_name("right") and _assigns_beyond(ancestor)
         child = ancestor
     return False
 
