@@ -26,7 +26,7 @@ import platformdirs
 from gofix_conc import __version__, registry
 from gofix_conc.model import Edit, Finding, Fix, Safety
 
-FORMAT = 1
+FORMAT = 2  # 2: fixes carry their group
 
 
 def default_dir() -> Path:
@@ -106,6 +106,7 @@ def _encode(finding: Finding) -> dict[str, Any]:
             "message": fix.message,
             "safety": fix.safety.value,
             "edits": [[e.start, e.end, base64.b64encode(e.text).decode()] for e in fix.edits],
+            "group": [fix.group, fix.files],
         },
     }
 
@@ -129,6 +130,7 @@ def _decode(data: dict[str, Any], path: Path) -> Finding:
             fix["message"],
             tuple(Edit(s, e, base64.b64decode(t)) for s, e, t in fix["edits"]),
             Safety(fix["safety"]),
+            *fix["group"],
         ),
     )
 

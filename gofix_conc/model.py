@@ -52,6 +52,12 @@ class Fix:
     message: str
     edits: tuple[Edit, ...]
     safety: Safety = Safety.SAFE
+    # A change to a declaration that other files of the package use is one fix
+    # per file, all with the same ``group`` (unique in the package), each
+    # knowing how many ``files`` the change spans. ``fix`` applies them all
+    # or none: see ``engine`` (grouped fixes).
+    group: str = ""
+    files: int = 1
 
     def span(self) -> tuple[int, int]:
         return min(e.start for e in self.edits), max(e.end for e in self.edits)
