@@ -108,8 +108,14 @@ class FileContext:
 
     # -- results -----------------------------------------------------------
 
-    def fix(self, message: str, edits: Iterable[Edit], safety: Safety = Safety.SAFE) -> Fix:
-        return Fix(message, merge_insertions(edits), safety)
+    def fix(
+        self, message: str, edits: Iterable[Edit], safety: Safety = Safety.SAFE, group: str = "", files: int = 1
+    ) -> Fix:
+        """A fix of this file; with ``group``, this file's part of a change spanning ``files`` files of the package."""
+        if group:
+            assert self.rule is not None
+            group = f"{self.rule.id}:{group}"
+        return Fix(message, merge_insertions(edits), safety, group, files)
 
     def finding(self, node: Node, message: str, fix: Fix | None = None) -> Finding:
         assert self.rule is not None

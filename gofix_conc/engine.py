@@ -486,13 +486,64 @@ def by_rule(result: FileResult, rules: Sequence[str]) -> list[tuple[str, tuple[F
     return steps
 
 
+def _group_parts(results: Sequence[FileResult]) -> tuple[dict[str, set[Path]], dict[str, int]]:
+    """For each fix group: the files whose part was applied, and how many files the group spans."""
+    applied: dict[str, set[Path]] = {}
+    spans: dict[str, int] = {}
+    for result in results:
+        for finding in (*result.fixed, *result.findings):
+            fix = finding.fix
+            if fix is not None and fix.group:
+                spans[fix.group] = max(spans.get(fix.group, 0), fix.files)
+        for finding in result.fixed:
+            if finding.fix is not None and finding.fix.group:
+                applied.setdefault(finding.fix.group, set()).add(result.path)
+    return applied, spans
+
+
+def settle_groups(results: Sequence[FileResult], settings: Settings) -> list[FileResult]:
+    """``results`` of one directory with every fix group applied whole or not at all.
+
+    A change to a declaration used in other files is one fix per file, all of
+    one group (:class:`~gofix_conc.model.Fix`). When a part was not applied (an
+    ignore comment silenced it, it was skipped, it overlapped another fix, its
+    file was not among those given), the files that took theirs are fixed
+    again without them, and say why.
+    """
+    results = list(results)
+    for _ in range(len(results) + 1):
+        applied, spans = _group_parts(results)
+        broken = {group for group, paths in applied.items() if len(paths) < spans[group]}
+        if not broken:
+            break
+        for position, result in enumerate(results):
+            keys = [
+                key
+                for finding, key in zip(result.fixed, result.fixed_keys, strict=True)
+                if finding.fix is not None and finding.fix.group in broken
+            ]
+            if not keys or result.original is None:
+                continue
+            leave_out = settings.skip | {skip_key(result.path, key) for key in keys}
+            again = process_data(result.path, result.original, dataclasses.replace(settings, skip=leave_out))
+            groups = {f.fix.group: f.rule for f in result.fixed if f.fix is not None and f.fix.group in broken}
+            said = [
+                f"{rule} fix left out: it changes {spans[group]} files together and only "
+                f"{len(applied[group])} of them took it (a part was skipped, silenced or not given)"
+                for group, rule in sorted(groups.items())
+            ]
+            results[position] = dataclasses.replace(again, warnings=(*again.warnings, *said))
+    return results
+
+
 def _process_many(paths: Sequence[Path], settings: Settings) -> list[FileResult]:
     """Results for files given directory by directory; each directory's trees are dropped when it is done."""
     results = []
     for directory, files in itertools.groupby(paths, key=lambda p: p.parent):
         index.enter(directory)
         try:
-            results += [process(p, settings) for p in files]
+            done = [process(p, settings) for p in files]
+            results += settle_groups(done, settings) if settings.fix else done
         finally:
             index.release(directory)
     return results

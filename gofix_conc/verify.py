@@ -514,6 +514,13 @@ class _Checked:
             (r.path, k) for r in results for k in (r.fixed_keys or ())
         )  # every fix, in file and source order
         self.kept: list[_FixId] = list(self.universe)
+        # The group of each fix that is one file's part of a change spanning files: kept or rolled back together.
+        self.groups: dict[_FixId, str] = {
+            (r.path, k): f.fix.group
+            for r in results
+            for f, k in zip(r.fixed, r.fixed_keys, strict=False)
+            if f.fix is not None and f.fix.group
+        }
         self.rolled_back: list[RolledBack] = []
         self.notices: list[Notice] = []
         self._rendered: dict[tuple[Path, frozenset[FixKey]], FileResult] = {}
@@ -596,24 +603,46 @@ class _Checked:
         if self.rolled_back:
             # A fix found only once another was applied (on the code that fix produced) goes with it.
             applied = {(path, key) for path, r in self.current().items() for key in r.fixed_keys}
-            for fix in [f for f in self.kept if f not in applied]:
+            for fix in self._with_groups([f for f in self.kept if f not in applied]):
                 self.kept.remove(fix)
                 self.rolled_back.append(self._describe(fix, _Failure(NEEDS, "")))
 
     def leave_out(self, paths: frozenset[Path] | None, why: str) -> list[RolledBack]:
         """Take back the kept fixes of ``paths`` (None: all) as not verified; what was taken."""
-        out = [fix for fix in self.kept if paths is None or fix[0] in paths]
+        out = self._with_groups([fix for fix in self.kept if paths is None or fix[0] in paths])
         self.kept = [fix for fix in self.kept if fix not in out]
         return [self._describe(fix, _Failure(UNVERIFIED, why)) for fix in out]
+
+    def _with_groups(self, fixes: Sequence[_FixId]) -> list[_FixId]:
+        """``fixes`` and the kept parts of their groups, in kept order."""
+        groups = {self.groups[f] for f in fixes if f in self.groups}
+        chosen = set(fixes)
+        return [f for f in self.kept if f in chosen or self.groups.get(f) in groups]
+
+    def _units(self) -> list[list[_FixId]]:
+        """The kept fixes as what is kept or rolled back at once: a fix, or all parts of a group."""
+        units: list[list[_FixId]] = []
+        where: dict[str, list[_FixId]] = {}
+        for fix in self.kept:
+            group = self.groups.get(fix)
+            if group is None:
+                units.append([fix])
+            elif group in where:
+                where[group].append(fix)
+            else:
+                where[group] = [fix]
+                units.append(where[group])
+        return units
 
     def _roll_back_culprits(self) -> None:
         failed = self.failure(self.kept)
         while failed is not None and self.kept:
-            # check(kept[:lo]) passes (the baseline does), check(kept[:hi]) fails
-            lo, hi = 0, len(self.kept)
+            units = self._units()
+            # check(units[:lo]) passes (the baseline does), check(units[:hi]) fails
+            lo, hi = 0, len(units)
             while hi - lo > 1:
                 mid = (lo + hi) // 2
-                at_mid = self.failure(self.kept[:mid])
+                at_mid = self.failure([fix for unit in units[:mid] for fix in unit])
                 if at_mid is not None:
                     hi, failed = mid, at_mid
                 else:
@@ -621,8 +650,9 @@ class _Checked:
             if failed.check in self.dropped:
                 failed = self.failure(self.kept)  # that check fails without fixes too: not a culprit's doing
                 continue
-            culprit = self.kept.pop(hi - 1)
-            self.rolled_back.append(self._describe(culprit, failed))
+            for culprit in units[hi - 1]:
+                self.kept.remove(culprit)
+                self.rolled_back.append(self._describe(culprit, failed))
             failed = self.failure(self.kept)
 
     def _describe(self, culprit: _FixId, failed: _Failure) -> RolledBack:
