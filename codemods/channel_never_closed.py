@@ -102,7 +102,7 @@ LOOPS = "(for_statement) @loop"
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
-    for loop in captures(LOOPS, ctx.root).get("loop", []):
+    for loop in _loops(ctx):
         found = channels.receive_loop(loop)
         if found is None:
             continue  # not a loop that ends only when a channel is closed
@@ -129,6 +129,22 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         if why:
             message += f" (no fix: {why})"
         yield ctx.finding(loop.child(0) or loop, message, fix)
+
+
+def _loops(ctx: FileContext) -> list[Node]:
+    """The for statements of the functions that make a channel, in source order.
+
+    Only those can be reported: the loop's channel is a variable whose value is
+    a ``make(chan T)`` of the same function (channels.local_channel), so the
+    loop lies in the function holding that call.
+    """
+    homes: list[Node] = []
+    for call, _ in channels.made(ctx.root):
+        home = scopes.enclosing_function(call)
+        if home is not None and not any(scopes.contains(h, home) for h in homes):
+            homes = [h for h in homes if not scopes.contains(home, h)] + [home]
+    loops = [loop for home in homes for loop in captures(LOOPS, home).get("loop", [])]
+    return sorted(loops, key=lambda n: n.start_byte)
 
 
 def _message(

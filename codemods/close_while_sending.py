@@ -87,6 +87,7 @@ g.Wait()`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 from tree_sitter import Node
@@ -96,18 +97,17 @@ from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
 from gofix_conc.source import captures
 
-# The channels the function makes, the variable captured from its declaration:
-#   ch := make(chan T)    var ch = make(chan T, n)
-MADE = """
-(call_expression
-  function: (identifier) @make (#eq? @make "make")
-  arguments: (argument_list . (channel_type))) @made
-"""
+# A finding is a close(ch) call of this file: the builtin's name must be written here.
+_CLOSE = re.compile(rb"(?<![A-Za-z0-9_])close(?![A-Za-z0-9_])")
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
+    if not _CLOSE.search(ctx.source.data):
+        return  # no close call in the file: nothing to report here
     seen: set[int] = set()
-    for made in captures(MADE, ctx.root).get("made", []):
+    # The channels the function makes, the variable captured from its declaration:
+    #   ch := make(chan T)    var ch = make(chan T, n)
+    for made, _ in channels.made(ctx.root):
         decl = _declared(made)
         if decl is None:
             continue  # not a local variable made once and never reassigned

@@ -89,6 +89,7 @@ loop's length is not known, or when the goroutines are started in nested loops.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -99,13 +100,8 @@ from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
 from gofix_conc.source import captures
 
-# Channels made without a buffer, as the value of a declaration:
-#   ch := make(chan T)    var ch = make(chan T)    ch := make(chan T, 0)
-MAKES = """
-(call_expression
-  function: (identifier) @make (#eq? @make "make")
-  arguments: (argument_list . (channel_type) @type)) @call
-"""
+# A leak needs a go statement of the channel's function (its sender) and a receive (``<-``) there too.
+_GO = re.compile(rb"(?<![A-Za-z0-9_])go(?![A-Za-z0-9_])")
 
 # Statements that leave a select case for good: return, break, goto, and calls that do not come back.
 LEAVES = "[(return_statement) (break_statement) (goto_statement) (call_expression)] @leave"
@@ -132,13 +128,16 @@ class Leak:
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
-    caught = captures(MAKES, ctx.root)
-    for call, kind in zip(caught.get("call", []), caught.get("type", []), strict=False):
+    # Channels made without a buffer, as the value of a declaration:
+    #   ch := make(chan T)    var ch = make(chan T)    ch := make(chan T, 0)
+    for call, kind in channels.made(ctx.root):
         if not _unbuffered(call, kind):
             continue  # buffered, or a make(chan<- T) / make(<-chan T)
-        decl = _declared(call)
         function = scopes.enclosing_function(call)
-        if decl is None or function is None:
+        if function is None or not _may_start_and_receive(function):
+            continue  # no goroutine started or no receive in the channel's function: nothing can leak
+        decl = _declared(call)
+        if decl is None:
             continue  # not the value of a variable of a function
         leak = _leak(ctx, decl, call, function)
         if leak is None:
@@ -151,6 +150,11 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         if why_not:
             message += f" (no fix: {why_not})"
         yield ctx.finding(call, message, fix)
+
+
+def _may_start_and_receive(function: Node) -> bool:
+    text = function.text or b""
+    return b"<-" in text and _GO.search(text) is not None
 
 
 def _unbuffered(call: Node, kind: Node) -> bool:
@@ -188,7 +192,7 @@ def _leak(ctx: FileContext, decl: scopes.Declaration, call: Node, function: Node
     receives: list[Node] = []
     sizes: list[Node] = []
     handed: list[tuple[Node, int]] = []  # (go statement, argument index)
-    for ref in scopes.references(decl, function):
+    for ref in channels.references(decl, function):
         if ref == decl.node:
             continue
         use = _use(ref)
@@ -277,7 +281,7 @@ def _handed_senders(ctx: FileContext, go: Node, index: int, function: Node) -> l
     if body is None or parameter is None:
         return None  # a function of another package, or a variadic parameter
     found = []
-    for ref in scopes.references(parameter, body):
+    for ref in channels.references(parameter, body):
         if ref == parameter.node:
             continue
         use = _use(ref)
@@ -444,7 +448,7 @@ def _signalled_by(case: Node, sender: Sender) -> bool:
         operand = communication.child_by_field_name("channel")
     root = scopes.root_identifier(operand) if operand is not None else None
     decl = scopes.resolve(root) if root is not None else None
-    return decl is not None and any(r != decl.node for r in scopes.references(decl, sender.body))
+    return decl is not None and any(r != decl.node for r in channels.references(decl, sender.body))
 
 
 def _describe(case: Node) -> str:

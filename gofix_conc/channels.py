@@ -20,6 +20,7 @@ that joins the senders. Happens-before comes from
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -35,6 +36,13 @@ _TEST_EXITS = frozenset({b"Fatal", b"Fatalf", b"FailNow", b"Skip", b"Skipf", b"S
 # Statements that break out of the ``for``/``switch``/``select`` around them.
 _BREAKABLE = frozenset({"for_statement", "expression_switch_statement", "type_switch_statement", "select_statement"})
 _MAX_DEPTH = 2  # go f(ch) where f starts go g(ch): followed this many functions deep
+# Where ``make(chan T)`` / ``make(<-chan T)`` may stand: ``make``, then ``(`` and the channel type, with
+# white space between (non-ASCII bytes too, in case the grammar takes them for space) or a comment before ``(``.
+_MAKE_CHAN = re.compile(rb"(?<![A-Za-z0-9_])make(?=[\s\x80-\xff]*(?:/|\([\s\x80-\xff]*(?:chan(?![A-Za-z0-9_])|<-)))")
+_IDENT_BYTE = rb"[A-Za-z0-9_]"
+_MADE = scopes.memo()  # file -> its make(chan) calls
+_UNWRITTEN = scopes.memo()  # declaring identifier -> whether its function never writes it
+_ANALYSED = scopes.memo()  # declaring identifier -> its Channel
 
 
 @dataclass
@@ -80,6 +88,70 @@ class Channel:
 # -- the channel variable ---------------------------------------------------------
 
 
+def made(root: Node) -> list[tuple[Node, Node]]:
+    """Every ``make(chan T, ...)`` call of the file with its channel type, in source order (memoized per file).
+
+    What the query ``(call_expression function: (identifier) @make (#eq? @make "make")
+    arguments: (argument_list . (channel_type) @type)) @call`` captures, found from the
+    bytes ``make`` instead of a walk over the whole tree.
+    """
+    return scopes.remembered(_MADE, root, _made)
+
+
+def _made(root: Node) -> list[tuple[Node, Node]]:
+    found = []
+    for hit in _MAKE_CHAN.finditer(root.text or b""):
+        ident = root.descendant_for_byte_range(hit.start(), hit.end())
+        call = ident.parent if ident is not None and ident.type == "identifier" else None
+        if call is None or call.type != "call_expression" or call.child_by_field_name("function") != ident:
+            continue  # make in a comment or a string, or a longer name
+        arguments = call.child_by_field_name("arguments")
+        if arguments is None or arguments.type != "argument_list" or not arguments.named_children:
+            continue
+        first = arguments.named_children[0]  # a comment before the type is first too: no match, as in the query
+        if first.type == "channel_type":
+            found.append((call, first))
+    return found
+
+
+def named(within: Node, name: str) -> list[Node]:
+    """The identifiers spelled ``name`` under ``within``, in source order.
+
+    Found from the name's bytes: a query over every identifier of a function
+    costs more than looking up the few places where the name is written.
+    """
+    spelled = name.encode()
+    pattern = re.compile(rb"(?<!" + _IDENT_BYTE + rb")" + re.escape(spelled) + rb"(?!" + _IDENT_BYTE + rb")")
+    base = within.start_byte
+    found = []
+    for hit in pattern.finditer(within.text or b""):
+        node = within.descendant_for_byte_range(base + hit.start(), base + hit.end())
+        if node is not None and node.type == "identifier" and node.text == spelled:
+            found.append(node)
+    return found
+
+
+def references(decl: scopes.Declaration, within: Node) -> list[Node]:
+    """What :func:`scopes.references` answers (its declaration included), from :func:`named`."""
+    return [i for i in named(within, decl.name) if scopes.resolve(i) == decl]
+
+
+def _written(decl: scopes.Declaration, within: Node) -> bool:
+    """Whether a use of ``decl`` under ``within`` writes it: :func:`scopes.writes` is not empty."""
+    for ref in references(decl, within):
+        if ref == decl.node:
+            continue  # the declaration itself
+        node = ref
+        # x.f = 1 and x[i]++ write x too: climb to the whole operand.
+        while node.parent is not None and node.parent.type in ("selector_expression", "index_expression"):
+            if node.parent.child_by_field_name("operand") != node:
+                break
+            node = node.parent
+        if scopes.is_write(node) or (node != ref and scopes.is_write(ref)):
+            return True
+    return False
+
+
 def local_channel(ident: Node) -> scopes.Declaration | None:
     """The local variable ``ident`` names when it is made here with ``make(chan T)``, never reassigned."""
     if ident.type != "identifier":
@@ -97,14 +169,25 @@ def local_channel(ident: Node) -> scopes.Declaration | None:
     first = arguments.named_children[0] if arguments is not None and arguments.named_children else None
     if function is None or function.text != b"make" or first is None or first.type != "channel_type":
         return None
-    home = scopes.enclosing_function(decl.node)
-    if home is None or scopes.writes(decl, home):
+    if not scopes.remembered(_UNWRITTEN, decl.node, lambda _: _unwritten(decl)):
         return None  # reassigned: which channel a use means depends on the path
     return decl
 
 
+def _unwritten(decl: scopes.Declaration) -> bool:
+    home = scopes.enclosing_function(decl.node)
+    return home is not None and not _written(decl, home)
+
+
 def analyse(ctx: FileContext, decl: scopes.Declaration) -> Channel:
-    """The senders, closes and receives of a local channel (see :func:`local_channel`)."""
+    """The senders, closes and receives of a local channel (see :func:`local_channel`).
+
+    Memoized per channel: the channel rules share it and only read it.
+    """
+    return scopes.remembered(_ANALYSED, decl.node, lambda _: _analyse(ctx, decl))
+
+
+def _analyse(ctx: FileContext, decl: scopes.Declaration) -> Channel:
     home = scopes.enclosing_function(decl.node)
     assert home is not None
     channel = Channel(decl, home)
@@ -123,7 +206,7 @@ def _collect(
     depth: int,
 ) -> None:
     """Sort every use of ``decl`` in ``scope`` (the channel's function, or a sender's function)."""
-    for ref in scopes.references(decl, scope):
+    for ref in references(decl, scope):
         if ref == decl.node:
             continue
         if channel.escapes:
@@ -234,9 +317,7 @@ def _parameter(function: Node, name: str) -> scopes.Declaration | None:
     body = function.child_by_field_name("body")
     if params is None or body is None:
         return None
-    for ident in captures("(identifier) @id", body).get("id", []):
-        if ident.text != name.encode():
-            continue
+    for ident in named(body, name):
         decl = scopes.resolve(ident)
         if decl is not None and decl.kind == "param" and scopes.contains(params, decl.node):
             return decl
