@@ -33,7 +33,7 @@ from gofix_conc import (
     verify,
 )
 from gofix_conc.batch.cli import register as register_batch
-from gofix_conc.engine import Appeared, FileResult, Settings, Status, process_data, run
+from gofix_conc.engine import Appeared, FileResult, Settings, Status, process_data, run, settle_groups
 from gofix_conc.model import Finding, Problem
 from gofix_conc.pr_cli import register as register_pr
 from gofix_conc.writer import WriteError, write_atomic
@@ -760,7 +760,8 @@ def _fix_stdin(job: _Job, diff: bool, quiet: bool, report: _Report) -> int:
     """
     assert job.stdin is not None
     path, raw = job.stdin
-    result = process_data(path, raw, job.settings)
+    # The other files of a change spanning several are not written from here: such fixes are left out.
+    [result] = settle_groups([process_data(path, raw, job.settings)], job.settings)
     errors = _report_problems(result)
     _report_appeared(path, result.appeared)
     tally = reporters.FixTally(unsafe_fixes=job.settings.unsafe_fixes)

@@ -185,7 +185,8 @@ class Session:
 
     def offered(self, finding: Finding) -> bool:
         fix = finding.fix
-        return fix is not None and (fix.safety is Safety.SAFE or self.unsafe)
+        # A fix that changes several files together is not asked about file by file.
+        return fix is not None and (fix.safety is Safety.SAFE or self.unsafe) and fix.files == 1
 
     def run(self, files: Sequence[Path], jobs: int | None, on_problem: Callable[[FileResult], object]) -> Summary:
         summary = Summary()
@@ -196,6 +197,16 @@ class Session:
             summary.errors |= result.status is Status.FAILED
             scanned.append(result)
         counts = [sum(1 for f in r.findings if self.offered(f)) for r in scanned]
+        grouped = {f.fix.group for r in scanned for f in r.findings if f.fix is not None and f.fix.files > 1}
+        if grouped:
+            many = len(grouped) != 1
+            self.console.print(
+                Text(
+                    f"{len(grouped)} fix{'es' * many} change{'s' * (not many)} several files together: "
+                    "not offered here; apply with `gofix-conc fix`.",
+                    style="yellow",
+                )
+            )
         self.later = sum(counts)
         for i, (result, count) in enumerate(zip(scanned, counts, strict=True)):
             if count == 0 or self.quit:

@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from gofix_conc import discovery, registry, verify
+from gofix_conc.cli import app
 from gofix_conc.context import FileContext
 from gofix_conc.engine import Settings, Status, run, settle_groups, skip_key
 from gofix_conc.model import Edit, Finding, FixKind, Rule
@@ -147,3 +149,25 @@ def test_verify_rolls_back_every_part_of_a_group_that_breaks_the_build(counted: 
         ("c.go", "rename-count"),
     ]
     assert not [r for r in report.results if r.status is Status.CHANGED]
+
+
+# -- where one file is all there is to write ------------------------------------------------------
+
+
+def test_fix_on_stdin_leaves_a_grouped_fix_out(package: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(package[0].parent)
+    text = package[0].read_text()
+    done = CliRunner().invoke(
+        app, ["fix", "--select", "rename", "--jobs", "1", "--stdin-filename", "a.go", "-"], input=text
+    )
+    assert done.stdout == text  # the source back as it came
+    assert "changes 3 files together and only 1 of them took it" in done.stderr
+
+
+def test_fix_interactive_does_not_offer_a_grouped_fix(package: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    before = [p.read_bytes() for p in package]
+    done = CliRunner().invoke(
+        app, ["fix", "-i", "--select", "rename", "--jobs", "1", str(package[0].parent)], input="y\ny\ny\n"
+    )
+    assert "1 fix changes several files together: not offered here" in done.stdout
+    assert [p.read_bytes() for p in package] == before
