@@ -266,6 +266,8 @@ class _Positions:
 
 def _fix_json(fix: Fix, raw: bytes | None) -> dict[str, Any]:
     out: dict[str, Any] = {"safety": fix.safety.value, "message": fix.message}
+    if fix.group:  # this file's part of a change to several files, applied together
+        out["group"] = {"id": fix.group, "files": fix.files}
     if raw is None:
         return out
     where = _Positions(raw)
