@@ -1,0 +1,485 @@
+"""non-atomic-counter's fix for package-level counters: one part per file of the package.
+
+A package-level ``var requests int`` that goroutines update with ``++`` in
+one file may be read in a second and reset in a third. Making it an
+``atomic.Int64`` rewrites every use in every file of the package together:
+each file gets its own :class:`~gofix_conc.model.Fix` (its part), all of one
+``group`` and knowing how many ``files`` take part, and ``fix`` applies every
+part or none.
+
+Every file reaches the same decision on its own: the plan of a package is
+made from the package's text (every file of the directory with the same
+package clause, ``_test.go`` files and files of other builds included, the
+file being checked as it is now), once per package text, and each file takes
+its part of it. In the file with the racy update the part rides on the rule's
+findings there; any other file that declares or uses the variable gets a
+finding of its own carrying its part. When a use cannot be rewritten, the
+plan is refused and the rule's findings say why.
+
+Not a rule (no ``RULE``): :func:`extend` wraps non-atomic-counter's check.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tree_sitter import Node
+
+from gofix_conc import concurrency, imports, index, layout, scopes
+from gofix_conc.context import FileContext
+from gofix_conc.edits import merge_insertions
+from gofix_conc.model import Edit, Finding, Fix, Rule, Safety
+from gofix_conc.source import Source
+
+if TYPE_CHECKING:
+    from . import non_atomic_counter as nac_module
+
+ATOMIC_PATH = "sync/atomic"
+# Methods of the sync/atomic types: a use spelled ``x.Load()`` has been rewritten already.
+ATOMIC_METHODS = frozenset({b"Load", b"Store", b"Add", b"Swap", b"CompareAndSwap", b"And", b"Or"})
+# Names an update stands on, read from the text: x++  x--  x += n  x -= n (not s.x++).
+_UPDATED = re.compile(rb"(?<![\w.])([A-Za-z_]\w*)[ \t]*(?:\+\+|--|[+-]=)")
+# Package-level variables, read from the text: var x ...   and the lines of var ( ... ) blocks.
+_VAR_LINE = re.compile(rb"^var[ \t]+([A-Za-z_]\w*)", re.MULTILINE)
+_VAR_BLOCK = re.compile(rb"^var[ \t]*\((.*?)^\)", re.MULTILINE | re.DOTALL)
+_BLOCK_NAME = re.compile(rb"^[ \t]+([A-Za-z_]\w*)", re.MULTILINE)
+_WORD = re.compile(rb"\w")
+_FUNCTIONS = ("func_literal", "function_declaration", "method_declaration")
+
+
+def _nac() -> nac_module:  # type: ignore[valid-type]
+    # Imported when first needed: non_atomic_counter imports this module at its end.
+    from . import non_atomic_counter
+
+    return non_atomic_counter
+
+
+# -- the plan of a package -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class File:
+    """A file of the package as the plan reads it."""
+
+    path: Path
+    source: Source
+
+
+@dataclass
+class Plan:
+    """What becomes of one package-level counter: every file's part, or why there is none."""
+
+    name: str
+    racy: str  # where goroutines update it: "a.go:12"
+    parts: dict[Path, Fix] = field(default_factory=dict)
+    refused: str | None = None  # why there is no fix
+    kind: str = ""  # Int64, ...
+    typed: bool = True  # atomic.Int64 (Go 1.19), else atomic.AddInt64
+
+
+def extend(rule: Rule) -> Rule:
+    """``rule`` (non-atomic-counter) with the package-level fix: run on every file, since a file
+    that only reads the counter starts no goroutine but has its part to take."""
+    original, triggers = rule.check, rule.triggers
+
+    def check(ctx: FileContext) -> Iterator[Finding]:
+        data = ctx.source.data
+        found = list(original(ctx)) if not triggers or any(t in data for t in triggers) else []
+        yield from with_parts(ctx, found, triggers)
+
+    return dataclasses.replace(rule, check=check, triggers=())
+
+
+_PLANS: dict[tuple, dict[str, Plan | None]] = index.package_cache({})  # type: ignore[type-arg]
+_CANDIDATES: dict[tuple, frozenset[str]] = index.package_cache({})  # type: ignore[type-arg]
+
+
+def _package_files(ctx: FileContext) -> tuple[tuple, list[index.Member]]:  # type: ignore[type-arg]
+    """The package's key (its text, this file as it is now) and its other files on disk, every build and tests."""
+    name = ctx.package.name
+    package = index.package(ctx.path.parent, name, True)
+    raw = ctx.source.raw()
+    key = (ctx.path.parent, name, package.fingerprint(ctx.path, raw))
+    return key, [m for m in package.members if m.path != ctx.path]
+
+
+def _candidates(ctx: FileContext, key: tuple, members: list[index.Member], triggers: Iterable[bytes]) -> frozenset[str]:  # type: ignore[type-arg]
+    """Names a goroutine file updates (``x++``) that some file declares with ``var``: read from the text."""
+    found = _CANDIDATES.get(key)
+    if found is None:
+        texts = [ctx.source.data, *(m.raw for m in members)]
+        triggers = tuple(triggers)
+        updated: set[bytes] = set()
+        declared: set[bytes] = set()
+        for text in texts:
+            if not triggers or any(t in text for t in triggers):
+                updated.update(m[1] for m in _UPDATED.finditer(text))
+            if b"var" in text:
+                declared.update(m[1] for m in _VAR_LINE.finditer(text))
+                for block in _VAR_BLOCK.finditer(text):
+                    declared.update(m[1] for m in _BLOCK_NAME.finditer(block[1]))
+        found = _CANDIDATES[key] = frozenset(n.decode() for n in updated & declared if n != b"_")
+    return found
+
+
+def with_parts(ctx: FileContext, found: list[Finding], triggers: Iterable[bytes]) -> Iterator[Finding]:
+    """The rule's findings in this file with the package-level fix parts on them, plus a finding
+    for every part no finding carries (a file that only reads or declares the counter)."""
+    key, members = _package_files(ctx)
+    candidates = _candidates(ctx, key, members, triggers)
+    data = ctx.source.data
+    mentioned = [n for n in sorted(candidates) if _mentions(data, n.encode())]
+    if not mentioned:
+        yield from found
+        return
+    plans = _PLANS.setdefault(key, {})
+    for name in mentioned:
+        if name not in plans:
+            plans[name] = plan(ctx, members, name)
+    carried: set[str] = set()
+    for finding in found:
+        name = _package_counter(ctx, finding)
+        counter_plan = plans.get(name) if name is not None else None
+        if counter_plan is None:
+            yield finding
+        elif counter_plan.refused is not None:
+            yield dataclasses.replace(finding, message=f"{finding.message} (no fix: {counter_plan.refused})")
+        elif (part := counter_plan.parts.get(ctx.path)) is not None:
+            carried.add(counter_plan.name)
+            yield dataclasses.replace(finding, fix=part)
+        else:
+            yield finding
+    for name in mentioned:
+        counter_plan = plans[name]
+        if counter_plan is None or counter_plan.refused is not None or name in carried:
+            continue
+        part = counter_plan.parts.get(ctx.path)
+        if part is None:
+            continue
+        node = _first_use(ctx, name) or ctx.root
+        becomes = (
+            f"becomes atomic.{counter_plan.kind}"
+            if counter_plan.typed
+            else f"is updated with atomic.Add{counter_plan.kind}"
+        )
+        message = (
+            f"{name} {becomes}: goroutines at {counter_plan.racy} update it without"
+            " synchronisation; this file's uses are rewritten with it"
+        )
+        yield ctx.finding(node, message, part)
+
+
+def _mentions(data: bytes, word: bytes) -> bool:
+    at = data.find(word)
+    while at >= 0:
+        end = at + len(word)
+        if (at == 0 or not _WORD.match(data, at - 1)) and not _WORD.match(data, end):
+            return True
+        at = data.find(word, end)
+    return False
+
+
+def _package_counter(ctx: FileContext, finding: Finding) -> str | None:
+    """The package-level variable a finding's update writes, or None (a local, a field, something else)."""
+    node = ctx.root.descendant_for_byte_range(finding.start, finding.end)
+    while node is not None and (node.start_byte, node.end_byte) == (finding.start, finding.end):
+        if node.type in ("inc_statement", "dec_statement", "assignment_statement"):
+            break
+        node = node.parent
+    if node is None or node.type not in ("inc_statement", "dec_statement", "assignment_statement"):
+        return None
+    target = _nac()._operand(node)
+    if target.type != "identifier" or target.text is None:
+        return None
+    decl = scopes.resolve(target)
+    if decl is not None and scopes.enclosing_function(decl.node) is not None:
+        return None
+    return target.text.decode()
+
+
+def _first_use(ctx: FileContext, name: str) -> Node | None:
+    for ident in _identifiers(ctx.source, name.encode()):
+        decl = scopes.resolve(ident)
+        if decl is None or scopes.enclosing_function(decl.node) is None:
+            return ident
+    return None
+
+
+def _identifiers(source: Source, word: bytes) -> Iterator[Node]:
+    """The identifiers spelled ``word``, found from the text (cheaper than walking the tree)."""
+    data, root = source.data, source.root
+    at = data.find(word)
+    while at >= 0:
+        end = at + len(word)
+        if (at == 0 or not _WORD.match(data, at - 1)) and not _WORD.match(data, end):
+            node = root.named_descendant_for_byte_range(at, end)
+            if node is not None and node.type == "identifier" and (node.start_byte, node.end_byte) == (at, end):
+                yield node
+        at = data.find(word, end)
+
+
+# -- making the plan ---------------------------------------------------------------
+
+
+class Refused(Exception):
+    """A use or a declaration the fix cannot rewrite: the message says which."""
+
+
+@dataclass
+class Use:
+    ident: Node
+    kind: str  # update, store, read, done (already atomic), declaration
+
+
+def plan(ctx: FileContext, members: list[index.Member], name: str) -> Plan | None:
+    """The fix of package-level variable ``name``, None when it is no counter goroutines race on."""
+    word = name.encode()
+    files = [File(ctx.path, ctx.source)]
+    for member in members:
+        if _mentions(member.raw, word):
+            files.append(File(member.path, member.facts.source))
+    declarations = [(f, d) for f in files for d in _top_level(f.source, name)]
+    if len(declarations) != 1 or declarations[0][1].kind != "var":
+        if any(d.kind == "var" for _, d in declarations) and name[:1].islower():
+            racy = _racy_updates(files, name, None)
+            if racy:
+                return Plan(
+                    name, racy[0], refused=f"{name} is declared {len(declarations)} times (files for other builds)"
+                )
+        return None
+    decl_file, decl = declarations[0]
+    try:
+        uses = {f.path: _uses(f, name, decl) for f in files}
+    except Refused as refused:
+        racy = _racy_updates(files, name, decl)
+        return Plan(name, racy[0], refused=str(refused)) if racy else None
+    racy = _racy_updates(files, name, decl)
+    if not racy:
+        return None
+    result = Plan(name, racy[0])
+    try:
+        result.parts, result.kind = _parts(ctx, files, name, decl_file, decl, uses)
+        result.typed = ctx.at_least(1, 19)
+    except Refused as refused:
+        result.refused = str(refused)
+    return result
+
+
+def _top_level(source: Source, name: str) -> list[scopes.Declaration]:
+    found = scopes._package_declarations(source.root)
+    decl = found.get(name)
+    if decl is None:
+        return []
+    # A name declared twice in one file (build variants cannot be in one file): the first is kept.
+    return [decl]
+
+
+def _where(f: File, node: Node) -> str:
+    line, _ = f.source.position(node.start_byte)
+    return f"{f.path.name}:{line}"
+
+
+def _uses(f: File, name: str, decl: scopes.Declaration) -> list[Use]:
+    """Every use of the package-level ``name`` in a file; Refused when the file cannot be read or rewritten."""
+    found: list[Use] = []
+    broken = f.source.broken()
+    for ident in _identifiers(f.source, name.encode()):
+        if scopes.composite_key_kind(ident) in ("field", "unknown"):
+            continue  # T{requests: 1}: a field name
+        resolved = scopes.resolve(ident)
+        if resolved is not None and scopes.enclosing_function(resolved.node) is not None:
+            continue  # a local variable or parameter of the same name
+        if any(a <= ident.start_byte < b for a, b in broken):
+            raise Refused(f"{f.path.name} holds code the grammar cannot parse")
+        if resolved is not None and resolved.node == ident:
+            found.append(Use(ident, "declaration"))
+            continue
+        found.append(Use(ident, _kind(ident)))
+    return found
+
+
+def _kind(ident: Node) -> str:
+    parent = ident.parent
+    node = ident
+    while parent is not None and parent.type == "parenthesized_expression":
+        node, parent = parent, parent.parent
+    if parent is None:
+        return "read"
+    if parent.type == "selector_expression" and parent.child_by_field_name("operand") == node:
+        field_node = parent.child_by_field_name("field")
+        call = parent.parent
+        if field_node is not None and field_node.text in ATOMIC_METHODS and call is not None:
+            if call.type == "call_expression":
+                return "done"  # requests.Load(): rewritten already (this file after its fix)
+    if parent.type in ("inc_statement", "dec_statement"):
+        return "update"
+    statement = parent.parent
+    if statement is not None and statement.type == "assignment_statement":
+        if parent == statement.child_by_field_name("left"):
+            operator = statement.child_by_field_name("operator")
+            return "store" if operator is not None and operator.type == "=" else "update"
+    return "read"
+
+
+def _racy_updates(files: list[File], name: str, decl: scopes.Declaration | None) -> list[str]:
+    """Where goroutines update the counter while something else may touch it, as the rule reports it."""
+    nac = _nac()
+    found: list[str] = []
+    for f in sorted(files, key=lambda f: f.path.name):
+        idents = [
+            i
+            for i in _identifiers(f.source, name.encode())
+            if scopes.composite_key_kind(i) not in ("field", "unknown")
+            and ((r := scopes.resolve(i)) is None or scopes.enclosing_function(r.node) is None)
+        ]
+        for ident in idents:
+            if _kind(ident) != "update":
+                continue
+            update = ident.parent
+            while update is not None and update.type not in ("inc_statement", "dec_statement", "assignment_statement"):
+                update = update.parent
+            if update is None or nac._operand(update) != ident:
+                continue
+            goroutine = concurrency.goroutine_of(update, None)
+            if goroutine is None or concurrency.holds_lock(update, goroutine.literal):
+                continue
+            others = [i for i in idents if i != ident and (decl is None or i != decl.node)]
+            if concurrency.race_reason(update, goroutine, others, True) is not None:
+                found.append(_where(f, update))
+    return found
+
+
+def _parts(
+    ctx: FileContext,
+    files: list[File],
+    name: str,
+    decl_file: File,
+    decl: scopes.Declaration,
+    uses: dict[Path, list[Use]],
+) -> tuple[dict[Path, Fix], str]:
+    nac = _nac()
+    if name[:1].isupper():
+        raise Refused(f"{name} is exported: other packages may use it")
+    decl_ctx = FileContext(decl_file.path, decl_file.source, ctx.go_version, {}, fixing=False)
+    type_name = nac.counter_type(decl_ctx, decl, decl.node)
+    if type_name not in nac.ATOMIC:
+        raise Refused(f"sync/atomic has no type for {type_name or 'its type'}")
+    _linked(files, name, ctx.path.parent)
+    kind, base = nac.ATOMIC[type_name]
+    typed = ctx.at_least(1, 19)
+    unsafe: list[str] = []
+    edits: dict[Path, list[Edit]] = {}
+    for f in files:
+        file_uses = [u for u in uses[f.path] if u.kind != "done"]
+        if not file_uses:
+            continue
+        package, import_edits = imports.add_import(f.source, ATOMIC_PATH, _reserved(ctx, files, f))
+        spell = nac.Spelling(package, name, type_name, kind, base, typed)
+        file_edits: list[Edit] = []
+        functions: dict[int, tuple[Node, set[str]]] = {}
+        for use in file_uses:
+            if use.kind == "declaration":
+                file_edits += _declaration_edits(f, decl, spell)
+                continue
+            function = scopes.top_level(use.ident)
+            if any(scopes.resolve(i) is not None for i in nac._identifiers_named(function, package)):
+                raise Refused(f"a local name hides package {package} at {_where(f, use.ident)}")
+            edit = nac.use_edit(use.ident, spell)
+            if edit is None:
+                raise Refused(f"its use at {_where(f, use.ident)} cannot be rewritten")
+            file_edits.append(edit)
+            inner = scopes.enclosing(use.ident, _FUNCTIONS, stop=()) or function
+            functions.setdefault(inner.id, (inner, set()))[1].add(use.kind)
+        for inner, kinds in functions.values():
+            if "read" in kinds and (kinds & {"update", "store"}):
+                unsafe.append(_where(f, inner))
+        padding = layout.realign_comments(f.source, file_edits)
+        if padding is None:
+            raise Refused(f"the comments beside its uses in {f.path.name} would lose their alignment")
+        try:
+            edits[f.path] = list(merge_insertions([*import_edits, *file_edits, *padding]))
+        except ValueError:
+            raise Refused(f"one statement of {f.path.name} uses it twice") from None
+    atomic_type = f"atomic.{kind}" if typed else f"atomic.Add{kind}"
+    count = len(edits)
+    message = (
+        f"Make {name} an {atomic_type}, rewriting its uses in the {count} files of the package that have some"
+        if typed
+        else f"Update {name} with {atomic_type}, rewriting its uses in the {count} files of the package that have some"
+    )
+    safety = Safety.SAFE
+    if unsafe:
+        safety = Safety.UNSAFE
+        message += (
+            f" (check: the function at {unsafe[0]} reads {name} and writes it; each atomic operation is atomic,"
+            " the read and the write together are not: it may need Swap, CompareAndSwap or a lock)"
+        )
+    group = f"non-atomic-counter:{name}"
+    parts = {path: Fix(message, tuple(e), safety, group, count) for path, e in edits.items()}
+    return parts, kind
+
+
+def _reserved(ctx: FileContext, files: list[File], f: File) -> set[str]:
+    """Package-level names of the other files that an import of sync/atomic could collide with."""
+    package = index.package(ctx.path.parent, ctx.package.name, True)
+    taken: set[str] = set()
+    for candidate in ("atomic", "stdatomic", *(f"atomic{n}" for n in range(2, 5))):
+        for member in package.declaring(candidate):
+            if member.path not in (f.path, ctx.path) and candidate in member.facts.names():
+                taken.add(candidate)
+        if ctx.path != f.path and candidate in scopes._package_declarations(ctx.root):
+            taken.add(candidate)
+    return taken
+
+
+def _linked(files: list[File], name: str, directory: Path) -> None:
+    """Refused when other code reaches the variable by its symbol: ``//go:linkname`` or assembly."""
+    word = name.encode()
+    for f in files:
+        for line in f.source.data.splitlines():
+            if line.startswith(b"//go:linkname") and word in line.split():
+                raise Refused(f"{f.path.name} links it by name (//go:linkname)")
+    try:
+        assembly = [p for p in directory.iterdir() if p.suffix.lower() == ".s"]
+    except OSError:
+        assembly = []
+    for path in assembly:
+        try:
+            text = path.read_bytes()
+        except OSError:
+            continue
+        if "·".encode() + word in text:
+            raise Refused(f"assembly in {path.name} uses it")
+
+
+def _declaration_edits(f: File, decl: scopes.Declaration, spell: nac_module.Spelling) -> list[Edit]:  # type: ignore[name-defined]
+    """``var requests int`` (or ``= 0``) made ``var requests atomic.Int64``; only the spec changes."""
+    nac = _nac()
+    spec = decl.construct
+    names = [n for n in spec.children_by_field_name("name") if n.is_named]
+    if spec.type != "var_spec" or len(names) != 1:
+        raise Refused(f"{decl.name} is declared with other variables at {_where(f, decl.node)}")
+    type_node = spec.child_by_field_name("type")
+    value_list = spec.child_by_field_name("value")
+    values = [v for v in (value_list.named_children if value_list else []) if v.type != "comment"]
+    if values and (len(values) != 1 or not nac._is_zero(values[0])):
+        raise Refused(f"{decl.name} starts at a value other than zero ({_where(f, decl.node)})")
+    if spec.parent is not None and spec.parent.type == "var_spec_list":
+        decl_ctx = FileContext(f.path, f.source, (1, 0), {}, fixing=False)
+        grouped = nac._grouped_spec_edits(decl_ctx, spec, spell)
+        if grouped is None:
+            raise Refused(f"its declaration in a var block at {_where(f, decl.node)} cannot be rewritten")
+        return grouped
+    if not spell.typed and spell.declared == spell.base and not values:
+        return []  # already int64: atomic.AddInt64(&x, 1) works on it as it is
+    new_type = f"{spell.package}.{spell.kind}" if spell.typed else spell.base
+    if values:  # var requests = 0, var requests int = 0
+        return [Edit(names[0].end_byte, spec.end_byte, f" {new_type}".encode())]
+    if type_node is None:
+        raise Refused(f"its declaration at {_where(f, decl.node)} cannot be rewritten")
+    return [Edit(type_node.start_byte, type_node.end_byte, new_type.encode())]
