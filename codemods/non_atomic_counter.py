@@ -666,3 +666,7 @@ RULE = Rule(
     fix_kind=FixKind.SOMETIMES_UNSAFE,
     triggers=(b"go ", b"go\t", b".Go("),  # goroutines: go statements, wg.Go / errgroup Go
 )
+
+from . import _package_counters  # noqa: E402  (it imports this module's helpers when it runs)
+
+RULE = _package_counters.extend(RULE)  # package-level counters: one fix per file of the package
