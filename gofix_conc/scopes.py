@@ -30,6 +30,18 @@ FUNCTIONS = frozenset({"function_declaration", "method_declaration", "func_liter
 LOOPS = frozenset({"for_statement"})
 _NAME_KINDS = ("identifier", "type_identifier", "package_identifier")
 _CLAUSES = frozenset({"type_case", "default_case", "expression_case", "communication_case"})
+# The nodes that declare names for a part of themselves (see header_declarations).
+_HEADERS = frozenset(
+    {
+        "if_statement",
+        "expression_switch_statement",
+        "type_switch_statement",
+        "for_clause",
+        "for_statement",
+        "communication_case",
+        *FUNCTIONS,
+    }
+)
 _EXPRESSION_KEYED = frozenset({"map_type", "slice_type", "array_type", "implicit_length_array_type"})
 
 
@@ -143,9 +155,11 @@ def _is_define(node: Node) -> bool:
 _DECLARED: dict[int, tuple[Node, list[Declaration]]] = {}
 _RESOLVED: dict[int, tuple[Node, Declaration | None]] = {}
 _PACKAGE: dict[int, tuple[Node, dict[str, Declaration]]] = {}
+_BLOCKS: dict[int, tuple[Node, dict[str, list[tuple[int, Declaration]]]]] = {}
+_SIGNATURES: dict[int, tuple[Node, list[Declaration]]] = {}
 
 
-_TABLES: list[dict[int, tuple[Node, Any]]] = [_DECLARED, _RESOLVED, _PACKAGE]
+_TABLES: list[dict[int, tuple[Node, Any]]] = [_DECLARED, _RESOLVED, _PACKAGE, _BLOCKS, _SIGNATURES]
 
 
 def memo() -> dict[int, tuple[Node, Any]]:
@@ -215,6 +229,11 @@ def _parameters(params: Node | None, kind: str) -> list[Declaration]:
 
 
 def _signature_declarations(function: Node) -> list[Declaration]:
+    """The receiver, parameters and named results of a function."""
+    return remembered(_SIGNATURES, function, _signature)
+
+
+def _signature(function: Node) -> list[Declaration]:
     found = _parameters(function.child_by_field_name("receiver"), "receiver")
     found += _parameters(function.child_by_field_name("parameters"), "param")
     result = function.child_by_field_name("result")
@@ -241,7 +260,7 @@ def header_declarations(node: Node, child: Node) -> list[Declaration]:
     kind = node.type
     if kind in ("if_statement", "expression_switch_statement", "type_switch_statement"):
         init = node.child_by_field_name("initializer")
-        found = declared_by(init) if init is not None and init.end_byte <= child.start_byte else []
+        found = list(declared_by(init)) if init is not None and init.end_byte <= child.start_byte else []
         if kind == "type_switch_statement" and child.type in _CLAUSES:
             found += _clause_declarations(child)  # the alias exists in the clauses only
         return found
@@ -265,13 +284,20 @@ def header_declarations(node: Node, child: Node) -> list[Declaration]:
     return []
 
 
-def _block_declaration(block: Node, before: Node, name: str) -> Declaration | None:
+def _block_names(block: Node) -> dict[str, list[tuple[int, Declaration]]]:
+    """What each statement of a block declares, by name: (end of the statement, declaration), in source order."""
+    names: dict[str, list[tuple[int, Declaration]]] = {}
     for statement in block.named_children:
-        if statement.end_byte > before.start_byte:
-            break
         for decl in declared_by(statement):
-            if decl.name == name:
-                return (_redeclared(decl) or decl) if statement.type == "short_var_declaration" else decl
+            names.setdefault(decl.name, []).append((statement.end_byte, decl))
+    return names
+
+
+def _block_declaration(block: Node, before: Node, name: str) -> Declaration | None:
+    for end, decl in remembered(_BLOCKS, block, _block_names).get(name, ()):
+        if end > before.start_byte:
+            break
+        return (_redeclared(decl) or decl) if decl.construct.type == "short_var_declaration" else decl
     return None
 
 
@@ -458,7 +484,7 @@ def _resolve(ident: Node) -> Declaration | None:
                 return decl
         elif node.type == "source_file":
             return _package_declarations(node).get(name)
-        else:
+        elif node.type in _HEADERS:
             for decl in header_declarations(node, child):
                 if decl.name == name:
                     return decl
