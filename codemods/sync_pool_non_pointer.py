@@ -159,7 +159,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
     types = Types(ctx.root, ctx.package)
     fixes: dict[PoolKey, tuple[Fix | None, str | None]] = {}
     dirty: dict[PoolKey, PoolCall | None] = {}
-    for call in pools.calls(ctx.source, ctx.package):
+    for call in pools.calls(ctx.source, ctx.package, types=types):
         finding = _check_put(ctx, types, call, fixes) if call.method == "Put" else _check_get(ctx, types, call, dirty)
         if finding is not None:
             yield finding

@@ -148,7 +148,7 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
-from gofix_conc import imports, scopes, types
+from gofix_conc import imports, pools, scopes, types
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, FixKind, Rule, Safety
 from gofix_conc.source import captures
@@ -184,10 +184,13 @@ _LITERALS = frozenset({"int_literal", "float_literal", "rune_literal", "true", "
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
+    calls = time_calls(ctx.root)
+    if not calls:
+        return  # no call of a function named After, NewTimer, Tick or AfterFunc
     time_pkg = time_package(ctx)
     if time_pkg is None:
         return  # nothing can call time.After here
-    for found in captures(TIME_CALLS, ctx.root).get("call", []):
+    for found in calls:
         selector = found.child_by_field_name("function")
         pkg = selector.child_by_field_name("operand")  # type: ignore[union-attr]
         if ctx.text(pkg) != time_pkg or scopes.resolve(pkg) is not None:  # type: ignore[arg-type]
@@ -206,6 +209,16 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             finding = check_after_func(ctx, found, loop)
         if finding is not None:
             yield finding
+
+
+def time_calls(root: Node) -> list[Node]:
+    """The calls TIME_CALLS captures as ``@call``, in source order.
+
+    Looked up where the function's name is written rather than by a walk
+    over the whole tree: most files importing time never call these four.
+    """
+    found = pools.method_calls(root, ("After", "NewTimer", "Tick", "AfterFunc"))
+    return [call for call, operand, _ in found if operand.type == "identifier"]
 
 
 # -- time.After in a select -------------------------------------------------

@@ -15,6 +15,7 @@ package sync), or when it names a package-level pool the index found.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -23,7 +24,7 @@ from tree_sitter import Node
 from gofix_conc import index, scopes
 from gofix_conc.imports import imports
 from gofix_conc.index import PackageView
-from gofix_conc.source import Source, matches
+from gofix_conc.source import Source
 from gofix_conc.types import Type, Types
 
 # Method calls on some receiver:  pool.Put(b)   s.pool.Get()   pools[i].Put(b)
@@ -52,20 +53,46 @@ def sync_name(source: Source) -> str | None:
     return next((i.local_name for i in imports(source) if i.path == "sync" and i.name not in ("_", ".")), None)
 
 
-def calls(source: Source, package: PackageView, methods: tuple[str, ...] = ("Get", "Put")) -> Iterator[PoolCall]:
-    """The ``Get``/``Put`` calls on pools in one file."""
+def calls(
+    source: Source, package: PackageView, methods: tuple[str, ...] = ("Get", "Put"), types: Types | None = None
+) -> Iterator[PoolCall]:
+    """The ``Get``/``Put`` calls on pools in one file (``types``: the file's, when the caller has them)."""
     sync = sync_name(source)
-    if sync is None and not _pools_elsewhere(package):
+    # A pool's type is written `sync.Pool` in some file of the package (types are read from its source only).
+    if (sync is None or b".Pool" not in source.data) and not _pools_elsewhere(package):
         return  # no file of the package can declare a pool
-    types = Types(source.root, package)
-    for match in matches(CALLS, source.root):  # not zipped captures: a.b().c() nests two calls at one offset
-        call, operand, method = match["call"][0], match["operand"][0], match["method"][0]
-        name = method.text.decode()
-        if name not in methods:
-            continue
+    types = types if types is not None else Types(source.root, package)
+    for call, operand, name in method_calls(source.root, methods):
         key = pool_key(types, operand, sync, package)
         if key is not None:
             yield PoolCall(call, name, operand, key, source)
+
+
+def method_calls(within: Node, methods: tuple[str, ...]) -> list[tuple[Node, Node, str]]:
+    """The CALLS matches under ``within`` naming one of ``methods``: (call, operand, method), in the query's order.
+
+    Looked up where a method's name is written: a walk over every call of the
+    file costs more, and most calls are of other methods. (Not specific to
+    pools: timer-in-loop and lock-os-thread-without-unlock find their calls so too.)
+    """
+    names = b"|".join(re.escape(m.encode()) for m in methods)
+    base = within.start_byte
+    found = []
+    for hit in re.finditer(rb"(?<![A-Za-z0-9_])(?:" + names + rb")(?![A-Za-z0-9_])", within.text or b""):
+        method = within.descendant_for_byte_range(base + hit.start(), base + hit.end())
+        selector = method.parent if method is not None and method.type == "field_identifier" else None
+        if selector is None or selector.type != "selector_expression":
+            continue  # in a comment or a string, or a method's declaration
+        operand, call = selector.child_by_field_name("operand"), selector.parent
+        if selector.child_by_field_name("field") != method or operand is None or call is None:
+            continue
+        arguments = call.child_by_field_name("arguments")
+        if call.type != "call_expression" or call.child_by_field_name("function") != selector:
+            continue  # a method value, not a call
+        if arguments is not None and arguments.type == "argument_list":
+            found.append((call, operand, method.text.decode()))
+    # a.b().c(): both calls start at a; the query gives the inner one first
+    return sorted(found, key=lambda f: (f[0].start_byte, f[0].end_byte))
 
 
 def _pools_elsewhere(package: PackageView) -> bool:
