@@ -165,10 +165,12 @@ class SharedMap:
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
-    types = Types(ctx.root, ctx.package)
     fixes: dict[tuple[int, tuple[str, ...], int], Fix | None] = {}
     seen: set[int] = set()
-    for match in matches(WRITES, ctx.root):
+    types: Types | None = None
+    for match in candidate_writes(ctx):
+        if types is None:
+            types = Types(ctx.root, ctx.package)
         write = match["write"][0]
         if write.id in seen:
             continue  # m[a], m[b] = x, y: one finding for the statement
@@ -194,6 +196,23 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             fixes[key] = plan_fix(ctx, shared, frame, found)
         message = f"map {shared.describe(ctx)} written in a goroutine without a lock: {reason}"
         yield ctx.finding(write, message, fixes[key])
+
+
+def candidate_writes(ctx: FileContext) -> list[dict[str, list[Node]]]:
+    """The matches of :data:`WRITES` inside goroutines, in source order.
+
+    Only a write in a goroutine's func literal can be reported (see
+    :func:`concurrency.goroutine_of`), so the query runs on those literals
+    alone, and not on one whose text holds no ``[`` (every written element
+    is ``m[k]``), ``delete`` or ``clear``.
+    """
+    data = ctx.source.data
+    return [
+        match
+        for literal in concurrency.outermost(concurrency.goroutine_literals(ctx.root, data))
+        if any(word in data[literal.start_byte : literal.end_byte] for word in (b"[", b"delete", b"clear"))
+        for match in matches(WRITES, literal)
+    ]
 
 
 def _unparen(node: Node) -> Node:

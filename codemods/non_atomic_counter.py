@@ -159,7 +159,7 @@ class Counter:
 
 def check(ctx: FileContext) -> Iterator[Finding]:
     fixes: dict[scopes.Declaration, Fix | None] = {}
-    for match in captures(UPDATES, ctx.root).get("update", []):
+    for match in candidate_updates(ctx):
         target = _operand(match)
         counter = counter_of(ctx, match, target)
         if counter is None:
@@ -179,6 +179,22 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             fix = fixes[counter.decl]
         what = f"field {ctx.text(target)}" if target.type == "selector_expression" else ctx.text(target)
         yield ctx.finding(match, f"non-atomic update of {what} in a goroutine: {reason}", fix)
+
+
+def candidate_updates(ctx: FileContext) -> list[Node]:
+    """The updates :data:`UPDATES` captures inside goroutines, in source order.
+
+    Only an update in a goroutine's func literal can be reported (see
+    :func:`concurrency.goroutine_of`), so the query runs on those literals
+    alone, and not on one whose text holds none of ``++ -- += -=``.
+    """
+    data = ctx.source.data
+    return [
+        update
+        for literal in concurrency.outermost(concurrency.goroutine_literals(ctx.root, data))
+        if any(op in data[literal.start_byte : literal.end_byte] for op in (b"++", b"--", b"+=", b"-="))
+        for update in captures(UPDATES, literal).get("update", [])
+    ]
 
 
 def _operand(update: Node) -> Node:

@@ -24,6 +24,7 @@ receive from a channel a goroutine can signal on (``<-done``,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -55,6 +56,76 @@ def goroutine_start(literal: Node) -> Node | None:
         if function is not None and function.type == "selector_expression" and field is not None:
             return call.parent if field.text in (b"Go", b"TryGo") else None
     return None
+
+
+# Where a goroutine may start, read from the text: every go statement begins
+# with the keyword ``go`` and every ``g.Go(f)`` names the field ``Go`` or
+# ``TryGo``, so a file without these words starts no goroutine. The words are
+# matched loosely (in comments, strings and longer words too); the tree says
+# which are the keyword or the field. (A literal first character keeps the
+# regular expressions fast; what stands before a word is checked after.)
+_GO_KEYWORD = re.compile(rb"go(?![A-Za-z0-9_])")
+_GO_METHOD = re.compile(rb"Go(?![A-Za-z0-9_])")  # and TryGo
+_WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+_FOUND: list[tuple[Node, list[Node], list[Node]]] = []  # the last file's (root, go statements, goroutine literals)
+
+
+def go_statements(root: Node, data: bytes) -> list[Node]:
+    """Every go statement of the file, in source order (the captures of ``(go_statement) @go``)."""
+    return _starts(root, data)[1]
+
+
+def goroutine_literals(root: Node, data: bytes) -> list[Node]:
+    """Every func literal the file runs as a goroutine (:func:`goroutine_start`), in source order."""
+    return _starts(root, data)[2]
+
+
+def outermost(nodes: list[Node]) -> list[Node]:
+    """The nodes (in source order) not inside another of them."""
+    kept: list[Node] = []
+    for node in nodes:
+        if not kept or node.start_byte >= kept[-1].end_byte:
+            kept.append(node)
+    return kept
+
+
+def _starts(root: Node, data: bytes) -> tuple[Node, list[Node], list[Node]]:
+    if _FOUND and _FOUND[0][0] == root:
+        return _FOUND[0]
+    statements: list[Node] = []
+    literals: list[Node] = []
+    words = [w.span() for pattern in (_GO_KEYWORD, _GO_METHOD) for w in pattern.finditer(data)]
+    for start, end in words:
+        if data[start - 3 : start] == b"Try" and data[start : start + 1] == b"G":
+            start -= 3
+        if start > 0 and data[start - 1] in _WORD_BYTES:
+            continue  # the end of a longer word
+        token = root.descendant_for_byte_range(start, end)
+        parent = token.parent if token is not None else None
+        if parent is None or token.start_byte != start or token.end_byte != end:
+            continue
+        if token.type == "go" and parent.type == "go_statement":
+            statements.append(parent)
+            call = parent.named_children[0] if parent.named_children else None
+            function = call.child_by_field_name("function") if call is not None else None
+            candidates = [function] if function is not None else []
+        elif token.type == "field_identifier" and parent.type == "selector_expression":
+            call = parent.parent
+            arguments = call.child_by_field_name("arguments") if call is not None else None
+            if call is None or call.type != "call_expression" or arguments is None:
+                continue
+            candidates = []
+            for argument in arguments.named_children:
+                while argument.type == "parenthesized_expression" and argument.named_children:
+                    argument = argument.named_children[0]
+                candidates.append(argument)
+        else:
+            continue
+        literals += [c for c in candidates if c.type == "func_literal" and goroutine_start(c) is not None]
+    statements.sort(key=lambda n: n.start_byte)
+    literals.sort(key=lambda n: n.start_byte)
+    _FOUND[:] = [(root, statements, literals)]
+    return _FOUND[0]
 
 
 # Functions and methods that call their func-literal argument at most once:
