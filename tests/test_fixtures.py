@@ -9,7 +9,9 @@
   the case file says ``// gofix-test: fails-before``, it fails against the input;
 - a case directory (no go.mod, two files or more) is one package and one case: the
   wants of every file are checked, each file has its own golden, and the files are
-  vetted (and their ``_test.go`` files run) together.
+  vetted (and their ``_test.go`` files run) together; a ``_test.go`` file of the package
+  with a golden of its own is fixed and checked like the others (a fix that rewrites
+  the package's uses in its tests too).
 
 ``GOFIX_UPDATE_GOLDEN=1`` rewrites the goldens for review before anything is
 checked (never in CI); an unsafe golden is written only where the file exists
@@ -57,10 +59,12 @@ def _is_package_case(directory: Path) -> bool:
 
 
 def _members(case: Path) -> list[Path]:
-    """The files a case fixes: the case file, or the non-test files of a package case."""
+    """The files a case fixes: the case file, or the non-test files of a package case (and tests with a golden)."""
     if case.is_file():
         return [case]
-    return sorted(p for p in case.glob("*.go") if not p.name.endswith("_test.go"))
+    return sorted(
+        p for p in case.glob("*.go") if not p.name.endswith("_test.go") or p.with_name(p.name + ".golden").exists()
+    )
 
 
 def _tests(case: Path) -> list[Path]:
@@ -162,7 +166,7 @@ def toolchain(
         for kind, code, test in _variants(case):
             files = dict(code)
             if test:
-                files.update({t.name: t.read_bytes() for t in tests})
+                files.update({t.name: t.read_bytes() for t in tests if t.name not in files})  # fixed tests: as fixed
             names[_case_id(case), kind] = batch.add(_module_dir(case) / "go.mod", files, test and bool(tests))
     outcomes = batch.run(tmp_path_factory.mktemp("go-modules"), go_cache)  # per xdist worker
     return {key: outcomes[name] for key, name in names.items()}
