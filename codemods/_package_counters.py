@@ -326,6 +326,15 @@ def _kind(ident: Node) -> str:
     return "read"
 
 
+def _context(f: File, ident: Node) -> str:
+    """The expression or statement around a use, for a message: ``&hits``, ``n, hits = f()``."""
+    node = ident.parent or ident
+    while node.parent is not None and node.type in ("parenthesized_expression", "expression_list"):
+        node = node.parent
+    text = " ".join(f.source.text(node).split())
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _racy_updates(files: list[File], name: str, decl: scopes.Declaration | None) -> list[str]:
     """Where goroutines update the counter while something else may touch it, as the rule reports it."""
     nac = _nac()
@@ -386,18 +395,22 @@ def _parts(
             if use.kind == "declaration":
                 file_edits += _declaration_edits(f, decl, spell)
                 continue
-            function = scopes.top_level(use.ident)
-            if any(scopes.resolve(i) is not None for i in nac._identifiers_named(function, package)):
-                raise Refused(f"a local name hides package {package} at {_where(f, use.ident)}")
             edit = nac.use_edit(use.ident, spell)
             if edit is None:
-                raise Refused(f"its use at {_where(f, use.ident)} cannot be rewritten")
+                raise Refused(f"its use at {_where(f, use.ident)} ({_context(f, use.ident)}) cannot be rewritten")
+            function = scopes.top_level(use.ident)
+            if f"{package}.".encode() in edit.text and any(
+                scopes.resolve(i) is not None for i in nac._identifiers_named(function, package)
+            ):
+                raise Refused(f"a local name hides package {package} at {_where(f, use.ident)}")
             file_edits.append(edit)
             inner = scopes.enclosing(use.ident, _FUNCTIONS, stop=()) or function
             functions.setdefault(inner.id, (inner, set()))[1].add(use.kind)
         for inner, kinds in functions.values():
             if "read" in kinds and (kinds & {"update", "store"}):
                 unsafe.append(_where(f, inner))
+        if not any(f"{package}.".encode() in e.text for e in file_edits):
+            import_edits = []  # requests.Add(1): the package is named in the declaration's file only
         padding = layout.realign_comments(f.source, file_edits)
         if padding is None:
             raise Refused(f"the comments beside its uses in {f.path.name} would lose their alignment")
@@ -408,9 +421,9 @@ def _parts(
     atomic_type = f"atomic.{kind}" if typed else f"atomic.Add{kind}"
     count = len(edits)
     message = (
-        f"Make {name} an {atomic_type}, rewriting its uses in the {count} files of the package that have some"
+        f"Make {name} an {atomic_type} and rewrite its uses in the package ({count} files)"
         if typed
-        else f"Update {name} with {atomic_type}, rewriting its uses in the {count} files of the package that have some"
+        else f"Update {name} with {atomic_type} in the package ({count} files)"
     )
     safety = Safety.SAFE
     if unsafe:
