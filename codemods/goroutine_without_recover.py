@@ -154,9 +154,6 @@ from gofix_conc.imports import default_name, imports
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
 from gofix_conc.source import captures, matches, parse
 
-# Every goroutine:  go <call>
-GO_STATEMENTS = "(go_statement) @go"
-
 # A call of recover, whose enclosing function decides whether it recovers:
 #   recover()
 RECOVER_CALLS = '(call_expression function: (identifier) @f (#eq? @f "recover")) @call'
@@ -219,7 +216,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
     if ctx.is_test_file and not ctx.option("include-tests"):
         return  # a panic in a test goroutine fails the test run, which is what tests want
     found: package.Package | None = None
-    for go in captures(GO_STATEMENTS, ctx.root).get("go", []):
+    for go in concurrency.go_statements(ctx.root, ctx.source.data):  # every goroutine:  go <call>
         found = found or package.siblings(ctx.path, ctx.source)  # read once, and only for files with a go
         if not ctx.option("include-tests") and loggers.testing_parameter(scopes.top_level(go)) is not None:
             continue  # a test helper outside _test.go (func f(t *testing.T)): tests want the crash too
@@ -343,9 +340,24 @@ def callee_bodies(run: Goroutine, function: Node) -> list[Node] | None:
 
 def declarations(run: Goroutine, name: str) -> list[Node]:
     """Functions and methods called ``name``: this file's, else the package's other files'."""
-    query = "[(function_declaration name: (identifier) @n) (method_declaration name: (field_identifier) @n)]"
-    own = [n.parent for n in captures(query, run.ctx.root).get("n", []) if text(n) == name and n.parent]
-    return own or run.package.functions.get(name, [])
+    own = own_file(run.ctx)[1].get(name)
+    return list(own) if own else run.package.functions.get(name, [])
+
+
+# The file last checked: its root, the names its imports take, its functions and methods by name.
+_OWN: list[tuple[Node, frozenset[str], dict[str, list[Node]]]] = []
+
+
+def own_file(ctx: FileContext) -> tuple[frozenset[str], dict[str, list[Node]]]:
+    """The names the file's imports take and its functions and methods by name, read once per file."""
+    if not _OWN or _OWN[0][0] != ctx.root:
+        query = "[(function_declaration name: (identifier) @n) (method_declaration name: (field_identifier) @n)]"
+        declared: dict[str, list[Node]] = {}
+        for n in captures(query, ctx.root).get("n", []):
+            if n.parent:
+                declared.setdefault(text(n), []).append(n.parent)
+        _OWN[:] = [(ctx.root, frozenset(i.local_name for i in imports(ctx.source)), declared)]
+    return _OWN[0][1], _OWN[0][2]
 
 
 def bound_literal(decl: scopes.Declaration) -> Node | None:
@@ -398,7 +410,7 @@ def is_package(ctx: FileContext, operand: Node) -> bool:
     """``x`` in ``x.F`` names an imported package (not shadowed by a local declaration)."""
     if operand.type != "identifier" or scopes.resolve(operand) is not None:
         return False
-    return text(operand) in {i.local_name for i in imports(ctx.source)}
+    return text(operand) in own_file(ctx)[0]
 
 
 def own_statements(body: Node) -> list[Node]:

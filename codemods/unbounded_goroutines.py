@@ -99,7 +99,7 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
-from gofix_conc import fanout, goroutines, scopes, types
+from gofix_conc import concurrency, fanout, goroutines, scopes, types
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, FixKind, Rule, Safety
 from gofix_conc.source import captures, matches
@@ -134,12 +134,14 @@ _CLOSES = '(call_expression function: (identifier) @fn (#eq? @fn "close") argume
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
-    types = Types(ctx.root)
+    types: Types | None = None
     planned: list[tuple[Node, Node | None, fanout.Verdict]] = []
-    for go in captures(GO_STATEMENTS, ctx.root).get("go", []):
+    for go in concurrency.go_statements(ctx.root, ctx.source.data):
         loop = scopes.enclosing(go, scopes.LOOPS)
         if loop is None:
             continue  # not in a loop
+        if types is None:
+            types = Types(ctx.root)
         if is_worker_pool(ctx, loop, go):
             continue  # a fixed number of workers
         inner_acquire = acquired_inside(ctx, go)

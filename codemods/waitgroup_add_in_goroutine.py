@@ -142,8 +142,15 @@ def check(ctx: FileContext) -> Iterator[Finding]:
 
 
 def _matches(ctx: FileContext) -> list[tuple[Node, Node]]:
-    adds = captures(ADDS, ctx.root)
-    return list(zip(adds.get("add", []), adds.get("group", []), strict=False))
+    """The Add calls (and their WaitGroups) inside func literals run by ``go``: only those are reported."""
+    data = ctx.source.data
+    found: list[tuple[Node, Node]] = []
+    for literal in concurrency.outermost(concurrency.goroutine_literals(ctx.root, data)):
+        if b"Add" not in data[literal.start_byte : literal.end_byte]:
+            continue  # no call of a method named Add in it
+        adds = captures(ADDS, literal)
+        found += zip(adds.get("add", []), adds.get("group", []), strict=False)
+    return found
 
 
 def _started_by_go(literal: Node) -> bool:
