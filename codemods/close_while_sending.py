@@ -87,23 +87,19 @@ g.Wait()`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 
 from tree_sitter import Node
 
-from gofix_conc import channels, concurrency, goroutines, scopes, statements
+from gofix_conc import channels, concurrency, goroutines, pools, scopes, statements
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
 from gofix_conc.source import captures
 
-# A finding is a close(ch) call of this file: the builtin's name must be written here.
-_CLOSE = re.compile(rb"(?<![A-Za-z0-9_])close(?![A-Za-z0-9_])")
-
 
 def check(ctx: FileContext) -> Iterator[Finding]:
-    if not _CLOSE.search(ctx.source.data):
-        return  # no close call in the file: nothing to report here
+    if next(pools.spelled(ctx.source.data, b"close"), None) is None:
+        return  # a finding is a close(ch) call of this file: the builtin's name must be written here
     seen: set[int] = set()
     # The channels the function makes, the variable captured from its declaration:
     #   ch := make(chan T)    var ch = make(chan T, n)

@@ -89,19 +89,15 @@ loop's length is not known, or when the goroutines are started in nested loops.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from gofix_conc import channels, concurrency, goroutines, layout, scopes, statements
+from gofix_conc import channels, concurrency, goroutines, layout, pools, scopes, statements
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
 from gofix_conc.source import captures
-
-# A leak needs a go statement of the channel's function (its sender) and a receive (``<-``) there too.
-_GO = re.compile(rb"(?<![A-Za-z0-9_])go(?![A-Za-z0-9_])")
 
 # Statements that leave a select case for good: return, break, goto, and calls that do not come back.
 LEAVES = "[(return_statement) (break_statement) (goto_statement) (call_expression)] @leave"
@@ -153,8 +149,9 @@ def check(ctx: FileContext) -> Iterator[Finding]:
 
 
 def _may_start_and_receive(function: Node) -> bool:
+    """A leak needs a go statement of the channel's function (its sender) and a receive (``<-``) there too."""
     text = function.text or b""
-    return b"<-" in text and _GO.search(text) is not None
+    return b"<-" in text and next(pools.spelled(text, b"go"), None) is not None
 
 
 def _unbuffered(call: Node, kind: Node) -> bool:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from gofix_conc import concurrency, goroutines, scopes
+from gofix_conc import concurrency, goroutines, pools, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.source import captures, matches
 
@@ -36,10 +36,9 @@ _TEST_EXITS = frozenset({b"Fatal", b"Fatalf", b"FailNow", b"Skip", b"Skipf", b"S
 # Statements that break out of the ``for``/``switch``/``select`` around them.
 _BREAKABLE = frozenset({"for_statement", "expression_switch_statement", "type_switch_statement", "select_statement"})
 _MAX_DEPTH = 2  # go f(ch) where f starts go g(ch): followed this many functions deep
-# Where ``make(chan T)`` / ``make(<-chan T)`` may stand: ``make``, then ``(`` and the channel type, with
-# white space between (non-ASCII bytes too, in case the grammar takes them for space) or a comment before ``(``.
-_MAKE_CHAN = re.compile(rb"(?<![A-Za-z0-9_])make(?=[\s\x80-\xff]*(?:/|\([\s\x80-\xff]*(?:chan(?![A-Za-z0-9_])|<-)))")
-_IDENT_BYTE = rb"[A-Za-z0-9_]"
+# What follows ``make`` in ``make(chan T)`` / ``make(<-chan T)``: ``(`` and the channel type, with white
+# space between (non-ASCII bytes too, in case the grammar takes them for space) or a comment before ``(``.
+_MAKE_CHAN = re.compile(rb"[\s\x80-\xff]*(?:/|\([\s\x80-\xff]*(?:chan(?![A-Za-z0-9_])|<-))")
 _MADE = scopes.memo()  # file -> its make(chan) calls
 _UNWRITTEN = scopes.memo()  # declaring identifier -> whether its function never writes it
 _ANALYSED = scopes.memo()  # declaring identifier -> its Channel
@@ -100,8 +99,11 @@ def made(root: Node) -> list[tuple[Node, Node]]:
 
 def _made(root: Node) -> list[tuple[Node, Node]]:
     found = []
-    for hit in _MAKE_CHAN.finditer(root.text or b""):
-        ident = root.descendant_for_byte_range(hit.start(), hit.end())
+    data = root.text or b""
+    for at in pools.spelled(data, b"make"):
+        if not _MAKE_CHAN.match(data, at + 4):
+            continue  # make([]T), make(map[K]V)
+        ident = root.descendant_for_byte_range(at, at + 4)
         call = ident.parent if ident is not None and ident.type == "identifier" else None
         if call is None or call.type != "call_expression" or call.child_by_field_name("function") != ident:
             continue  # make in a comment or a string, or a longer name
@@ -120,13 +122,12 @@ def named(within: Node, name: str) -> list[Node]:
     Found from the name's bytes: a query over every identifier of a function
     costs more than looking up the few places where the name is written.
     """
-    spelled = name.encode()
-    pattern = re.compile(rb"(?<!" + _IDENT_BYTE + rb")" + re.escape(spelled) + rb"(?!" + _IDENT_BYTE + rb")")
+    spelling = name.encode()
     base = within.start_byte
     found = []
-    for hit in pattern.finditer(within.text or b""):
-        node = within.descendant_for_byte_range(base + hit.start(), base + hit.end())
-        if node is not None and node.type == "identifier" and node.text == spelled:
+    for at in pools.spelled(within.text or b"", spelling):
+        node = within.descendant_for_byte_range(base + at, base + at + len(spelling))
+        if node is not None and node.type == "identifier" and node.text == spelling:
             found.append(node)
     return found
 
