@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,12 +42,14 @@ if TYPE_CHECKING:
 ATOMIC_PATH = "sync/atomic"
 # Methods of the sync/atomic types: a use spelled ``x.Load()`` has been rewritten already.
 ATOMIC_METHODS = frozenset({b"Load", b"Store", b"Add", b"Swap", b"CompareAndSwap", b"And", b"Or"})
-# Names an update stands on, read from the text: x++  x--  x += n  x -= n (not s.x++).
-_UPDATED = re.compile(rb"(?<![\w.])([A-Za-z_]\w*)[ \t]*(?:\+\+|--|[+-]=)")
-# Package-level variables, read from the text: var x ...   and the lines of var ( ... ) blocks.
-_VAR_LINE = re.compile(rb"^var[ \t]+([A-Za-z_]\w*)", re.MULTILINE)
-_VAR_BLOCK = re.compile(rb"^var[ \t]*\((.*?)^\)", re.MULTILINE | re.DOTALL)
-_BLOCK_NAME = re.compile(rb"^[ \t]+([A-Za-z_]\w*)", re.MULTILINE)
+# Package-level integer variables, read from the text: var x int, var x = 0, and the lines of var ( ... ) blocks.
+_INTEGER = rb"(?:u?int(?:8|16|32|64)?|uintptr|byte|rune)"
+_SPEC = rb"([A-Za-z_]\w*)[ \t]+(?:" + _INTEGER + rb"\b|=[ \t]*(?:-?[0-9]|" + _INTEGER + rb"\())"
+_VAR_LINE = re.compile(rb"var[ \t]+" + _SPEC)  # matched at a line start
+_VAR_BLOCK = re.compile(rb"var[ \t]*\((.*?)^\)", re.MULTILINE | re.DOTALL)
+_BLOCK_SPEC = re.compile(rb"^[ \t]+" + _SPEC, re.MULTILINE)
+_NAME = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_NAME_OR_DOT = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.")
 _WORD = re.compile(rb"\w")
 _FUNCTIONS = ("func_literal", "function_declaration", "method_declaration")
 
@@ -90,57 +92,100 @@ def extend(rule: Rule) -> Rule:
     def check(ctx: FileContext) -> Iterator[Finding]:
         data = ctx.source.data
         found = list(original(ctx)) if not triggers or any(t in data for t in triggers) else []
-        yield from with_parts(ctx, found, triggers)
+        yield from with_parts(ctx, found, tuple(triggers))
 
     return dataclasses.replace(rule, check=check, triggers=())
 
 
 _PLANS: dict[tuple, dict[str, Plan | None]] = index.package_cache({})  # type: ignore[type-arg]
-_CANDIDATES: dict[tuple, frozenset[str]] = index.package_cache({})  # type: ignore[type-arg]
+# (directory, package name) -> the package on disk, its files by path, the integer variables its files
+# declare and those of them goroutine files update: read from the text, once per package.
+_DISK: dict[tuple[Path, str], tuple[index.Package, dict[Path, index.Member], frozenset[bytes], frozenset[bytes]]] = (
+    index.package_cache({})
+)
 
 
-def _package_files(ctx: FileContext) -> tuple[tuple, list[index.Member]]:  # type: ignore[type-arg]
-    """The package's key (its text, this file as it is now) and its other files on disk, every build and tests."""
-    name = ctx.package.name
-    package = index.package(ctx.path.parent, name, True)
-    raw = ctx.source.raw()
-    key = (ctx.path.parent, name, package.fingerprint(ctx.path, raw))
-    return key, [m for m in package.members if m.path != ctx.path]
-
-
-def _candidates(ctx: FileContext, key: tuple, members: list[index.Member], triggers: Iterable[bytes]) -> frozenset[str]:  # type: ignore[type-arg]
-    """Names a goroutine file updates (``x++``) that some file declares with ``var``: read from the text."""
-    found = _CANDIDATES.get(key)
-    if found is None:
-        texts = [ctx.source.data, *(m.raw for m in members)]
-        triggers = tuple(triggers)
-        updated: set[bytes] = set()
+def _disk(ctx: FileContext, triggers: tuple[bytes, ...]) -> tuple:  # type: ignore[type-arg]
+    key = (ctx.path.parent, ctx.package.name)
+    hit = _DISK.get(key)
+    if hit is None:
+        package = index.package(ctx.path.parent, key[1], True)
         declared: set[bytes] = set()
-        for text in texts:
-            if not triggers or any(t in text for t in triggers):
-                updated.update(m[1] for m in _UPDATED.finditer(text))
-            if b"var" in text:
-                declared.update(m[1] for m in _VAR_LINE.finditer(text))
-                for block in _VAR_BLOCK.finditer(text):
-                    declared.update(m[1] for m in _BLOCK_NAME.finditer(block[1]))
-        found = _CANDIDATES[key] = frozenset(n.decode() for n in updated & declared if n != b"_")
+        goroutines: list[bytes] = []
+        for member in package.members:
+            declared |= _integer_variables(member.raw)
+            if not triggers or any(t in member.raw for t in triggers):
+                goroutines.append(member.raw)
+        updated = frozenset(declared.intersection(set().union(*(_updated_names(t) for t in goroutines))))
+        hit = _DISK[key] = (package, {m.path: m for m in package.members}, frozenset(declared), updated)
+    return hit
+
+
+def _integer_variables(text: bytes) -> set[bytes]:
+    """Package-level variables the text declares with an integer type or value: ``var n int``, ``n = 0`` in a block."""
+    found: set[bytes] = set()
+    at = 0 if text.startswith(b"var") else text.find(b"\nvar")
+    while at >= 0:
+        start = at if at == 0 and text.startswith(b"var") else at + 1
+        line = _VAR_LINE.match(text, start)
+        if line is not None:
+            found.add(line[1])
+        else:
+            block = _VAR_BLOCK.match(text, start)
+            if block is not None:
+                found.update(m[1] for m in _BLOCK_SPEC.finditer(block[1]))
+        at = text.find(b"\nvar", start)
     return found
 
 
-def with_parts(ctx: FileContext, found: list[Finding], triggers: Iterable[bytes]) -> Iterator[Finding]:
+def _updated_names(text: bytes) -> set[bytes]:
+    """The names the text updates with ``++``, ``--``, ``+=`` or ``-=`` (not ``s.x++``): one pass per operator."""
+    found: set[bytes] = set()
+    for operator in (b"++", b"--", b"+=", b"-="):
+        at = text.find(operator)
+        while at >= 0:
+            end = at
+            while end > 0 and text[end - 1] in b" \t":
+                end -= 1
+            start = end
+            while start > 0 and text[start - 1] in _NAME:
+                start -= 1
+            if start < end and (start == 0 or text[start - 1] != 0x2E):  # not after a dot
+                found.add(text[start:end])
+            at = text.find(operator, at + 2)
+    return found
+
+
+def _updated(text: bytes, word: bytes) -> bool:
+    """Whether the text holds ``word++``, ``word--``, ``word += ...`` or ``word -= ...`` (not ``s.word++``)."""
+    for operator in (b"++", b"--", b" +=", b" -=", b"+=", b"-="):
+        needle = word + operator
+        at = text.find(needle)
+        while at >= 0:
+            if at == 0 or text[at - 1] not in _NAME_OR_DOT:
+                return True
+            at = text.find(needle, at + 1)
+    return False
+
+
+def with_parts(ctx: FileContext, found: list[Finding], triggers: tuple[bytes, ...]) -> Iterator[Finding]:
     """The rule's findings in this file with the package-level fix parts on them, plus a finding
     for every part no finding carries (a file that only reads or declares the counter)."""
-    key, members = _package_files(ctx)
-    candidates = _candidates(ctx, key, members, triggers)
-    data = ctx.source.data
-    mentioned = [n for n in sorted(candidates) if _mentions(data, n.encode())]
+    package, by_path, declared, candidates = _disk(ctx, triggers)
+    data, raw = ctx.source.data, ctx.source.raw()
+    member = by_path.get(ctx.path)
+    changed = member is None or member.raw != raw  # by a fix, or not on disk: its own text counts
+    if changed and (not triggers or any(t in data for t in triggers)):
+        candidates = candidates | {n for n in declared | _integer_variables(data) if _updated(data, n)}
+    mentioned = [n.decode() for n in sorted(candidates) if _mentions(data, n)]
     if not mentioned:
         yield from found
         return
+    key = (ctx.path.parent, package.name, package.fingerprint(ctx.path, raw))
     plans = _PLANS.setdefault(key, {})
     for name in mentioned:
         if name not in plans:
-            plans[name] = plan(ctx, members, name)
+            plans[name] = plan(ctx, [m for m in package.members if m.path != ctx.path], name, triggers)
     carried: set[str] = set()
     for finding in found:
         name = _package_counter(ctx, finding)
@@ -175,6 +220,7 @@ def with_parts(ctx: FileContext, found: list[Finding], triggers: Iterable[bytes]
 
 
 def _mentions(data: bytes, word: bytes) -> bool:
+    """Whether ``word`` stands in the text as a whole word."""
     at = data.find(word)
     while at >= 0:
         end = at + len(word)
@@ -236,35 +282,33 @@ class Use:
     kind: str  # update, store, read, done (already atomic), declaration
 
 
-def plan(ctx: FileContext, members: list[index.Member], name: str) -> Plan | None:
+def plan(ctx: FileContext, members: list[index.Member], name: str, triggers: tuple[bytes, ...]) -> Plan | None:
     """The fix of package-level variable ``name``, None when it is no counter goroutines race on."""
     word = name.encode()
-    files = [File(ctx.path, ctx.source)]
-    for member in members:
-        if _mentions(member.raw, word):
-            files.append(File(member.path, member.facts.source))
-    declarations = [(f, d) for f in files for d in _top_level(f.source, name)]
-    if len(declarations) != 1 or declarations[0][1].kind != "var":
-        if any(d.kind == "var" for _, d in declarations) and name[:1].islower():
-            racy = _racy_updates(files, name, None)
-            if racy:
-                return Plan(
-                    name, racy[0], refused=f"{name} is declared {len(declarations)} times (files for other builds)"
-                )
-        return None
-    decl_file, decl = declarations[0]
-    try:
-        uses = {f.path: _uses(f, name, decl) for f in files}
-    except Refused as refused:
-        racy = _racy_updates(files, name, decl)
-        return Plan(name, racy[0], refused=str(refused)) if racy else None
-    racy = _racy_updates(files, name, decl)
+
+    def updates(raw: bytes) -> bool:
+        return (not triggers or any(t in raw for t in triggers)) and _updated(raw, word)
+
+    # The files that may update it in a goroutine first: only they are parsed when none does.
+    updating = [File(ctx.path, ctx.source)] if updates(ctx.source.data) else []
+    updating += [File(m.path, m.facts.source) for m in members if updates(m.raw)]
+    racy = _racy_updates(updating, name)
     if not racy:
         return None
-    result = Plan(name, racy[0])
+    files = [File(ctx.path, ctx.source), *(File(m.path, m.facts.source) for m in members if _mentions(m.raw, word))]
+    declarations = [(f, d) for f in files for d in _top_level(f.source, name)]
+    variables = [(f, d) for f, d in declarations if d.kind == "var"]
+    if not variables:
+        return None
+    result = Plan(name, racy[0], typed=ctx.at_least(1, 19))
     try:
+        if name[:1].isupper():
+            raise Refused(f"{name} is exported: other packages may use it")
+        if len(declarations) != 1:
+            raise Refused(f"{name} is declared {len(declarations)} times (in files for other builds)")
+        decl_file, decl = declarations[0]
+        uses = {f.path: _uses(f, name, decl) for f in files}
         result.parts, result.kind = _parts(ctx, files, name, decl_file, decl, uses)
-        result.typed = ctx.at_least(1, 19)
     except Refused as refused:
         result.refused = str(refused)
     return result
@@ -313,16 +357,23 @@ def _kind(ident: Node) -> str:
     if parent.type == "selector_expression" and parent.child_by_field_name("operand") == node:
         field_node = parent.child_by_field_name("field")
         call = parent.parent
-        if field_node is not None and field_node.text in ATOMIC_METHODS and call is not None:
-            if call.type == "call_expression":
-                return "done"  # requests.Load(): rewritten already (this file after its fix)
+        if (
+            field_node is not None
+            and field_node.text in ATOMIC_METHODS
+            and call is not None
+            and call.type == "call_expression"
+        ):
+            return "done"  # requests.Load(): rewritten already (this file after its fix)
     if parent.type in ("inc_statement", "dec_statement"):
         return "update"
     statement = parent.parent
-    if statement is not None and statement.type == "assignment_statement":
-        if parent == statement.child_by_field_name("left"):
-            operator = statement.child_by_field_name("operator")
-            return "store" if operator is not None and operator.type == "=" else "update"
+    if (
+        statement is not None
+        and statement.type == "assignment_statement"
+        and parent == statement.child_by_field_name("left")
+    ):
+        operator = statement.child_by_field_name("operator")
+        return "store" if operator is not None and operator.type == "=" else "update"
     return "read"
 
 
@@ -335,7 +386,7 @@ def _context(f: File, ident: Node) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _racy_updates(files: list[File], name: str, decl: scopes.Declaration | None) -> list[str]:
+def _racy_updates(files: list[File], name: str) -> list[str]:
     """Where goroutines update the counter while something else may touch it, as the rule reports it."""
     nac = _nac()
     found: list[str] = []
@@ -357,7 +408,7 @@ def _racy_updates(files: list[File], name: str, decl: scopes.Declaration | None)
             goroutine = concurrency.goroutine_of(update, None)
             if goroutine is None or concurrency.holds_lock(update, goroutine.literal):
                 continue
-            others = [i for i in idents if i != ident and (decl is None or i != decl.node)]
+            others = [i for i in idents if i != ident]
             if concurrency.race_reason(update, goroutine, others, True) is not None:
                 found.append(_where(f, update))
     return found
@@ -372,8 +423,6 @@ def _parts(
     uses: dict[Path, list[Use]],
 ) -> tuple[dict[Path, Fix], str]:
     nac = _nac()
-    if name[:1].isupper():
-        raise Refused(f"{name} is exported: other packages may use it")
     decl_ctx = FileContext(decl_file.path, decl_file.source, ctx.go_version, {}, fixing=False)
     type_name = nac.counter_type(decl_ctx, decl, decl.node)
     if type_name not in nac.ATOMIC:
