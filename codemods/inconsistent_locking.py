@@ -97,13 +97,13 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from tree_sitter import Node
 
-from gofix_conc import index, locks, scopes, statements
+from gofix_conc import buildtags, index, locks, scopes, statements
 from gofix_conc.context import FileContext
 from gofix_conc.index import PackageView
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
@@ -133,7 +133,7 @@ class Package:
         if self._unguarded is None:
             self._unguarded = {}
             for key, accesses in self.accesses.items():
-                guarded = [a for a in accesses if any(_is_mutex(self, key, name) for name, _ in a.locks)]
+                guarded = [a for a in accesses if any(_is_mutex(self.mutex_kinds, key, name) for name, _ in a.locks)]
                 if not any(a.write for a in guarded):
                     continue  # no discipline to follow: the field is never written with the lock held
                 for access in accesses:
@@ -146,11 +146,27 @@ class Package:
 def check(ctx: FileContext) -> Iterator[Finding]:
     if ctx.is_test_file:
         return  # see the doc: tests are not held to the discipline
-    package = analyse(ctx.package)
-    if package is None:
+    lazy = analyse(ctx.package)
+    package = lazy.for_file(ctx.path) if lazy is not None else None
+    if lazy is None or package is None:
         return
+    if any(len({access.key for access, _ in pairs}) > 1 for _, pairs in _flagged(package, ctx.path).values()):
+        package = lazy.in_package_order(package)  # the message names the statement's first key in that order
+    yield from findings(ctx, package)
+
+
+def findings(ctx: FileContext, package: Package) -> Iterator[Finding]:
+    """The findings of one file given what the rule knows of its package."""
+    flagged = _flagged(package, ctx.path)
+    fixes = _plan_fixes(ctx, package, {s: pairs for s, pairs in flagged.values()})
+    for statement, pairs in flagged.values():
+        yield ctx.finding(statement, _message(ctx, package, pairs), fixes.get(statement.start_byte))
+
+
+def _flagged(package: Package, path: Path) -> dict[int, tuple[Node, list[tuple[locks.Access, locks.Access]]]]:
+    """The statements of a file with unguarded accesses that may run concurrently, with a witness for each."""
     flagged: dict[int, tuple[Node, list[tuple[locks.Access, locks.Access]]]] = {}
-    for access, guarded in package.unguarded(ctx.path):
+    for access, guarded in package.unguarded(path):
         function = id(access.function)
         if not access.goroutine and (function in package.exempt or function not in package.concurrent):
             continue
@@ -159,9 +175,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             continue
         witness = next((g for g in guarded if g.write != access.write or g.write), guarded[0])
         flagged.setdefault(statement.start_byte, (statement, []))[1].append((access, witness))
-    fixes = _plan_fixes(ctx, package, {s: pairs for s, pairs in flagged.values()})
-    for statement, pairs in flagged.values():
-        yield ctx.finding(statement, _message(ctx, package, pairs), fixes.get(statement.start_byte))
+    return flagged
 
 
 def _message(ctx: FileContext, package: Package, pairs: list[tuple[locks.Access, locks.Access]]) -> str:
@@ -181,13 +195,11 @@ def _message(ctx: FileContext, package: Package, pairs: list[tuple[locks.Access,
 
 # -- the package -------------------------------------------------------------------
 
-_CACHE: OrderedDict[tuple, locks.FileAccesses] = index.package_cache(OrderedDict())  # type: ignore[type-arg]
-_ANALYSED: OrderedDict[tuple, tuple[tuple, Package | None]] = index.package_cache(OrderedDict())  # type: ignore[type-arg]
-_PACKAGES: OrderedDict[tuple, tuple[list[locks.FileAccesses], Package]] = index.package_cache(OrderedDict())  # type: ignore[type-arg]
+_ANALYSED: OrderedDict[tuple, tuple[tuple, _Lazy | None]] = index.package_cache(OrderedDict())  # type: ignore[type-arg]
 
 
-def analyse(view: PackageView) -> Package | None:
-    """Guarded fields and variables of the package and every access to them; None when nothing is locked."""
+def analyse(view: PackageView) -> _Lazy | None:
+    """What the rule knows of the package, read on demand; None when nothing is locked."""
     package = index.package(view.path.parent, view.name, view.is_test)
     if b"Lock()" not in view.source.data and not any(m.path != view.path for m in package.mentioning("Lock()")):
         return None  # most packages: nothing of the package is parsed beyond this file
@@ -195,111 +207,380 @@ def analyse(view: PackageView) -> Package | None:
     place = (view.path.parent, view.name, view.is_test)
     kept = _ANALYSED.get(place)
     if kept is None or kept[0] != contents:
-        kept = _ANALYSED[place] = (contents, _analyse(view))
+        lazy = _Lazy(view)
+        kept = _ANALYSED[place] = (contents, lazy if lazy.fields or lazy.mutexes else None)
         while len(_ANALYSED) > 4:
             _ANALYSED.popitem(last=False)
     return kept[1]
 
 
-def _analyse(view: PackageView) -> Package | None:
-    fields: dict[str, set[str]] = {}
-    kinds: dict[tuple[str, str], str] = {}
-    variables: set[str] = set()
-    mutexes: dict[str, str] = {}
-    for facts in view.files():
-        for struct, sync_fields in facts.sync_fields.items():
-            mutex_fields = {s.name: s.kind for s in sync_fields if s.kind != "Pool"}
-            if not mutex_fields:
-                continue
-            declared = locks.struct_fields(view.type_spec(struct))
-            fields[struct] = {
-                name for name, kind in declared.items() if name not in mutex_fields and not locks.is_sync_type(kind)
-            }
-            kinds.update({(struct, name): kind for name, kind in mutex_fields.items()})
-        mutexes.update(locks.package_mutexes(facts.variables))
-    if mutexes:
-        for facts in view.files():
-            for name, specs in facts.variables.items():
-                if not any(locks.is_sync_type(s.child_by_field_name("type")) for s in specs):
-                    variables.add(name)
-        kinds.update({("", name): kind for name, kind in mutexes.items()})
-    if not fields and not mutexes:
-        return None
-    signature = (tuple(sorted((k, tuple(sorted(v))) for k, v in fields.items())), tuple(sorted(variables)))
-    per_file = []
-    for facts in view.files():
-        key = (facts.path, facts.source.data, signature)
-        found = _CACHE.get(key)
-        if found is None:
-            found = locks.collect(facts.source.root, fields, variables, set(mutexes))
-            _CACHE[key] = found
-            while len(_CACHE) > 1024:
-                _CACHE.popitem(last=False)
-        per_file.append((facts.path, found))
-    per_file.sort(key=lambda pair: pair[0])
-    key = tuple(id(found) for _, found in per_file)
-    package = _PACKAGES.get(key)
-    if package is None or any(a is not b for a, b in zip(package[0], (f for _, f in per_file), strict=False)):
-        package = _PACKAGES[key] = ([found for _, found in per_file], _package(per_file, kinds))
-        while len(_PACKAGES) > 8:
-            _PACKAGES.popitem(last=False)
-    return package[1]
+class _Lazy:
+    """The package seen from the first file that asked, read on demand.
 
+    At once: the guarded fields and variables, and the accesses to them made
+    with their mutex held (only files and functions that call ``Lock`` can
+    hold one). For one file: its unguarded accesses to what is written under
+    a lock, and for their functions the callers, callers' callers and
+    goroutine starts, found in the files that name them. Every answer is the
+    one the whole-package analysis (:func:`_package` over
+    :func:`locks.collect` of every file) gives, orders included.
+    """
 
-def _package(per_file: list[tuple[Path, locks.FileAccesses]], kinds: dict[tuple[str, str], str]) -> Package:
-    accesses: dict[tuple[str, str], list[locks.Access]] = {}
-    paths: dict[int, Path] = {}
-    declarations: dict[tuple[str, str], list[Node]] = {}
-    started: set[str] = set()
-    calls: list[locks.Call] = []
-    for path, found in per_file:
-        started |= found.started
-        calls += found.calls
-        for access in found.accesses:
-            accesses.setdefault(access.key, []).append(access)
-            paths[id(access.function)] = path
-        for call in found.calls:
-            paths[id(call.caller)] = path
-    seen: set[int] = set()
-    for function in [a.function for group in accesses.values() for a in group] + [c.caller for c in calls]:
-        if id(function) not in seen:
-            seen.add(id(function))
-            declarations.setdefault(_declaration_key(function), []).append(function)
-    exempt: dict[int, str] = {}
-    concurrent: dict[int, str] = {}
-    callers: dict[tuple[str, str], list[locks.Call]] = {}
-    for call in calls:
-        callers.setdefault(call.callee, []).append(call)
-    for key, nodes in declarations.items():
-        name = key[1]
-        for node in nodes:
-            reason = _exemption(node, callers.get(key, []))
-            if reason:
-                exempt[id(node)] = reason
-            elif name[:1].isupper():
-                concurrent[id(node)] = "is exported and may run concurrently"
-            elif name in started:
-                concurrent[id(node)] = "is started as a goroutine or used as a callback"
-    # Unexported helpers run concurrently when a concurrent caller calls them without a lock.
-    changed = True
-    while changed:
-        changed = False
-        for key, nodes in declarations.items():
-            for node in nodes:
-                if id(node) in concurrent or id(node) in exempt:
+    def __init__(self, view: PackageView) -> None:
+        self.view = view
+        own = buildtags.of_file(view.path.name, view.source.raw())
+        members = [
+            m
+            for m in index.package(view.path.parent, view.name, view.is_test).members
+            if m.path != view.path and buildtags.compatible(own, m.constraint)
+        ]  # the files view.files() yields, in its order
+        self._members = {m.path: m for m in members}
+        self._texts = {view.path: view.source.data, **{m.path: m.raw for m in members}}
+        self._sorted = sorted(self._texts)
+        self.fields: dict[str, set[str]] = {}
+        self.kinds: dict[tuple[str, str], str] = {}
+        self.mutexes: dict[str, str] = {}
+        for path, text in self._texts.items():
+            if b"Mutex" not in text:
+                continue  # a mutex field or variable is declared sync.Mutex or sync.RWMutex
+            facts = self._facts(path)
+            for struct, sync_fields in facts.sync_fields.items():
+                mutex_fields = {s.name: s.kind for s in sync_fields if s.kind != "Pool"}
+                if not mutex_fields:
                     continue
-                via = next(
-                    (
-                        c
-                        for c in callers.get(key, [])
-                        if not c.locked and (c.goroutine or id(c.caller) in concurrent) and id(c.caller) not in exempt
-                    ),
-                    None,
-                )
-                if via is not None:
-                    concurrent[id(node)] = f"is called without the lock from {_name(via.caller)}"
+                declared = locks.struct_fields(view.type_spec(struct))
+                self.fields[struct] = {
+                    name for name, kind in declared.items() if name not in mutex_fields and not locks.is_sync_type(kind)
+                }
+                self.kinds.update({(struct, name): kind for name, kind in mutex_fields.items()})
+            self.mutexes.update(locks.package_mutexes(facts.variables))
+        self.kinds.update({("", name): kind for name, kind in self.mutexes.items()})
+        self._canonical: dict[int, Node] = {}
+        self._where: dict[int, Path] = {}  # id of a declaration -> its file
+        self._variables: dict[str, bool] = {}
+        self._accesses: dict[int, list[tuple[tuple[int, int], locks.Access]]] = {}
+        self._first: dict[tuple[str, str], tuple] = {}
+        self._calls: dict[tuple[Path, str], tuple[list[locks.Call], bool, list[Node]]] = {}
+        self._callers: dict[tuple[str, str], list[locks.Call]] = {}
+        self._handed: dict[Path, set[str]] = {}
+        self._bodies: dict[int, tuple[Node, list[dict[str, list[Node]]]]] = {}
+        self._exempt: dict[int, str | None] = {}
+        self.guarded: dict[tuple[str, str], list[locks.Access]] = {}
+        if self.fields or self.mutexes:
+            self._locked_accesses()
+        self.keys = [k for k, accesses in self.guarded.items() if any(a.write for a in accesses)]
+
+    def _facts(self, path: Path) -> index.FileFacts:
+        member = self._members.get(path)
+        return member.facts if member is not None else self.view.own
+
+    def _declarations(self, path: Path) -> Iterator[tuple[Node, Node]]:
+        """:func:`locks.declarations` of a file, one object per declaration whoever asks (they are keyed by id)."""
+        for declaration, body in locks.declarations(self._facts(path).source.root):
+            kept = self._canonical.get(declaration.id)
+            if kept is None or kept != declaration:
+                kept = self._canonical[declaration.id] = declaration
+                self._where[id(kept)] = path
+            yield kept, body
+
+    def _mentioning(self, name: str) -> list[Path]:
+        """The files, in the package's order, whose text holds ``name``: the only ones that can use it."""
+        word = name.encode()
+        return [path for path in self._sorted if word in self._texts[path]]
+
+    def __contains__(self, name: str) -> bool:
+        """Whether ``name`` is a package variable not of a sync type in some file (the whole analysis's
+        ``variables``), reading only the files that may declare it."""
+        found = self._variables.get(name)
+        if found is None:
+            word = name.encode()
+            files = [self.view.path] + [
+                path for path, member in self._members.items() if word in member.raw and member.may_declare(name)
+            ]
+            found = self._variables[name] = any(
+                bool(specs) and not any(locks.is_sync_type(s.child_by_field_name("type")) for s in specs)
+                for specs in (self._facts(path).variables.get(name, []) for path in files)
+            )
+        return found
+
+    # -- accesses -----------------------------------------------------------------------
+
+    def _variable_access(self, ident: Node, declaration: Node, variables: Container[str]) -> locks.Access | None:
+        """:func:`locks.variable_access`, its tests on the identifier first: ``variables`` may read other files."""
+        parent = ident.parent
+        if (parent is not None and parent.type == "selector_expression") or ident.text in (b"_", None):
+            return None
+        if ident.text.decode() in self.mutexes:  # type: ignore[union-attr]
+            return None
+        decl = scopes.resolve(ident)
+        if decl is not None and (decl.kind != "var" or scopes.enclosing_function(decl.node) is not None):
+            return None  # a local name
+        return locks.variable_access(ident, declaration, variables, self.mutexes)
+
+    def _locked_accesses(self) -> None:
+        """The accesses made with a mutex of their struct (or a package mutex) held, in the package's order."""
+        for path in self._sorted:
+            if b"Lock" not in self._texts[path]:
+                continue  # a held mutex needs a Lock or RLock call in the same function
+            data = self._facts(path).source.data
+            for declaration, body in self._declarations(path):
+                if data.find(b"Lock", body.start_byte, body.end_byte) < 0:
+                    continue
+                receiver, kind = locks.receiver_of(declaration)
+                fields = self.fields.get(kind, set()) if receiver else set()
+                for match in locks.uses(body, bool(self.mutexes)):
+                    if "selector" in match:
+                        if not locks.held(match["selector"][0], declaration):
+                            continue  # nothing is locked here
+                        access = locks.field_access(match, declaration, receiver, kind, fields)
+                    elif "ident" in match:
+                        if not any(m in self.mutexes for m in locks.held(match["ident"][0], declaration)):
+                            continue  # no package mutex is held here: no variable it guards is locked
+                        access = self._variable_access(match["ident"][0], declaration, self)
+                    else:
+                        continue
+                    if access is not None and any(_is_mutex(self.kinds, access.key, n) for n, _ in access.locks):
+                        self.guarded.setdefault(access.key, []).append(access)
+
+    def _accesses_of(self, declaration: Node, body: Node) -> list[tuple[tuple[int, int], locks.Access]]:
+        """Every access of a declaration as :func:`locks.collect` lists them, with their place in that list."""
+        found = self._accesses.get(id(declaration))
+        if found is None:
+            receiver, kind = locks.receiver_of(declaration)
+            fields = self.fields.get(kind, set()) if receiver else set()
+            found = self._accesses[id(declaration)] = []
+            for match in locks.uses(body, bool(self.mutexes)):
+                if "selector" in match:
+                    access = locks.field_access(match, declaration, receiver, kind, fields)
+                    place = (0, match["selector"][0].start_byte)
+                elif "ident" in match:
+                    access = self._variable_access(match["ident"][0], declaration, self)
+                    place = (1, match["ident"][0].start_byte)  # collect reads identifiers after selectors
+                else:
+                    continue
+                if access is not None:
+                    found.append((place, access))
+        return found
+
+    def _first_access(self, key: tuple[str, str]) -> tuple:
+        """Where the package's first access to ``key`` is: the order of keys in the whole analysis."""
+        found = self._first.get(key)
+        if found is None:
+            word = key[1].encode()
+            found = ()
+            for path in self._mentioning(key[1]):
+                data = self._facts(path).source.data
+                for declaration, body in self._declarations(path):
+                    if data.find(word, body.start_byte, body.end_byte) >= 0:
+                        places = [p for p, a in self._accesses_of(declaration, body) if a.key == key]
+                        if places:
+                            found = (path, declaration.start_byte, *places[0])
+                            break
+                if found:
+                    break
+            self._first[key] = found
+        return found
+
+    # -- one file -----------------------------------------------------------------------
+
+    def for_file(self, path: Path) -> Package | None:
+        """The package as far as ``path``'s findings need it; None when the file can have none."""
+        if path not in self._texts or not self.keys:
+            return None  # a file the package was not read with, or no field is written under its lock
+        text = self._texts[path]
+        if not any(k[1].encode() in text for k in self.keys):
+            return None  # the file names no field or variable written under a lock
+        data = self._facts(path).source.data
+        variables = {k[1] for k in self.keys if not k[0]}
+        unguarded: dict[tuple[str, str], list[locks.Access]] = {}
+        for declaration, body in self._declarations(path):
+            receiver, kind = locks.receiver_of(declaration)
+            fields = {k[1] for k in self.keys if k[0] and k[0] == kind} if receiver else set()
+            if not any(data.find(n.encode(), body.start_byte, body.end_byte) >= 0 for n in fields | variables):
+                continue
+            for match in locks.uses(body, bool(variables)):
+                if "selector" in match:
+                    access = locks.field_access(match, declaration, receiver, kind, fields)
+                elif "ident" in match:
+                    access = self._variable_access(match["ident"][0], declaration, variables)
+                else:
+                    continue
+                if access is not None and not access.any_lock:
+                    unguarded.setdefault(access.key, []).append(access)
+        if not unguarded:
+            return None
+        functions = list({id(a.function): a.function for group in unguarded.values() for a in group}.values())
+        exempt, concurrent = self._statuses(functions)
+        accesses = {key: self.guarded[key] + group for key, group in unguarded.items()}
+        paths = {id(a.function): self._where[id(a.function)] for group in accesses.values() for a in group}
+        return Package(self.kinds, accesses, paths, concurrent, exempt)
+
+    def in_package_order(self, package: Package) -> Package:
+        """``package`` with its keys in the whole analysis's order (which pairs of a statement come first)."""
+        accesses = dict(sorted(package.accesses.items(), key=lambda item: self._first_access(item[0])))
+        return Package(package.mutex_kinds, accesses, package.paths, package.concurrent, package.exempt)
+
+    # -- who calls a function, and whether it may run concurrently ---------------------
+
+    def _statuses(self, functions: list[Node]) -> tuple[dict[int, str], dict[int, str]]:
+        """Why ``functions`` run with the lock held (exempt) or may run concurrently, as :func:`_package` says."""
+        exempt: dict[int, str] = {}
+        concurrent: dict[int, str] = {}
+        seen: dict[int, Node] = {}
+        stack = list(functions)
+        while stack:  # the functions and their callers without the lock, up to exempt or concurrent ones
+            node = stack.pop()
+            if id(node) in seen:
+                continue
+            seen[id(node)] = node
+            reason = self._exemption(node)
+            if reason is not None:
+                exempt[id(node)] = reason
+                continue
+            name = _name(node)
+            if name[:1].isupper():
+                concurrent[id(node)] = "is exported and may run concurrently"
+            elif self._started(name):
+                concurrent[id(node)] = "is started as a goroutine or used as a callback"
+            else:
+                stack += [c.caller for c in self._callers_of(node) if not c.locked]
+        direct = dict(concurrent)
+        pending = [n for n in seen.values() if id(n) not in exempt and id(n) not in concurrent]
+        changed = True
+        while changed:  # the least fixpoint of _package's loop, whatever its order
+            changed = False
+            for node in pending:
+                if id(node) not in concurrent and self._via(node, exempt, concurrent):
+                    concurrent[id(node)] = ""
                     changed = True
-    return Package(kinds, accesses, paths, concurrent, exempt)
+        if all(self._named_via(node, exempt, concurrent, direct) for node in functions):
+            return exempt, concurrent
+        # Which caller _package names depends on when its loop gets to each function: run that loop.
+        concurrent = dict(direct)
+        pending.sort(key=self._order)
+        changed = True
+        while changed:
+            changed = False
+            for node in pending:
+                via = self._via(node, exempt, concurrent) if id(node) not in concurrent else []
+                if via:
+                    concurrent[id(node)] = f"is called without the lock from {_name(via[0].caller)}"
+                    changed = True
+        return exempt, concurrent
+
+    def _named_via(
+        self, node: Node, exempt: dict[int, str], concurrent: dict[int, str], direct: dict[int, str]
+    ) -> bool:
+        """Names the caller a function found concurrent is called from when every caller that can be the
+        first one found has the same name; False when that depends on the order."""
+        if concurrent.get(id(node)) != "":
+            return True  # not found concurrent, or for a reason of its own
+        via = self._via(node, exempt, concurrent)
+        first = next((i for i, c in enumerate(via) if c.goroutine or id(c.caller) in direct), len(via) - 1)
+        names = {_name(c.caller) for c in via[: first + 1]}
+        if len(names) != 1:
+            return False
+        concurrent[id(node)] = f"is called without the lock from {names.pop()}"
+        return True
+
+    def _via(self, node: Node, exempt: dict[int, str], concurrent: dict[int, str]) -> list[locks.Call]:
+        return [
+            c
+            for c in self._callers_of(node)
+            if not c.locked and (c.goroutine or id(c.caller) in concurrent) and id(c.caller) not in exempt
+        ]
+
+    def _order(self, node: Node) -> tuple:
+        """Where _package's loop gets to a function: its key's first declaration, then its own place."""
+        key = _declaration_key(node)
+        places = [self._place(d) for d in self._declared(key)]
+        return (min(p for p in places if p is not None), self._place(node))
+
+    def _place(self, declaration: Node) -> tuple | None:
+        """A declaration's place in _package's list: functions with accesses first, by the first access of
+        their earliest key, then callers by file and position; None for neither."""
+        path = self._where[id(declaration)]
+        body = declaration.child_by_field_name("body")
+        accesses = self._accesses_of(declaration, body) if body is not None else []
+        if accesses:
+            first = min(self._first_access(a.key) for _, a in accesses)
+            return (0, first, path, declaration.start_byte)
+        receiver = locks.receiver_of(declaration)[0].encode()
+        calls = self._body_calls(body) if body is not None else []
+        if any(not m.get("on") or m["on"][0].text == receiver for m in calls):
+            return (1, path, declaration.start_byte)
+        return None
+
+    def _declared(self, key: tuple[str, str]) -> list[Node]:
+        """The declarations of a function or method (several in files of different builds)."""
+        return [
+            d
+            for path in self._mentioning(key[1])
+            for d in self._calls_named(path, key[1])[2]
+            if _declaration_key(d) == key
+        ]
+
+    def _exemption(self, node: Node) -> str | None:
+        if id(node) not in self._exempt:
+            self._exempt[id(node)] = _exemption(node, lambda: self._callers_of(node))
+        return self._exempt[id(node)]
+
+    def _callers_of(self, node: Node) -> list[locks.Call]:
+        """The calls of a function through a receiver or by name, in the package's order."""
+        key = _declaration_key(node)
+        found = self._callers.get(key)
+        if found is None:
+            found = self._callers[key] = [
+                c for path in self._mentioning(key[1]) for c in self._calls_named(path, key[1])[0] if c.callee == key
+            ]
+        return found
+
+    def _started(self, name: str) -> bool:
+        """Whether a file starts ``name`` with go or hands it to a call (:func:`locks.collect`'s ``started``)."""
+        for path in self._mentioning(name):  # go name(), go s.name(), f(name), f(s.name) name it
+            if self._calls_named(path, name)[1]:
+                return True
+            if path not in self._handed:
+                self._handed[path] = locks.handed(self._facts(path).source.root)
+            if name in self._handed[path]:
+                return True
+        return False
+
+    def _calls_named(self, path: Path, name: str) -> tuple[list[locks.Call], bool, list[Node]]:
+        """The calls of ``name`` in one file as :func:`locks.collect` records them, whether one starts it with
+        go, and the declarations named ``name``."""
+        found = self._calls.get((path, name))
+        if found is None:
+            data = self._facts(path).source.data
+            word = name.encode()
+            calls: list[locks.Call] = []
+            started = False
+            declared = []
+            for declaration, body in self._declarations(path):
+                if _name(declaration) == name:
+                    declared.append(declaration)
+                if data.find(word, body.start_byte, body.end_byte) < 0:
+                    continue
+                receiver, kind = locks.receiver_of(declaration)
+                conventional: bool | None = None
+                for match in self._body_calls(body):
+                    if match["callee"][0].text != word:
+                        continue
+                    if conventional is None:
+                        conventional = locks.by_convention(declaration)
+                    call = locks.call_of(match, declaration, receiver, kind, conventional)
+                    if call is not None:
+                        calls.append(call)
+                        parent = match["call"][0].parent
+                        started = started or (parent is not None and parent.type == "go_statement")
+            found = self._calls[path, name] = (calls, started, declared)
+        return found
+
+    def _body_calls(self, body: Node) -> list[dict[str, list[Node]]]:
+        found = self._bodies.get(body.id)
+        if found is None or found[0] != body:
+            found = self._bodies[body.id] = (body, [m for m in locks.uses(body, False) if "call" in m])
+        return found[1]
 
 
 def _declaration_key(declaration: Node) -> tuple[str, str]:
@@ -313,12 +594,13 @@ def _declaration_key(declaration: Node) -> tuple[str, str]:
     return (index.receiver_base(kind)[1] if kind is not None else ""), text
 
 
-def _exemption(declaration: Node, callers: list[locks.Call]) -> str | None:
+def _exemption(declaration: Node, callers: Callable[[], list[locks.Call]]) -> str | None:
     if locks.by_convention(declaration):
         return "runs with the lock held by convention"
     if _name(declaration) == "init" and declaration.type == "function_declaration":
         return "package initialisation"
-    if callers and all(c.locked for c in callers):
+    found = callers()
+    if found and all(c.locked for c in found):
         return "every caller holds the lock"
     return None
 
@@ -328,9 +610,8 @@ def _name(declaration: Node) -> str:
     return name.text.decode() if name is not None and name.text else "?"
 
 
-def _is_mutex(package: Package, key: tuple[str, str], name: str) -> bool:
+def _is_mutex(kinds: dict[tuple[str, str], str], key: tuple[str, str], name: str) -> bool:
     """Whether a normalised lock name is a mutex of the key's struct (or a package mutex for a variable)."""
-    kinds = package.mutex_kinds
     if name == "":
         return (key[0], "Mutex") in kinds or (key[0], "RWMutex") in kinds
     return (key[0], name) in kinds
@@ -339,7 +620,10 @@ def _is_mutex(package: Package, key: tuple[str, str], name: str) -> bool:
 def _guard(package: Package, access: locks.Access) -> str:
     """The mutex (normalised) that guards an access's field or variable elsewhere, the most used one."""
     tally = Tally(
-        name for a in package.accesses[access.key] for name, _ in a.locks if _is_mutex(package, access.key, name)
+        name
+        for a in package.accesses[access.key]
+        for name, _ in a.locks
+        if _is_mutex(package.mutex_kinds, access.key, name)
     )
     return tally.most_common(1)[0][0]
 

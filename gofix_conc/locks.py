@@ -22,6 +22,7 @@ Mutexes are named by the text of the expression locked: ``s.mu``, ``s``
 from __future__ import annotations
 
 import re
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 
 from tree_sitter import Node
@@ -312,7 +313,7 @@ _HANDED = """
 def collect(
     root: Node,
     fields: dict[str, set[str]],
-    variables: set[str],
+    variables: Container[str],
     mutexes: set[str],
 ) -> FileAccesses:
     """The accesses of one file to ``fields`` (struct type -> guarded field names) and package ``variables``.
@@ -321,73 +322,123 @@ def collect(
     variables when the identifier is not declared in the file below the package
     level. ``mutexes`` are the package-level mutexes (they guard variables).
     """
+    found = FileAccesses([], [], set())
+    for declaration, body in declarations(root):
+        receiver, kind = receiver_of(declaration)
+        guarded = fields.get(kind, set()) if receiver else set()
+        conventional = by_convention(declaration)
+        for match in uses(body, bool(variables)):
+            if "selector" in match:
+                access = field_access(match, declaration, receiver, kind, guarded)
+                if access is not None:
+                    found.accesses.append(access)
+            elif "call" in match:
+                call = call_of(match, declaration, receiver, kind, conventional)
+                if call is not None:
+                    found.calls.append(call)
+                    parent = match["call"][0].parent
+                    if parent is not None and parent.type == "go_statement":
+                        found.started.add(call.callee[1])
+            elif "ident" in match:
+                access = variable_access(match["ident"][0], declaration, variables, mutexes)
+                if access is not None:
+                    found.accesses.append(access)
+    found.started |= handed(root)
+    return found
+
+
+def declarations(root: Node) -> Iterator[tuple[Node, Node]]:
+    """The function and method declarations of a file with a body, with that body."""
+    for declaration in root.named_children:
+        if declaration.type in ("function_declaration", "method_declaration"):
+            body = declaration.child_by_field_name("body")
+            if body is not None:
+                yield declaration, body
+
+
+def receiver_of(declaration: Node) -> tuple[str, str]:
+    """The receiver's name and base type of a method declaration (``s``, ``Server``); empty for a function."""
+    if declaration.type != "method_declaration":
+        return "", ""
+    params = declaration.child_by_field_name("receiver")
+    param = params.named_children[0] if params is not None and params.named_children else None
+    name = param.child_by_field_name("name") if param is not None else None
+    type_node = param.child_by_field_name("type") if param is not None else None
+    if name is None or not name.text or type_node is None:
+        return "", ""
     from gofix_conc import index
+
+    return name.text.decode(), index.receiver_base(type_node)[1]
+
+
+def uses(body: Node, identifiers: bool) -> list[dict[str, list[Node]]]:
+    """The matches :func:`field_access`, :func:`call_of` and (with ``identifiers``) :func:`variable_access` read."""
     from gofix_conc.source import matches
 
-    found = FileAccesses([], [], set())
-    for declaration in root.named_children:
-        if declaration.type not in ("function_declaration", "method_declaration"):
-            continue
-        receiver, kind = "", ""
-        if declaration.type == "method_declaration":
-            params = declaration.child_by_field_name("receiver")
-            param = params.named_children[0] if params is not None and params.named_children else None
-            name = param.child_by_field_name("name") if param is not None else None
-            type_node = param.child_by_field_name("type") if param is not None else None
-            if name is not None and name.text and type_node is not None:
-                receiver = name.text.decode()
-                kind = index.receiver_base(type_node)[1]
-        guarded = fields.get(kind, set()) if receiver else set()
-        body = declaration.child_by_field_name("body")
-        if body is None:
-            continue
-        conventional = by_convention(declaration)
-        uses = matches(_USES, body) + (matches(_IDENTIFIERS, body) if variables else [])
-        for match in uses:
-            if "selector" in match:
-                selector, field = match["selector"][0], match["field"][0]
-                if not guarded or match["receiver"][0].text != receiver.encode():
-                    continue
-                if field.text is None or field.text.decode() not in guarded:
-                    continue
-                decl = scopes.resolve(match["receiver"][0])
-                if decl is None or decl.kind != "receiver":
-                    continue  # the name is shadowed here
-                if _locks_through(selector):
-                    continue  # s.in.Lock(), s.db.mu.Lock(): the path to a mutex, not guarded data
-                found.accesses.append(_access(selector, (kind, field.text.decode()), declaration, receiver))
-            elif "call" in match:
-                callee = match["callee"][0].text.decode()  # type: ignore[union-attr]
-                on = match.get("on")
-                if on and on[0].text != receiver.encode():
-                    continue
-                call = match["call"][0]
-                key = (kind, callee) if on else ("", callee)
-                start = call.parent is not None and call.parent.type == "go_statement"
-                inside = concurrency.goroutine_around(call, declaration) is not None
-                locked = conventional or bool(held(call, declaration))
-                found.calls.append(Call(key, declaration, locked, start or inside))
-                if start:
-                    found.started.add(callee)
-            elif "ident" in match:
-                ident = match["ident"][0]
-                name = ident.text.decode() if ident.text else ""
-                parent = ident.parent
-                if parent is not None and parent.type == "selector_expression":
-                    continue
-                if name not in variables or name in mutexes or name == "_":
-                    continue
-                decl = scopes.resolve(ident)
-                package_level = decl is None or (decl.kind == "var" and scopes.enclosing_function(decl.node) is None)
-                if package_level and scopes.composite_key_kind(ident) not in ("field", "unknown"):
-                    found.accesses.append(_access(ident, ("", name), declaration, ""))
-    # Functions and method values handed to a call: http.HandleFunc("/", s.serve), time.AfterFunc(d, tick);
-    # not once.Do(s.init), which runs an initialiser once.
+    return matches(_USES, body) + (matches(_IDENTIFIERS, body) if identifiers else [])
+
+
+def field_access(
+    match: dict[str, list[Node]], declaration: Node, receiver: str, kind: str, guarded: Container[str]
+) -> Access | None:
+    """A ``selector`` match of :func:`uses` as an access to a ``guarded`` field of the receiver, or None."""
+    selector, field = match["selector"][0], match["field"][0]
+    if not guarded or match["receiver"][0].text != receiver.encode():
+        return None
+    if field.text is None or field.text.decode() not in guarded:
+        return None
+    decl = scopes.resolve(match["receiver"][0])
+    if decl is None or decl.kind != "receiver":
+        return None  # the name is shadowed here
+    if _locks_through(selector):
+        return None  # s.in.Lock(), s.db.mu.Lock(): the path to a mutex, not guarded data
+    return _access(selector, (kind, field.text.decode()), declaration, receiver)
+
+
+def call_of(
+    match: dict[str, list[Node]], declaration: Node, receiver: str, kind: str, conventional: bool
+) -> Call | None:
+    """A ``call`` match of :func:`uses` as a call of a package function or of a method through the receiver."""
+    callee = match["callee"][0].text.decode()  # type: ignore[union-attr]
+    on = match.get("on")
+    if on and on[0].text != receiver.encode():
+        return None
+    call = match["call"][0]
+    key = (kind, callee) if on else ("", callee)
+    start = call.parent is not None and call.parent.type == "go_statement"
+    inside = concurrency.goroutine_around(call, declaration) is not None
+    locked = conventional or bool(held(call, declaration))
+    return Call(key, declaration, locked, start or inside)
+
+
+def variable_access(
+    ident: Node, declaration: Node, variables: Container[str], mutexes: Container[str]
+) -> Access | None:
+    """An ``ident`` match of :func:`uses` as an access to a package variable, or None."""
+    name = ident.text.decode() if ident.text else ""
+    parent = ident.parent
+    if parent is not None and parent.type == "selector_expression":
+        return None
+    if name not in variables or name in mutexes or name == "_":
+        return None
+    decl = scopes.resolve(ident)
+    package_level = decl is None or (decl.kind == "var" and scopes.enclosing_function(decl.node) is None)
+    if package_level and scopes.composite_key_kind(ident) not in ("field", "unknown"):
+        return _access(ident, ("", name), declaration, "")
+    return None
+
+
+def handed(root: Node) -> set[str]:
+    """Functions and method values handed to a call: ``http.HandleFunc("/", s.serve)``, ``time.AfterFunc(d, tick)``;
+    not ``once.Do(s.init)``, which runs an initialiser once."""
+    from gofix_conc.source import matches
+
+    found = set()
     for match in matches(_HANDED, root):
         function = match["call"][0].child_by_field_name("function")
         if function is not None and function.type == "selector_expression" and (function.text or b"").endswith(b".Do"):
             continue
-        found.started.add(match["value"][0].text.decode())  # type: ignore[union-attr]
+        found.add(match["value"][0].text.decode())  # type: ignore[union-attr]
     return found
 
 

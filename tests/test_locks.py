@@ -15,6 +15,7 @@ from pathlib import Path
 import gobatch
 import pytest
 from conftest import FIXTURES
+from gofix_conc.codemods import inconsistent_locking as il
 from tree_sitter import Node
 
 from gofix_conc import index, locks, scopes
@@ -166,6 +167,195 @@ def test_test_files_are_not_flagged(tmp_path: Path) -> None:
     code = (FIXTURES / "inconsistent-locking" / "stats.go").read_bytes()
     (tmp_path / "stats_test.go").write_bytes(code)
     assert _scan(tmp_path / "stats_test.go") == []
+
+
+# -- inconsistent-locking reads the package on demand, with the answers of reading it all --------
+
+
+def _whole_package(view: index.PackageView) -> il.Package | None:
+    """The reference: every file's :func:`locks.collect`, then every function's status, as the rule first did."""
+    fields: dict[str, set[str]] = {}
+    kinds: dict[tuple[str, str], str] = {}
+    mutexes: dict[str, str] = {}
+    for facts in view.files():
+        for struct, sync_fields in facts.sync_fields.items():
+            mutex_fields = {s.name: s.kind for s in sync_fields if s.kind != "Pool"}
+            if mutex_fields:
+                declared = locks.struct_fields(view.type_spec(struct))
+                fields[struct] = {n for n, k in declared.items() if n not in mutex_fields and not locks.is_sync_type(k)}
+                kinds.update({(struct, name): kind for name, kind in mutex_fields.items()})
+        mutexes.update(locks.package_mutexes(facts.variables))
+    variables = {
+        name
+        for facts in view.files()
+        for name, specs in facts.variables.items()
+        if mutexes and not any(locks.is_sync_type(s.child_by_field_name("type")) for s in specs)
+    }
+    kinds.update({("", name): kind for name, kind in mutexes.items()})
+    if not fields and not mutexes:
+        return None
+    per_file = sorted((f.path, locks.collect(f.source.root, fields, variables, set(mutexes))) for f in view.files())
+    accesses: dict[tuple[str, str], list[locks.Access]] = {}
+    paths: dict[int, Path] = {}
+    calls = [c for _, found in per_file for c in found.calls]
+    started = {name for _, found in per_file for name in found.started}
+    for path, found in per_file:
+        for access in found.accesses:
+            accesses.setdefault(access.key, []).append(access)
+            paths[id(access.function)] = path
+    declarations: dict[tuple[str, str], dict[int, Node]] = {}
+    for function in [a.function for group in accesses.values() for a in group] + [c.caller for c in calls]:
+        declarations.setdefault(il._declaration_key(function), {}).setdefault(id(function), function)
+    callers: dict[tuple[str, str], list[locks.Call]] = {}
+    for call in calls:
+        callers.setdefault(call.callee, []).append(call)
+    exempt: dict[int, str] = {}
+    concurrent: dict[int, str] = {}
+    for key, nodes in declarations.items():
+        for node in nodes.values():
+            reason = il._exemption(node, lambda key=key: callers.get(key, []))
+            if reason:
+                exempt[id(node)] = reason
+            elif key[1][:1].isupper():
+                concurrent[id(node)] = "is exported and may run concurrently"
+            elif key[1] in started:
+                concurrent[id(node)] = "is started as a goroutine or used as a callback"
+    changed = True
+    while changed:
+        changed = False
+        for key, nodes in declarations.items():
+            for node in nodes.values():
+                if id(node) in concurrent or id(node) in exempt:
+                    continue
+                via = [
+                    c
+                    for c in callers.get(key, [])
+                    if not c.locked and (c.goroutine or id(c.caller) in concurrent) and id(c.caller) not in exempt
+                ]
+                if via:
+                    concurrent[id(node)] = f"is called without the lock from {il._name(via[0].caller)}"
+                    changed = True
+    return il.Package(kinds, accesses, paths, concurrent, exempt)
+
+
+class _Whole:
+    def __init__(self, view: index.PackageView) -> None:
+        self.package = _whole_package(view)
+
+    def for_file(self, path: Path) -> il.Package | None:
+        return self.package
+
+    def in_package_order(self, package: il.Package) -> il.Package:
+        return package
+
+
+def _findings_both_ways(directory: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[tuple]]:
+    settings = Settings(rules=("inconsistent-locking",))
+    found = []
+    for analyse in (il.analyse, _Whole):
+        monkeypatch.setattr(il, "analyse", analyse)
+        index.forget()
+        results = [process(p, settings) for p in sorted(directory.glob("*.go"))]
+        found.append([(r.path.name, f.line, f.message, f.fix) for r in results for f in r.findings])
+    return found
+
+
+ORDERS = {
+    # a.go reads one key before the other, b.go's statement names both: the message follows the package's order
+    "a.go": """\
+        package p
+
+        import "sync"
+
+        type S struct {
+        \tmu   sync.Mutex
+        \tz, y int
+        }
+
+        var (
+        \tgmu   sync.Mutex
+        \thits  int
+        \tlimit = 3
+        )
+
+        func (s *S) Peek() int { return s.y + s.z }
+
+        func (s *S) Set() {
+        \ts.mu.Lock()
+        \ts.z, s.y = 1, 2
+        \ts.mu.Unlock()
+        }
+
+        func count() {
+        \tgmu.Lock()
+        \thits++
+        \tgmu.Unlock()
+        }
+
+        func Report() int { return hits + limit }
+        """,
+    "b.go": """\
+        package p
+
+        func (s *S) Sum() {
+        \tprintln(s.z + s.y)
+        }
+
+        // helper is called from two callers: which one the message names depends on the order of the loop.
+        func (s *S) helper() {
+        \tprintln(s.y)
+        }
+
+        func (s *S) middle() { s.helper() }
+
+        func (s *S) Top() { s.middle() }
+
+        func (s *S) Other() { s.helper() }
+
+        func (s *S) locked() {
+        \ts.mu.Lock()
+        \ts.helper()
+        \ts.mu.Unlock()
+        }
+
+        func (s *S) run() { println(s.z) }
+
+        func (s *S) Start() { go s.run() }
+
+        func (s *S) tick() { println(s.y) }
+
+        func (s *S) Serve() { register(s.tick) }
+
+        func register(func()) {}
+        """,
+    "c.go": """\
+        package p
+
+        func (s *S) first() { s.second() }
+
+        func (s *S) second() { println(s.z) }
+
+        func (s *S) Entry() {
+        \ts.second()
+        \ts.first()
+        }
+        """,
+}
+
+
+@pytest.mark.parametrize("case", ["fixtures", "split", "orders"])
+def test_reading_on_demand_finds_what_reading_the_whole_package_finds(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if case == "orders":
+        for name, text in ORDERS.items():
+            (tmp_path / name).write_text(textwrap.dedent(text))
+        directory = tmp_path
+    else:
+        directory = FIXTURES / "inconsistent-locking" / ("split" if case == "split" else "")
+    on_demand, whole = _findings_both_ways(directory, monkeypatch)
+    assert on_demand == whole
+    assert on_demand
 
 
 # -- race tests of the unsafe fixes ----------------------------------------------------
