@@ -141,7 +141,7 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from gofix_conc import concurrency, contexts, scopes
+from gofix_conc import concurrency, contexts, pools, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, FixKind, Rule, Safety
 from gofix_conc.source import captures
@@ -262,15 +262,11 @@ def check(ctx: FileContext) -> Iterator[Finding]:
 
 def captures_calls(ctx: FileContext, package: str) -> list[tuple[Node, Node]]:
     found = []
-    found_calls = captures(CALLS, ctx.root)
-    for call, pkg, name, arguments in zip(
-        found_calls.get("call", []),
-        found_calls.get("package", []),
-        found_calls.get("name", []),
-        found_calls.get("arguments", []),
-        strict=False,
-    ):
-        if pkg.text != package.encode() or name.text not in FRESH or arguments.named_child_count:
+    # The CALLS matches naming Background or TODO, looked up where those names are written.
+    for call, pkg, _ in pools.method_calls(ctx.root, tuple(f.decode() for f in sorted(FRESH))):
+        arguments = call.child_by_field_name("arguments")
+        name = call.child_by_field_name("function").child_by_field_name("field")  # type: ignore[union-attr]
+        if pkg.type != "identifier" or pkg.text != package.encode() or arguments.named_child_count:  # type: ignore[union-attr]
             continue
         if scopes.resolve(pkg) is not None:
             continue  # a variable named like the package
@@ -744,6 +740,8 @@ def _findings(ctx: FileContext, plans: list[Plan], package: str) -> Iterator[Fin
     them does them all (they overlap, so one applies): applied one at a time,
     each would see the ones before as uses of the request's context.
     """
+    if not plans:
+        return  # nothing to report: the package's uses need not be looked up
     uses = contexts.package_uses(ctx.source, package)
     dropping = [p for p in plans if p.drops_use]
     spec = contexts.import_spec(ctx.source, "context")

@@ -341,9 +341,12 @@ class _Package:
         unlocking: list[tuple[Node, bool]] = []
         for facts in _files_mentioning(ctx, b"UnlockOSThread"):
             name = _runtime_name_of(facts) or runtime
+            written = list(pools.spelled(facts.source.data, b"UnlockOSThread"))
             for decl in _declarations(facts):
                 body = decl.child_by_field_name("body")
-                if body is not None and _calls(body, name, b"UnlockOSThread"):
+                if body is None or not any(body.start_byte <= at < body.end_byte for at in written):
+                    continue  # an unlock call in the body has the name written there
+                if _calls(body, name, b"UnlockOSThread"):
                     unlocking.append((decl, bool(_calls(body, name, b"LockOSThread"))))
         return cls(unlocking)
 

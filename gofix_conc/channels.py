@@ -42,6 +42,7 @@ _MAKE_CHAN = re.compile(rb"[\s\x80-\xff]*(?:/|\([\s\x80-\xff]*(?:chan(?![A-Za-z0
 _MADE = scopes.memo()  # file -> its make(chan) calls
 _UNWRITTEN = scopes.memo()  # declaring identifier -> whether its function never writes it
 _ANALYSED = scopes.memo()  # declaring identifier -> its Channel
+_REFERENCES = scopes.memo()  # declaring identifier -> its references in each scope searched
 
 
 @dataclass
@@ -133,8 +134,15 @@ def named(within: Node, name: str) -> list[Node]:
 
 
 def references(decl: scopes.Declaration, within: Node) -> list[Node]:
-    """What :func:`scopes.references` answers (its declaration included), from :func:`named`."""
-    return [i for i in named(within, decl.name) if scopes.resolve(i) == decl]
+    """What :func:`scopes.references` answers (its declaration included), from :func:`named`.
+
+    Memoized: the channel's function is searched for local_channel, analyse and leaky-result-channel alike.
+    """
+    found: dict[tuple[int, int], list[Node]] = scopes.remembered(_REFERENCES, decl.node, lambda _: {})
+    key = (within.start_byte, within.end_byte)
+    if key not in found:
+        found[key] = [i for i in named(within, decl.name) if scopes.resolve(i) == decl]
+    return list(found[key])
 
 
 def _written(decl: scopes.Declaration, within: Node) -> bool:
