@@ -91,21 +91,16 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
-from gofix_conc import channels, concurrency, goroutines, scopes, statements
+from gofix_conc import channels, concurrency, goroutines, pools, scopes, statements
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
-from gofix_conc.source import captures
-
-# Every for statement; channels.receive_loop keeps the ones that read a channel until it is closed:
-#   for v := range ch {...}    for { v, ok := <-ch; if !ok { break }; ... }
-LOOPS = "(for_statement) @loop"
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
-    for loop in _loops(ctx):
-        found = channels.receive_loop(loop)
-        if found is None:
-            continue  # not a loop that ends only when a channel is closed
+    # The loops that read a channel until it is closed (channels.receive_loop):
+    #   for v := range ch {...}    for { v, ok := <-ch; if !ok { break }; ... }
+    for found in _loops(ctx):
+        loop = found.loop
         decl = channels.local_channel(found.channel)
         if decl is None:
             continue  # a parameter, field or reassigned variable: its producer is out of sight
@@ -131,20 +126,45 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         yield ctx.finding(loop.child(0) or loop, message, fix)
 
 
-def _loops(ctx: FileContext) -> list[Node]:
-    """The for statements of the functions that make a channel, in source order.
+def _loops(ctx: FileContext) -> list[channels.ReceiveLoop]:
+    """The receive loops over a channel made by the function they are in, in source order.
 
     Only those can be reported: the loop's channel is a variable whose value is
     a ``make(chan T)`` of the same function (channels.local_channel), so the
-    loop lies in the function holding that call.
+    loop lies in the function holding that call, and it names the variable.
     """
     homes: list[Node] = []
+    names: set[bytes] = set()
     for call, _ in channels.made(ctx.root):
+        names |= _declared_names(call)
         home = scopes.enclosing_function(call)
         if home is not None and not any(scopes.contains(h, home) for h in homes):
             homes = [h for h in homes if not scopes.contains(home, h)] + [home]
-    loops = [loop for home in homes for loop in captures(LOOPS, home).get("loop", [])]
-    return sorted(loops, key=lambda n: n.start_byte)
+    loops = []
+    for home in homes:
+        for at in pools.spelled(home.text or b"", b"for"):
+            keyword = home.descendant_for_byte_range(home.start_byte + at, home.start_byte + at + 3)
+            loop = keyword.parent if keyword is not None and keyword.type == "for" else None
+            if loop is None or loop.type != "for_statement":
+                continue  # the word in a comment or a string
+            found = channels.receive_loop(loop)
+            if found is not None and found.channel.text in names:
+                loops.append(found)
+    return sorted(loops, key=lambda f: f.loop.start_byte)
+
+
+def _declared_names(made: Node) -> set[bytes]:
+    """The names declared with ``made`` among their values (``a, ch := x, make(chan T)``)."""
+    values = made.parent
+    construct = values.parent if values is not None else None
+    if construct is not None and construct.type == "short_var_declaration":
+        left = construct.child_by_field_name("left")
+        idents = left.named_children if left is not None else []
+    elif construct is not None and construct.type == "var_spec":
+        idents = construct.children_by_field_name("name")
+    else:
+        return set()
+    return {i.text for i in idents if i.type == "identifier" and i.text is not None}
 
 
 def _message(

@@ -340,14 +340,7 @@ class _Package:
     def build(cls, ctx: FileContext, runtime: str) -> _Package:
         unlocking: list[tuple[Node, bool]] = []
         for facts in _files_mentioning(ctx, b"UnlockOSThread"):
-            name = _runtime_name_of(facts) or runtime
-            written = list(pools.spelled(facts.source.data, b"UnlockOSThread"))
-            for decl in _declarations(facts):
-                body = decl.child_by_field_name("body")
-                if body is None or not any(body.start_byte <= at < body.end_byte for at in written):
-                    continue  # an unlock call in the body has the name written there
-                if _calls(body, name, b"UnlockOSThread"):
-                    unlocking.append((decl, bool(_calls(body, name, b"LockOSThread"))))
+            unlocking += _unlocking_in(facts, _runtime_name_of(facts) or runtime)
         return cls(unlocking)
 
     def unlocks_elsewhere(self, function: Node) -> bool:
@@ -362,6 +355,29 @@ class _Package:
         return any(
             decl != top and not locks and _function_name(decl).encode() not in called for decl, locks in self.unlocking
         )
+
+
+# Per file of the package (its tree, so a file parsed again is looked at again) and runtime name:
+# the declarations that unlock the thread. Every file of the package that locks asks for them.
+_UNLOCKING: dict[tuple[int, str], tuple[FileFacts, list[tuple[Node, bool]]]] = index.package_cache({})
+
+
+def _unlocking_in(facts: FileFacts, name: str) -> list[tuple[Node, bool]]:
+    """The declarations of the file that call ``name.UnlockOSThread()``, and whether each also locks."""
+    key = (id(facts.source), name)
+    hit = _UNLOCKING.get(key)
+    if hit is not None and hit[0].source is facts.source:
+        return hit[1]
+    found = []
+    written = list(pools.spelled(facts.source.data, b"UnlockOSThread"))
+    for decl in _declarations(facts):
+        body = decl.child_by_field_name("body")
+        if body is None or not any(body.start_byte <= at < body.end_byte for at in written):
+            continue  # an unlock call in the body has the name written there
+        if _calls(body, name, b"UnlockOSThread"):
+            found.append((decl, bool(_calls(body, name, b"LockOSThread"))))
+    _UNLOCKING[key] = (facts, found)  # holding the facts keeps id(source) from being reused
+    return found
 
 
 # The names a function calls:  f()   x.f()
