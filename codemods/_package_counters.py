@@ -107,9 +107,9 @@ _DISK: dict[tuple[Path, str], tuple[index.Package, dict[Path, index.Member], fro
 
 def _disk(ctx: FileContext, triggers: tuple[bytes, ...]) -> tuple:  # type: ignore[type-arg]
     key = (ctx.path.parent, ctx.package.name)
+    package = index.package(ctx.path.parent, key[1], True)  # kept by the index while its files are unchanged
     hit = _DISK.get(key)
-    if hit is None:
-        package = index.package(ctx.path.parent, key[1], True)
+    if hit is None or hit[0] is not package:
         declared: set[bytes] = set()
         goroutines: list[bytes] = []
         for member in package.members:
