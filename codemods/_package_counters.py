@@ -39,6 +39,7 @@ from gofix_conc.source import Source
 if TYPE_CHECKING:
     from . import non_atomic_counter as nac_module
 
+RULE_ID = "non-atomic-counter"
 ATOMIC_PATH = "sync/atomic"
 # Methods of the sync/atomic types: a use spelled ``x.Load()`` has been rewritten already.
 ATOMIC_METHODS = frozenset({b"Load", b"Store", b"Add", b"Swap", b"CompareAndSwap", b"And", b"Or"})
@@ -409,9 +410,23 @@ def _racy_updates(files: list[File], name: str) -> list[str]:
             if goroutine is None or concurrency.holds_lock(update, goroutine.literal):
                 continue
             others = [i for i in idents if i != ident]
-            if concurrency.race_reason(update, goroutine, others, True) is not None:
-                found.append(_where(f, update))
+            if concurrency.race_reason(update, goroutine, others, True) is None:
+                continue
+            if _silenced(f.source, update):
+                continue  # kept on purpose: the other files are not asked to change for it
+            found.append(_where(f, update))
     return found
+
+
+def _silenced(source: Source, node: Node) -> bool:
+    """Whether an ignore comment silences non-atomic-counter's finding at ``node`` (as the engine reads them)."""
+    if b"gofix-conc:ignore" not in source.data:
+        return False
+    from gofix_conc import engine  # the engine imports the rules: read its ignore comments when needed
+
+    line = node.start_point.row + 1
+    ignores = engine._ignores(source)
+    return any(RULE_ID in ig.rules or "all" in ig.rules for n in (line, line - 1) for ig in ignores.get(n, []))
 
 
 def _parts(
@@ -481,7 +496,7 @@ def _parts(
             f" (check: the function at {unsafe[0]} reads {name} and writes it; each atomic operation is atomic,"
             " the read and the write together are not: it may need Swap, CompareAndSwap or a lock)"
         )
-    group = f"non-atomic-counter:{name}"
+    group = f"{RULE_ID}:{name}"
     parts = {path: Fix(message, tuple(e), safety, group, count) for path, e in edits.items()}
     return parts, kind
 

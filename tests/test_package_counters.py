@@ -240,3 +240,11 @@ def test_a_zero_initialiser_goes(tmp_path: Path) -> None:
     _package(tmp_path, {"counter.go": "package p\n\n// n counts.\nvar requests = 0 // so far\n", "serve.go": SERVE})
     fixed = _fixed(tmp_path / "counter.go") or b""
     assert b"// n counts.\nvar requests atomic.Int64 // so far\n" in fixed
+
+
+def test_a_silenced_race_asks_the_other_files_for_nothing(tmp_path: Path) -> None:
+    serve = SERVE.replace("requests++", "requests++ //gofix-conc:ignore non-atomic-counter approximate on purpose")
+    _package(tmp_path, {"counter.go": "package p\n\nvar requests int\n", "serve.go": serve, "report.go": REPORT})
+    assert _findings(tmp_path / "counter.go") == []
+    assert _findings(tmp_path / "report.go") == []
+    assert _findings(tmp_path / "serve.go") == []
