@@ -80,6 +80,7 @@ same.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -88,14 +89,20 @@ from tree_sitter import Node
 from gofix_conc import imports, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, FixKind, Rule, Safety
-from gofix_conc.source import captures
+from gofix_conc.source import Source
 from gofix_conc.types import Type, Types, is_reference_kind
 
 LARGE = 1024
 
 # Every closure, checked for where its value goes:
 #   go func() { ... }()    return func() { ... }    time.AfterFunc(d, func() { ... })
-CLOSURES = "(func_literal) @closure"
+# found from the text: a func literal's keyword is followed, past blanks and comments, by its
+# parameters' "(" (so are a method's and a func type's, which the tree then tells apart).
+FUNC_KEYWORD = re.compile(rb"func\s*[(/]")
+# Bytes of Go identifiers (non-ASCII letters are UTF-8 bytes of 0x80 and above).
+_NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_" + bytes(range(0x80, 0x100)))
+_NAMES = re.compile(rb"[\w\x80-\xff]+")
+_BLANKS = re.compile(rb"[ \t\r\n]*")
 
 # Functions that keep the closure they are given, by import path.
 KEEPERS = {
@@ -142,9 +149,18 @@ class Copy:
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
-    types = Types(ctx.root, ctx.package)  # types of the package's other files read only when asked
-    packages = {i.local_name: i.path for i in imports.imports(ctx.source)}
-    for closure in captures(CLOSURES, ctx.root).get("closure", []):
+    types: Types | None = None  # types of the package's other files read only when asked
+    packages: dict[str, str] | None = None
+    memo: dict[object, object] = {}  # what the types say of each captured variable
+    for closure in closures(ctx.source):
+        if not may_outlive(ctx.source, closure):
+            continue  # called on the spot or handed to a synchronous helper, whatever it captures
+        if types is None:
+            types = Types(ctx.root, ctx.package)
+        if not may_capture_large(ctx.source, types, closure, memo):
+            continue  # no variable it captures is a large struct, or a slice or map it only takes the length of
+        if packages is None:
+            packages = {i.local_name: i.path for i in imports.imports(ctx.source)}
         how = stored_as(closure, packages)
         if how is None:
             continue  # called on the spot or handed to a synchronous helper
@@ -173,6 +189,101 @@ def check(ctx: FileContext) -> Iterator[Finding]:
 
 
 # -- where the closure goes --------------------------------------------------
+
+
+def closures(source: Source) -> Iterator[Node]:
+    """The file's func literals in source order, found from their keyword without walking the whole tree."""
+    data, root = source.data, source.root
+    for match in FUNC_KEYWORD.finditer(data):
+        at = match.start()
+        if at and data[at - 1] in _NAME_BYTES:
+            continue  # the end of a longer name
+        keyword = root.descendant_for_byte_range(at, at + 4)
+        parent = keyword.parent if keyword is not None and keyword.type == "func" else None
+        if parent is not None and parent.type == "func_literal":
+            yield parent
+
+
+# Names of the functions and methods stored_as looks for: any other callee neither keeps nor wraps the closure.
+_KEEPER_NAMES = frozenset(n.encode() for n in {name for _, name in KEEPERS} | KEEPER_METHODS)
+_WRAPPER_NAMES = frozenset(name.encode() for _, name in WRAPPERS)
+
+
+def may_outlive(source: Source, expr: Node, depth: int = 0) -> bool:
+    """False when :func:`stored_as` is sure to return None: its shapes, without resolving names."""
+    node = expr
+    while node.parent is not None and node.parent.type == "parenthesized_expression":
+        node = node.parent
+    parent = node.parent
+    if parent is None or depth > 4:
+        return False
+    kind = parent.type
+    if kind == "call_expression":
+        called = parent.child_by_field_name("function") == node
+        return called and parent.parent is not None and parent.parent.type == "go_statement"
+    if kind == "argument_list" and parent.parent is not None:
+        call = parent.parent
+        name = _callee_name(call)
+        if name in _KEEPER_NAMES:
+            return True
+        return name in _WRAPPER_NAMES and may_outlive(source, call, depth + 1)
+    if kind == "send_statement":
+        return parent.child_by_field_name("value") == node
+    if kind in ("literal_element", "keyed_element", "literal_value"):
+        return may_outlive(source, parent, depth)
+    if kind == "composite_literal" or (
+        kind == "unary_expression" and _text(parent.child_by_field_name("operator")) == "&"
+    ):
+        return may_outlive(source, parent, depth + 1)
+    if kind != "expression_list" or parent.parent is None:
+        return False
+    holder = parent.parent
+    if holder.type == "return_statement":
+        return True
+    values = holder.child_by_field_name("right") or holder.child_by_field_name("value")
+    if values != parent:
+        return False
+    index = [c for c in parent.named_children if c.type != "comment"].index(node)
+    if holder.type == "var_spec":
+        targets = holder.children_by_field_name("name")
+    else:
+        left = holder.child_by_field_name("left")
+        targets = [c for c in left.named_children if c.type != "comment"] if left is not None else []
+    target = targets[index] if index < len(targets) and len(targets) == len(parent.named_children) else None
+    if target is None or target.type != "identifier" or target.text == b"_":
+        return target is not None and target.type in ("selector_expression", "index_expression")
+    if holder.type in ("var_spec", "short_var_declaration"):
+        # The target declares the variable, or reuses one of its block or signature: same function.
+        if scopes.top_level(target).type == "var_declaration":
+            return True
+        function = scopes.enclosing_function(target)
+    else:
+        decl = scopes.resolve(target)
+        if decl is None or scopes.top_level(decl.node).type == "var_declaration":
+            return True
+        function = scopes.enclosing_function(decl.node)
+    if function is None:
+        return False
+    # The variable's references are among the identifiers of the function spelled as it is.
+    data, word = source.data, target.text or b""
+    at = data.find(word, function.start_byte, function.end_byte)
+    while at >= 0:
+        end = at + len(word)
+        bounded = data[at - 1] not in _NAME_BYTES and (end >= len(data) or data[end] not in _NAME_BYTES)
+        if bounded and at != target.start_byte:
+            ref = source.root.descendant_for_byte_range(at, end)
+            is_name = ref is not None and ref.type == "identifier" and ref.start_byte == at and ref.end_byte == end
+            if is_name and may_outlive(source, ref, depth + 1):  # type: ignore[arg-type]
+                return True
+        at = data.find(word, end, function.end_byte)
+    return False
+
+
+def _callee_name(call: Node) -> bytes | None:
+    function = call.child_by_field_name("function")
+    if function is not None and function.type == "selector_expression":
+        function = function.child_by_field_name("field")
+    return function.text if function is not None and function.type in ("identifier", "field_identifier") else None
 
 
 def stored_as(expr: Node, packages: dict[str, str], depth: int = 0) -> str | None:
@@ -265,10 +376,143 @@ def holding_statement(ctx: FileContext, closure: Node) -> Node | None:
 # -- what the closure uses ---------------------------------------------------
 
 
-def large_and_partly_used(
-    types: Types, decl: scopes.Declaration, uses: list[Node]
-) -> tuple[str, list[Copy], str] | None:
-    """How to describe the captured value, the copies that replace it, and its kind; None if not flagged."""
+def may_capture_large(source: Source, types: Types, closure: Node, memo: dict[object, object]) -> bool:
+    """False when no variable ``closure`` captures can be flagged, whatever else it does.
+
+    Such a variable is declared on the way out of the closure (earlier statements of the blocks
+    around it, headers, signatures) and spelled inside it; every use reads a declared field of a
+    struct (``name.field``) or the length of a slice or map (``len(name)``); and the struct, or
+    what the pointer points to, takes :data:`LARGE` bytes or more. Cheapest checks first: the
+    text, the uses' shapes, the kind of the type, its field names, its size last. ``memo`` keeps
+    what the types say per declaration.
+    """
+    if scopes.top_level(closure).type in ("var_declaration", "const_declaration"):
+        return False  # every variable it can capture is declared in a package-level value: shared
+    text = source.data[closure.start_byte : closure.end_byte]
+    names = set(_NAMES.findall(text))
+    lengths = b"len" in names or b"cap" in names
+    for decl in outer_declarations(closure):
+        word = decl.name.encode()
+        if word not in names or decl.kind not in ("var", "param", "receiver", "result"):
+            continue  # not used in the closure, or no variable
+        selected, measured = _spellings(text, word)
+        if not selected and not (measured and lengths):
+            continue  # no use of it can be read as name.field or len(name)
+        reads = _reads(source, closure, decl, word)
+        if reads is None:
+            continue  # a use that needs the variable itself
+        if ("kind", decl) not in memo:
+            memo["kind", decl] = captured_type(types, decl)
+        found = memo["kind", decl]
+        if found is None:
+            continue  # neither a struct nor a pointer to one, nor a slice or map
+        declared, _, pointee = found  # type: ignore[misc]
+        fields = types.fields(declared) if pointee is not None else {}
+        if any(_not_read_by_copy(field, pointee, fields) and scopes.resolve(use) == decl for use, field in reads):
+            continue  # a method of the struct, a field of a slice, the length of a struct
+        if pointee is not None:
+            if ("size", decl) not in memo:
+                memo["size", decl] = types.min_size(pointee)
+            if memo["size", decl] < LARGE:  # type: ignore[operator]
+                continue
+        return True
+    return False
+
+
+def _not_read_by_copy(field: bytes | None, pointee: Type | None, fields: dict[str, Type] | None) -> bool:
+    """A use selecting ``field`` (None: taking the length) that large_and_partly_used does not copy."""
+    if pointee is None:
+        return field is not None  # a slice or map: only its length is copied
+    return field is None or fields is None or field.decode() not in fields
+
+
+def outer_declarations(closure: Node) -> Iterator[scopes.Declaration]:
+    """The declarations in scope at ``closure`` other than the package's, innermost first (shadowed ones too)."""
+    child, node = closure, closure.parent
+    while node is not None and node.type != "source_file":
+        if node.type == "statement_list":
+            for end, declared in scopes.remembered(_STATEMENTS, node, _statement_declarations):
+                if end > child.start_byte:
+                    break
+                yield from declared
+        else:
+            yield from scopes.header_declarations(node, child)
+        child, node = node, node.parent
+
+
+_STATEMENTS = scopes.memo()
+
+
+def _statement_declarations(block: Node) -> list[tuple[int, list[scopes.Declaration]]]:
+    return [(s.end_byte, scopes.declared_by(s)) for s in block.named_children]
+
+
+# An identifier and the field it selects; None when it is the argument of len or cap.
+Read = tuple[Node, "bytes | None"]
+
+
+def _spellings(text: bytes, word: bytes) -> tuple[bool, bool]:
+    """Whether ``word`` is spelled in ``text`` before a ``.`` and after a ``(`` (blanks and comments between)."""
+    selected = measured = False
+    at = text.find(word)
+    while at >= 0 and not (selected and measured):
+        end = at + len(word)
+        if (at == 0 or text[at - 1] not in _NAME_BYTES) and (end == len(text) or text[end] not in _NAME_BYTES):
+            after = _BLANKS.match(text, end).end()  # type: ignore[union-attr]
+            selected = selected or text[after : after + 1] in (b".", b"/")
+            before = at - 1
+            while before >= 0 and text[before] in b" \t\r\n":
+                before -= 1
+            measured = measured or (before >= 0 and text[before] in b"(/")
+        at = text.find(word, end)
+    return selected, measured
+
+
+def _reads(source: Source, closure: Node, decl: scopes.Declaration, word: bytes) -> list[Read] | None:
+    """The identifiers spelled as ``decl`` in ``closure`` that select a field (with its name) or are measured (None).
+
+    None when a use of ``decl`` stands elsewhere: only the identifiers that do are resolved.
+    """
+    data, end_of_closure = source.data, closure.end_byte
+    found: list[Read] = []
+    at = data.find(word, closure.start_byte, end_of_closure)
+    while at >= 0:
+        end = at + len(word)
+        if data[at - 1] not in _NAME_BYTES and data[end] not in _NAME_BYTES:
+            node = source.root.descendant_for_byte_range(at, end)
+            if node is not None and node.type == "identifier" and node.start_byte == at and node.end_byte == end:
+                shape = _read_shape(node)
+                if shape is None and scopes.resolve(node) == decl:
+                    return None
+                if shape is not None:
+                    found.append((node, shape or None))
+        at = data.find(word, end, end_of_closure)
+    return found
+
+
+def _read_shape(use: Node) -> bytes | None:
+    """The field name of ``use.field``, b"" for ``len(use)``/``cap(use)`` (the builtin perhaps shadowed), else None."""
+    parent = use.parent
+    if parent is not None and parent.type == "selector_expression" and parent.child_by_field_name("operand") == use:
+        field = parent.child_by_field_name("field")
+        return field.text if field is not None and field.text else None
+    node = use
+    while node.parent is not None and node.parent.type == "parenthesized_expression":
+        node = node.parent
+    arguments = node.parent
+    if arguments is None or arguments.type != "argument_list" or arguments.named_child_count != 1:
+        return None
+    function = arguments.parent.child_by_field_name("function") if arguments.parent is not None else None
+    measured = function is not None and function.type == "identifier" and function.text in (b"len", b"cap")
+    return b"" if measured else None
+
+
+def captured_type(types: Types, decl: scopes.Declaration) -> tuple[Type, str, Type | None] | None:
+    """The declared type of a captured variable, its kind, and for a struct (or pointer to one) the struct.
+
+    None when no use can make it flagged: not a slice or map, nor a struct with known fields or a
+    pointer to one (a method's pointer receiver neither).
+    """
     if decl.kind not in ("var", "param", "receiver", "result"):
         return None
     declared = types.of_declaration(decl)
@@ -277,8 +521,24 @@ def large_and_partly_used(
     kind = types.kind(declared)
     if decl.kind == "receiver" and kind == "pointer":
         return None  # the method's object: its caller keeps it alive anyway
-    copies: dict[str, Copy] = {}
     if kind in ("slice", "map"):
+        return declared, kind, None
+    pointee = types.pointee(declared) if kind == "pointer" else declared
+    if pointee is None or types.kind(pointee) != "struct" or types.fields(declared) is None:
+        return None
+    return declared, kind, pointee
+
+
+def large_and_partly_used(
+    types: Types, decl: scopes.Declaration, uses: list[Node]
+) -> tuple[str, list[Copy], str] | None:
+    """How to describe the captured value, the copies that replace it, and its kind; None if not flagged."""
+    found = captured_type(types, decl)
+    if found is None:
+        return None
+    declared, kind, pointee = found
+    copies: dict[str, Copy] = {}
+    if pointee is None:
         for use in uses:
             call = length_call(use)
             if call is None:
@@ -287,9 +547,6 @@ def large_and_partly_used(
             entry = copies.setdefault(_text(call), Copy(_text(call), f"{decl.name}{name.title()}"))
             entry.uses.append(call)
         return types.name(declared), list(copies.values()), kind
-    pointee = types.pointee(declared) if kind == "pointer" else declared
-    if pointee is None or types.kind(pointee) != "struct" or types.fields(declared) is None:
-        return None
     size = types.min_size(pointee)
     if size < LARGE:
         return None

@@ -159,6 +159,11 @@ class Types:
 
     def kind(self, t: Type) -> str:
         """pointer, slice, map, chan, func, interface, array, struct, string, basic or unknown."""
+        node = t.node
+        while node.type == "parenthesized_type" and node.named_children:
+            node = node.named_children[0]
+        if t.pointers or (node.type == "pointer_type" and node.named_children):
+            return "pointer"  # whatever it points to: no name to look up in the package
         u = self.underlying(t)
         if u.pointers:
             return "pointer"
