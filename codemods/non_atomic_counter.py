@@ -80,9 +80,21 @@ with conversions where the declared type was `int` or `uint`
 `x.Store(5)`. Modules older than Go 1.19 get `atomic.AddInt64(&x, 1)` and
 `atomic.LoadInt64(&x)`, the variable kept (or made) a fixed-size integer.
 
-Package-level variables and struct fields are reported without a fix: their
-other uses are in other functions or files, which a fix would have to rewrite
-together.
+An unexported package-level variable becomes the same atomic type with every
+use in every file of the package rewritten together (files of other builds
+and the package's own `_test.go` files included, locals of the same name left
+alone). That is one fix per file, applied all together or not at all: the
+file with the racy update carries its part on its findings, and every other
+file that declares or uses the variable gets a finding of its own
+(`requests becomes atomic.Int64: goroutines at serve.go:14 update it without
+synchronisation; this file's uses are rewritten with it`). `sync/atomic` is
+imported where the new code names it (the declaration's file; every file
+before Go 1.19). No fix, and the finding says why, when the variable is
+exported, declared in several files (for other builds), with other variables,
+with a nonzero value or in a `var (...)` block with a value or a trailing
+comment, when one of its uses anywhere in the package cannot be rewritten
+(below), a file using it does not parse, or `//go:linkname` or assembly
+refers to it. Struct fields are reported without a fix.
 
 ## Fix safety
 The fix is safe when the goroutines only update the counter: every use of
@@ -92,7 +104,11 @@ when a goroutine also reads the counter (`if n < max { n++ }`,
 `n++; if n%100 == 0 {...}`): each atomic operation is atomic, the read and
 the update together are not, so a decision taken on the read can still be
 stale. The race detector no longer sees that logic race: the reviewer must
-check whether the code needs a lock or `CompareAndSwap` instead.
+check whether the code needs a lock or `CompareAndSwap` instead. For a
+package-level variable any function of the package may run alongside the
+goroutines: its fix is unsafe when one function reads the variable and
+writes it (`n := requests; requests = 0` loses the updates in between: it
+needs `Swap`).
 
 There is no fix when a use cannot be rewritten: the
 address is taken (`&x`, so something may write it through a pointer), the
