@@ -130,6 +130,8 @@ class AtomicUse:
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
+    if ctx.is_test_file and not _starts_goroutines(ctx):
+        return  # see the doc: a test file's plain access counts only in or beside a goroutine the file starts
     view = ctx.package
     package = index.package(view.path.parent, view.name, view.is_test)
     others = [m for m in package.mentioning("sync/atomic") if m.path != view.path]
@@ -244,11 +246,7 @@ def _plain_uses(ctx: FileContext, atomics: dict[tuple[str, ...], list[AtomicUse]
     names = {u.name for uses in atomics.values() for u in uses}
     if not any(name in ctx.source.data for name in names):
         return  # the file never names what is accessed atomically
-    for match in matches(USES, ctx.root):
-        node = match["use"][0]
-        last = node.child_by_field_name("field") if node.type == "selector_expression" else node
-        if last is None or last.text not in names:
-            continue  # not the name of anything accessed atomically
+    for node in _named(ctx, names):
         parent = node.parent
         if node.type == "identifier" and parent is not None and parent.type == "selector_expression":
             continue  # x in x.f: the struct, not the word
@@ -281,6 +279,33 @@ def _plain_uses(ctx: FileContext, atomics: dict[tuple[str, ...], list[AtomicUse]
         verb = "written" if scopes.is_write(node) else "read"
         message = f"{what} is {verb} plainly but accessed with atomic.*{kind} elsewhere: a data race"
         yield ctx.finding(node, message, _fix(ctx, node, key, atomics[key], plain))
+
+
+def _starts_goroutines(ctx: FileContext) -> bool:
+    """Whether the file has a go statement or a func literal run by ``g.Go``: goroutine_start needs one."""
+    return bool(
+        concurrency.go_statements(ctx.root, ctx.source.data)
+        or concurrency.goroutine_literals(ctx.root, ctx.source.data)
+    )
+
+
+def _named(ctx: FileContext, names: set[bytes]) -> list[Node]:
+    """The captures of :data:`USES` whose identifier or field is one of ``names``, in source order: found from
+    the occurrences of the names in the text rather than from every identifier of the file."""
+    data, root = ctx.source.data, ctx.root
+    words = re.compile(
+        rb"(?<![A-Za-z0-9_])(?:" + b"|".join(re.escape(n) for n in sorted(names) if n) + rb")(?![A-Za-z0-9_])"
+    )
+    found = []
+    for word in words.finditer(data):
+        leaf = root.descendant_for_byte_range(word.start(), word.end())
+        if leaf is None or leaf.start_byte != word.start() or leaf.end_byte != word.end():
+            continue  # part of a longer token, or not a token at all
+        if leaf.type == "identifier":
+            found.append(leaf)
+        elif leaf.type == "field_identifier" and leaf.parent is not None and leaf.parent.type == "selector_expression":
+            found.append(leaf.parent)
+    return found
 
 
 def _same_type_everywhere(view: PackageView, key: tuple[str, ...], uses: list[AtomicUse]) -> bool:
