@@ -22,6 +22,7 @@ Not a rule (no ``RULE``): :func:`extend` wraps non-atomic-counter's check.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -90,6 +91,7 @@ def extend(rule: Rule) -> Rule:
     that only reads the counter starts no goroutine but has its part to take."""
     original, triggers = rule.check, rule.triggers
 
+    @functools.wraps(original)  # still non_atomic_counter's check, as the registry reads it
     def check(ctx: FileContext) -> Iterator[Finding]:
         data = ctx.source.data
         found = list(original(ctx)) if not triggers or any(t in data for t in triggers) else []
