@@ -334,15 +334,15 @@ def _where(f: File, node: Node) -> str:
 def _uses(f: File, name: str, decl: scopes.Declaration) -> list[Use]:
     """Every use of the package-level ``name`` in a file; Refused when the file cannot be read or rewritten."""
     found: list[Use] = []
-    broken = f.source.broken()
-    for ident in _identifiers(f.source, name.encode()):
+    word = name.encode()
+    if any(_mentions(f.source.data[a:b], word) for a, b in f.source.broken()):
+        raise Refused(f"{f.path.name} holds code the grammar cannot parse")
+    for ident in _identifiers(f.source, word):
         if scopes.composite_key_kind(ident) in ("field", "unknown"):
             continue  # T{requests: 1}: a field name
         resolved = scopes.resolve(ident)
         if resolved is not None and scopes.enclosing_function(resolved.node) is not None:
             continue  # a local variable or parameter of the same name
-        if any(a <= ident.start_byte < b for a, b in broken):
-            raise Refused(f"{f.path.name} holds code the grammar cannot parse")
         if resolved is not None and resolved.node == ident:
             found.append(Use(ident, "declaration"))
             continue
@@ -453,6 +453,8 @@ def _parts(
         file_uses = [u for u in uses[f.path] if u.kind != "done"]
         if not file_uses:
             continue
+        if f.source.is_generated():
+            raise Refused(f"{f.path.name}, a generated file, uses it: its generator would write it back")
         package, import_edits = imports.add_import(f.source, ATOMIC_PATH, _reserved(ctx, files, f))
         spell = nac.Spelling(package, name, type_name, kind, base, typed)
         file_edits: list[Edit] = []
