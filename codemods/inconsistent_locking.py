@@ -107,7 +107,7 @@ from gofix_conc import buildtags, index, locks, scopes, statements
 from gofix_conc.context import FileContext
 from gofix_conc.index import PackageView
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
-from gofix_conc.source import captures
+from gofix_conc.source import Source, captures
 
 # Statements the fix can put a critical section around.
 _SIMPLE = frozenset(
@@ -274,9 +274,14 @@ class _Lazy:
         member = self._members.get(path)
         return member.facts if member is not None else self.view.own
 
+    def _source(self, path: Path) -> Source:
+        """A file's tree, without the index's facts of it (most files are only searched)."""
+        member = self._members.get(path)
+        return index.source_for(member.path, member.raw) if member is not None else self.view.source
+
     def _declarations(self, path: Path) -> Iterator[tuple[Node, Node]]:
         """:func:`locks.declarations` of a file, one object per declaration whoever asks (they are keyed by id)."""
-        for declaration, body in locks.declarations(self._facts(path).source.root):
+        for declaration, body in locks.declarations(self._source(path).root):
             kept = self._canonical.get(declaration.id)
             if kept is None or kept != declaration:
                 kept = self._canonical[declaration.id] = declaration
@@ -322,7 +327,7 @@ class _Lazy:
         for path in self._sorted:
             if b"Lock" not in self._texts[path]:
                 continue  # a held mutex needs a Lock or RLock call in the same function
-            data = self._facts(path).source.data
+            data = self._source(path).data
             for declaration, body in self._declarations(path):
                 if data.find(b"Lock", body.start_byte, body.end_byte) < 0:
                     continue
@@ -369,7 +374,7 @@ class _Lazy:
             word = key[1].encode()
             found = ()
             for path in self._mentioning(key[1]):
-                data = self._facts(path).source.data
+                data = self._source(path).data
                 for declaration, body in self._declarations(path):
                     if data.find(word, body.start_byte, body.end_byte) >= 0:
                         places = [p for p, a in self._accesses_of(declaration, body) if a.key == key]
@@ -390,7 +395,7 @@ class _Lazy:
         text = self._texts[path]
         if not any(k[1].encode() in text for k in self.keys):
             return None  # the file names no field or variable written under a lock
-        data = self._facts(path).source.data
+        data = self._source(path).data
         variables = {k[1] for k in self.keys if not k[0]}
         unguarded: dict[tuple[str, str], list[locks.Access]] = {}
         for declaration, body in self._declarations(path):
@@ -541,7 +546,7 @@ class _Lazy:
             if self._calls_named(path, name)[1]:
                 return True
             if path not in self._handed:
-                self._handed[path] = locks.handed(self._facts(path).source.root)
+                self._handed[path] = locks.handed(self._source(path).root)
             if name in self._handed[path]:
                 return True
         return False
@@ -551,7 +556,7 @@ class _Lazy:
         go, and the declarations named ``name``."""
         found = self._calls.get((path, name))
         if found is None:
-            data = self._facts(path).source.data
+            data = self._source(path).data
             word = name.encode()
             calls: list[locks.Call] = []
             started = False

@@ -141,7 +141,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
     atomics: dict[tuple[str, ...], list[AtomicUse]] = {}
     found = list(atomic_uses(ctx.root, own, view, own=True)) if own is not None else []
     for member in others:
-        found += _sibling_uses(member.path, member.facts.source, view)
+        found += _sibling_uses(member.path, index.source_for(member.path, member.raw), view)
     for use in found:
         atomics.setdefault(use.key, []).append(use)
     if not atomics:
