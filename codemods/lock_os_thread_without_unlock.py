@@ -137,6 +137,9 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         body = function.child_by_field_name("body")
         if body is None:
             continue
+        direct = _Unlocks(runtime, frozenset(), imported)
+        if _defers_unlock(body, direct) or _unlocks_in_closure(body, direct):
+            continue  # as below, with runtime.UnlockOSThread() itself: no need to look for the package's helpers
         package = package or _Package.build(ctx, runtime)
         unlocks = _Unlocks(runtime, package.unlockers, imported)
         if _defers_unlock(body, unlocks) or _unlocks_in_closure(body, unlocks):
