@@ -70,28 +70,25 @@ copied, compared or ranged over by value.
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
-from collections import OrderedDict
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from tree_sitter import Node
 
 from gofix_conc import callgraph, gofmt, index, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
-from gofix_conc.source import captures
-from gofix_conc.types import Type, Types
+from gofix_conc.types import _QUALIFIED as QUALIFIED_LAYOUTS
+from gofix_conc.types import Type, Types, constant
 
-# Declarations in function bodies and signatures that can hold an array:
-#   var buf [N]byte      t := [N]T{}      func f(a [N]T)
-DECLARATIONS = """
-[(var_spec type: [(array_type) (type_identifier)]) @decl
- (var_spec value: (expression_list (composite_literal type: [(array_type) (type_identifier)]))) @decl
- (short_var_declaration right: (expression_list (composite_literal type: [(array_type) (type_identifier)]))) @decl
- (parameter_declaration type: [(array_type) (type_identifier)]) @decl]
-"""
-
+# Declarations in function bodies and signatures that can hold an array, found from the type's text:
+#   var buf [N]byte      t := [N]T{}      var t = block{}      func f(a [N]T)
+# the type is the `type` of a var_spec or parameter_declaration, or of a composite literal that is a value of a
+# var_spec or the right side of a short_var_declaration.
 # Predeclared type names, never arrays: skipped before any lookup.
 _PREDECLARED = frozenset(
     {"bool", "byte", "rune", "string", "error", "any", "int", "int8", "int16", "int32", "int64", "uint", "uint8"}
@@ -105,6 +102,7 @@ _NON_RETAINING = frozenset(
     {"bytes", "strings", "strconv", "utf8", "utf16", "binary", "hex", "bits", "subtle", "slices", "sort", "unicode"}
 )
 _BUILTINS = frozenset({"copy", "len", "cap", "string", "clear", "min", "max"})
+Values = frozenset[int | None]  # what a constant or a size may be (None: Types gives none)
 
 
 @dataclass(frozen=True)
@@ -118,11 +116,15 @@ class Candidate:
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
-    if not _may_write_large_array(ctx.source.data) and not _mentions_array_type(ctx):
-        return  # most files: no [N]T written that may be large, no array type of the package named
-    types = Types(ctx.root, ctx.package)
+    data = ctx.source.data
+    here = _directory(ctx.path.parent)
+    types = _type_texts(ctx, here)
+    arrays = _hits(data)
+    mentions = _mentions(data, types.arrays())
+    if not arrays and not mentions:
+        return  # most files: no [N]T written that may be large, no type of the package that may be one named
     graph: callgraph.Graph | None = None
-    for candidate in _large_arrays(ctx, types):
+    for candidate in _large_arrays(ctx, here, types, _constructs(ctx.root, arrays, mentions)):
         parameter = candidate.construct.type == "parameter_declaration"
         uses = [] if parameter else _uses(candidate, ctx.package)
         if any(kind in ("address", "element address", "escaping slice") for kind, _ in uses):
@@ -165,36 +167,89 @@ def _finding(ctx: FileContext, candidate: Candidate, chain: list[str], uses: lis
 # -- the arrays ----------------------------------------------------------------------
 
 
-def _large_arrays(ctx: FileContext, types: Types) -> Iterator[Candidate]:
-    named: frozenset[str] | None = None
-    for construct in captures(DECLARATIONS, ctx.root).get("decl", []):
-        pairs = []
+def _large_arrays(ctx: FileContext, here: _Directory, texts: _TypeTexts, constructs: list[Node]) -> Iterator[Candidate]:
+    types: Types | None = None
+    for construct in constructs:
+        function = scopes.enclosing_function(construct)
+        if function is None or function.type not in ("function_declaration", "method_declaration"):
+            continue  # package level, or a func literal (its recursion would go through a func value)
+        parameter = construct.type == "parameter_declaration"
+        if parameter and construct.parent != function.child_by_field_name("parameters"):
+            continue  # a result, a receiver, or a func type's parameter inside the body
+        pairs: list[tuple[Node, Node, int | None]] = []
         for ident, kind in _declared(construct):
             if kind is None or ident.text == b"_" or kind.text is None:
                 continue
             if kind.type == "type_identifier":
                 if kind.text.decode() in _PREDECLARED:
                     continue
-                named = _array_names(ctx) if named is None else named
-                if kind.text.decode() not in named:
+                if not _declared_as_array(ctx, kind.text):
                     continue  # no declaration of the package gives that name an array type
-            pairs.append((ident, kind))
+                pairs.append((ident, kind, None))
+                continue
+            try:
+                sizes = _text_size(ctx, here, texts, kind)
+            except _Unknown:
+                pairs.append((ident, kind, None))
+                continue
+            if not any(s is not None and s >= _MIN and (parameter or s <= _STACK_LIMIT) for s in sizes):
+                continue  # the size Types gives is not in the range of a finding
+            known = next(iter(sizes)) if len(sizes) == 1 else None
+            pairs.append((ident, kind, known))  # with the size Types gives, when the text tells it exactly
         if not pairs:
             continue
-        function = scopes.enclosing_function(construct)
-        if function is None or function.type not in ("function_declaration", "method_declaration"):
-            continue  # package level, or a func literal (its recursion would go through a func value)
-        if construct.type == "parameter_declaration" and construct.parent != function.child_by_field_name("parameters"):
-            continue  # a result, a receiver, or a func type's parameter inside the body
-        for ident, kind in pairs:
-            if types.kind(Type(kind)) != "array":
-                continue
-            size = types.size(Type(kind))
+        key = callgraph.key_of(function)
+        if key is None or not _may_be_called(ctx, here, key.rsplit(".", 1)[-1]):
+            continue  # nothing calls it by name: no recursion (checked before the sizes, which read other files)
+        for ident, kind, known in pairs:
+            if known is None:
+                types = types or Types(ctx.root, ctx.package)
+                if types.kind(Type(kind)) != "array":
+                    continue
+                size = types.size(Type(kind))
+            else:
+                size = known
             if size is None or size < _MIN:
                 continue
-            if construct.type != "parameter_declaration" and size > _STACK_LIMIT:
+            if not parameter and size > _STACK_LIMIT:
                 continue  # the compiler puts it on the heap already
             yield Candidate(ident.text.decode(), ident, construct, function, kind, size)  # type: ignore[union-attr]
+
+
+def _constructs(root: Node, arrays: list[int], mentions: list[tuple[int, int]]) -> list[Node]:
+    """The declarations (var_spec, short_var_declaration, parameter_declaration) whose type is written at one of
+    the offsets of ``arrays`` (an array type) or ``mentions`` (a type name), in source order."""
+    found: dict[int, Node] = {}
+    spans = [(at, at + 1, "array_type") for at in arrays]
+    spans += [(start, end, "type_identifier") for start, end in mentions]
+    for start, end, kind in spans:
+        node = root.named_descendant_for_byte_range(start, end)
+        if node is None or node.type != kind or node.start_byte != start:
+            continue  # in a comment or a string, an index, a map, a generic's type parameters, ...
+        construct = _declaration_of(node)
+        if construct is not None:
+            found.setdefault(construct.start_byte, construct)
+    return [found[at] for at in sorted(found)]
+
+
+def _declaration_of(kind: Node) -> Node | None:
+    """The declaration ``kind`` is the written type of, directly or as the type of a composite literal value."""
+    parent = kind.parent
+    if parent is None:
+        return None
+    if parent.type in ("var_spec", "parameter_declaration"):
+        return parent if parent.child_by_field_name("type") == kind else None
+    if parent.type != "composite_literal" or parent.child_by_field_name("type") != kind:
+        return None
+    values = parent.parent
+    holder = values.parent if values is not None and values.type == "expression_list" else None
+    if holder is None:
+        return None
+    if holder.type == "var_spec" and holder.child_by_field_name("value") == values:
+        return holder
+    if holder.type == "short_var_declaration" and holder.child_by_field_name("right") == values:
+        return holder
+    return None
 
 
 def _declared(construct: Node) -> list[tuple[Node, Node | None]]:
@@ -215,76 +270,407 @@ def _declared(construct: Node) -> list[tuple[Node, Node | None]]:
     return [(n, _literal_type(v)) for n, v in zip(names, values, strict=True) if n.type == "identifier"]
 
 
-# Names that may be declared with an array type, and whether the line is a package-level `type` declaration:
-#   type page [512]uint64   type page = [512]uint64
-#   (or `page [512]uint64` inside a type ( ... ) block, or a field or variable: a superset)
-_ARRAY_DECLS = re.compile(rb"^([ \t]*)(type[ \t]+)?([A-Za-z_]\w*)[ \t]+(?:=[ \t]*)?\[[^\]\n]+\]", re.MULTILINE)
-# An array type as written: [N]T, [4 << 10]byte, [n][m]int (not map[K]V, a[i].f, F[T](x)).
-_ARRAY_TEXT = re.compile(rb"(?<!map)\[([^\]\[\n]+)\]([\w*\[]\w*)")
+# -- what the text allows ------------------------------------------------------------
+
+# An array type as written: [N]T, [4 << 10]byte, [n][m]int, [N]*T, [N](T), [N]<-chan T; also a[i]*b, f[i](x) and
+# T[P any] int, which the tree tells apart. A length the size is computed from holds no brackets (only literals,
+# operators and constant names evaluate).
+_ARRAY_TEXT = re.compile(rb"\[([^\]\[\n]+)\][ \t]*([\w*\[(<]\w*)")
 # Sizes of predeclared element types, to pass over [4]byte and [64]uint32 by their text.
 _BASIC_SIZES = {b"byte": 1, b"uint8": 1, b"int8": 1, b"bool": 1, b"int16": 2, b"uint16": 2, b"int32": 4}
 _BASIC_SIZES |= {b"uint32": 4, b"float32": 4, b"rune": 4, b"int": 8, b"uint": 8, b"int64": 8, b"uint64": 8}
 _BASIC_SIZES |= {b"float64": 8, b"uintptr": 8, b"complex64": 8, b"complex128": 16, b"string": 16}
+_WORD_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_DOT = ord(".")
 
 
-def _may_write_large_array(data: bytes) -> bool:
-    """Some [N]T in the text is not a decimal length of a predeclared type under the size worth a finding."""
+def _hits(data: bytes) -> list[int]:
+    """The offsets of the ``[`` of each array type written in ``data`` that may be 8 KiB or more.
+
+    Passed over: ``[4]byte``-like types whose size the text gives (a decimal length of a predeclared element type)
+    under the size worth a finding, ``[...]T`` (a literal's implicit length: no declaration of such a type is
+    looked at) and ``map[K]V``.
+    """
+    found = []
     for match in _ARRAY_TEXT.finditer(data):
-        length, element = match.group(1), match.group(2)
-        size = _BASIC_SIZES.get(element)
-        if size is None or not length.isdigit() or int(length) * size >= _MIN:
-            return True
-    return False
-
-
-# One regex pass per file text.
-_BY_TEXT: dict[tuple[int, int], tuple[frozenset[bytes], frozenset[bytes]]] = index.package_cache({})
-_BY_PACKAGE: OrderedDict[tuple, tuple[frozenset[bytes], frozenset[bytes]]] = index.package_cache(OrderedDict())  # type: ignore[type-arg]
-
-
-def _text_names(raw: bytes) -> tuple[frozenset[bytes], frozenset[bytes]]:
-    """(names on `type X [..]` lines at the start of a line, every name followed by [..] at a line's start)."""
-    key = (len(raw), hash(raw))
-    found = _BY_TEXT.get(key)
-    if found is None:
-        matched = _ARRAY_DECLS.findall(raw)
-        types = frozenset(name for indent, kind, name in matched if kind and not indent)
-        if len(_BY_TEXT) > 4096:
-            _BY_TEXT.clear()
-        found = _BY_TEXT[key] = (types, frozenset(name for _, _, name in matched))
+        at = match.start()
+        if match.group(1) == b"..." or (data[at - 3 : at] == b"map" and (at < 4 or data[at - 4] not in _WORD_CHARS)):
+            continue
+        if not _small(match):
+            found.append(at)
     return found
 
 
-def _package_names(ctx: FileContext) -> tuple[frozenset[bytes], frozenset[bytes]]:
-    """`_text_names` over every file of the package."""
-    view = ctx.package
-    directory = view.path.parent
+def _small(array: re.Match[bytes]) -> bool:
+    """The text gives the array's size, under the size worth a finding: ``[64]uint32``."""
+    length, size = array.group(1), _BASIC_SIZES.get(array.group(2))
+    return size is not None and length.isdigit() and int(length) * size < _MIN
+
+
+# The package-level type declarations, as gofmt writes them: `type page [512]uint64` at the start of a line, or
+# `page [512]uint64` on a line of a `type ( ... )` group (which ends at a line starting with `)`).
+_TYPE_DECLARATION = re.compile(rb"\ntype(?:[ \t]*(\()|[ \t]+([A-Za-z_]\w*)[ \t]*(?:=[ \t]*)?)")
+_GROUP_MEMBER = re.compile(rb"[ \t]*([A-Za-z_]\w*)[ \t]*(?:=[ \t]*)?")
+# A type declared as another name: `type page block`, `type page = (block)`; or as one of another package.
+_QUALIFIED_NAME = re.compile(rb"([A-Za-z_]\w*\.[A-Za-z_]\w*)[ \t]*(?:;|//|\n)")
+_OTHER_NAME = re.compile(rb"[( \t]*([A-Za-z_]\w*)(?![\w.\[])")
+# Types whose size does not depend on what they refer to, by how they start (as Types counts them).
+_REFERENCE_SIZES = ((b"*", 8), (b"[]", 24), (b"map[", 8), (b"chan", 8), (b"<-", 8), (b"func", 8), (b"interface", 16))
+
+Declaration = tuple[bytes, int]  # a file's text, and where the type of one of its type declarations starts
+
+
+def _type_declarations(data: bytes) -> list[tuple[bytes, int]]:
+    """(name, offset of the type) of each type declaration of the text's top level; with every line of a group
+    (fields of its structs too: a superset)."""
+    found = []
+    for match in _TYPE_DECLARATION.finditer(data):
+        if match.group(2) is not None:
+            found.append((match.group(2), match.end()))
+            continue
+        end = data.find(b"\n)", match.end())
+        end = len(data) if end < 0 else end
+        at = match.end()
+        while at < end:
+            line_end = data.find(b"\n", at, end)
+            line_end = end if line_end < 0 else line_end
+            member = _GROUP_MEMBER.match(data, at, line_end)
+            if member is not None:
+                found.append((member.group(1), member.end()))
+            at = line_end + 1
+    return found
+
+
+class _TypeTexts:
+    """The type declarations of the files of a package, read from their text (see _type_declarations)."""
+
+    def __init__(self, texts: list[tuple[bytes, list[tuple[bytes, int]]]]) -> None:
+        self.declared: dict[bytes, list[Declaration]] = {}
+        for text, names in texts:
+            for name, at in names:
+                self.declared.setdefault(name, []).append((text, at))
+        self._arrays: frozenset[bytes] | None = None
+        self._sizes: dict[bytes, Values | None] = {}
+
+    def arrays(self) -> frozenset[bytes]:
+        """The names that may stand for an array of 8 KiB or more: declared ``[N]T`` (not one the text shows
+        smaller), or as such a name (``type page block``), and so on."""
+        if self._arrays is None:
+            found = {name for name, ds in self.declared.items() if any(_may_be_large_array(t, at) for t, at in ds)}
+            others = [(n, o.group(1)) for n, ds in self.declared.items() for t, at in ds if (o := _other_name(t, at))]
+            grown = True
+            while grown:
+                grown = False
+                for name, other in others:
+                    if other in found and name not in found:
+                        found.add(name)
+                        grown = True
+            self._arrays = frozenset(found)
+        return self._arrays
+
+    def sizes(self, name: bytes, depth: int = 0) -> Values:
+        """The sizes Types may give the package's type ``name`` (None: none; it may not see a declaration, or not
+        one alone); raises _Unknown when the text does not tell (a struct's layout, an array, a type of another
+        package)."""
+        if name not in self._sizes:
+            self._sizes[name] = None  # while it is worked out: a declaration naming itself is not read
+            try:
+                found: set[int | None] = {None}
+                for text, at in self.declared.get(name) or []:
+                    found |= self._size_at(text, at, depth)
+                self._sizes[name] = frozenset(found) if name in self.declared else None
+            except _Unknown:
+                del self._sizes[name]
+                raise
+        known = self._sizes[name]
+        if known is None:
+            raise _Unknown  # declared nowhere the text shows, or through itself
+        return known
+
+    def _size_at(self, text: bytes, at: int, depth: int) -> Values:
+        for start, size in _REFERENCE_SIZES:
+            if text.startswith(start, at):
+                return frozenset({size})
+        array = _ARRAY_TEXT.match(text, at)
+        if array is not None:
+            length, element = array.group(1), _NAMED_SIZES.get(array.group(2))
+            if length.isdigit() and element is not None:
+                return frozenset({int(length) * element})
+            raise _Unknown
+        qualified = _QUALIFIED_NAME.match(text, at)
+        if qualified is not None:  # Types knows the layout of a few types of other packages, no other
+            known = QUALIFIED_LAYOUTS.get(qualified.group(1).decode())
+            return frozenset({known[1] if known is not None else None})
+        other = _other_name(text, at)
+        if other is None or depth > 8:
+            raise _Unknown  # a struct, a generic type
+        if other.group(1) in _NAMED_SIZES:
+            return frozenset({_NAMED_SIZES[other.group(1)]})
+        return self.sizes(other.group(1), depth + 1)
+
+
+def _may_be_large_array(text: bytes, at: int) -> bool:
+    if not text.startswith(b"[", at) or text.startswith(b"[]", at):
+        return False
+    array = _ARRAY_TEXT.match(text, at)
+    return array is None or not _small(array)  # (no match: a length the text does not show whole)
+
+
+def _other_name(text: bytes, at: int) -> re.Match[bytes] | None:
+    return _OTHER_NAME.match(text, at) if not text.startswith((b"[", b"*"), at) else None
+
+
+@dataclass
+class _Directory:
+    """The Go files of a directory as on disk (every package clause, tests and generated files too), read once."""
+
+    texts: dict[str, bytes]  # by file name
+    declarations: dict[str, list[tuple[bytes, int]]]  # by file name: _type_declarations
+    types: _TypeTexts
+    callers: dict[bytes, list[str]] = field(default_factory=dict)  # name -> the first two files that may call it
+    constants: dict[bytes, Values | None] = field(default_factory=dict)  # _literal_definitions
+
+
+# The directory the engine is in (the index empties it when the engine leaves a directory).
+_DIRECTORY: dict[Path, tuple[int, _Directory]] = index.package_cache({})
+
+
+def _directory(directory: Path) -> _Directory:
     try:
-        stamp = directory.stat().st_mtime_ns  # files added, removed or replaced: listing the package costs more
+        stamp = directory.stat().st_mtime_ns  # files added, removed or replaced
     except OSError:
-        stamp = None
-    key = (directory, view.name, view.is_test, stamp)
-    found = _BY_PACKAGE.get(key) if stamp is not None else None
-    if found is None:
-        members = index.package(directory, view.name, view.is_test).members
-        each = [_text_names(m.raw) for m in members]
-        found = _BY_PACKAGE[key] = (
-            frozenset(n for types, _ in each for n in types),
-            frozenset(n for _, names in each for n in names),
-        )
-        while len(_BY_PACKAGE) > 8:
-            _BY_PACKAGE.popitem(last=False)
+        stamp = -1
+    kept = _DIRECTORY.get(directory)
+    if kept is not None and kept[0] == stamp:
+        return kept[1]
+    texts: dict[str, bytes] = {}
+    try:
+        entries = [(e.name, e.path) for e in os.scandir(directory) if e.name.endswith(".go")]
+    except OSError:
+        entries = []
+    for name, path in entries:
+        try:
+            with open(path, "rb") as file:
+                texts[name] = file.read()
+        except OSError:
+            continue
+    declarations = {n: _type_declarations(t) for n, t in texts.items() if b"\ntype" in t}
+    found = _Directory(texts, declarations, _TypeTexts([(texts[n], d) for n, d in declarations.items()]))
+    _DIRECTORY.clear()
+    _DIRECTORY[directory] = (stamp, found)
     return found
 
 
-def _mentions_array_type(ctx: FileContext) -> bool:
-    """The file names an array type the package declares (in another file: its own text has no [N]T)."""
-    return any(name in ctx.source.data for name in _package_names(ctx)[0])
+def _type_texts(ctx: FileContext, here: _Directory) -> _TypeTexts:
+    """The package's type declarations, with this file's as it is now."""
+    data = ctx.source.data
+    if here.texts.get(ctx.path.name) == data:
+        return here.types
+    rest = [(here.texts[n], d) for n, d in here.declarations.items() if n != ctx.path.name]
+    return _TypeTexts([(data, _type_declarations(data)), *rest])  # the fix loop changed this file
 
 
-def _array_names(ctx: FileContext) -> frozenset[str]:
-    """A superset of the package's type names declared as arrays, read from the files' text without parsing."""
-    return frozenset(n.decode() for n in _package_names(ctx)[1] | _text_names(ctx.source.data)[1])
+def _mentions(data: bytes, names: frozenset[bytes]) -> list[tuple[int, int]]:
+    """Where ``data`` names one of ``names`` as a whole word, not as a field or qualified name (``x.name``)."""
+    found = []
+    for name in names:
+        if name not in data:
+            continue
+        for match in re.finditer(re.escape(name) + rb"(?!\w)", data):
+            at = match.start()
+            if at == 0 or (data[at - 1] not in _WORD_CHARS and data[at - 1] != _DOT):
+                found.append((at, match.end()))
+    return found
+
+
+def _may_be_called(ctx: FileContext, here: _Directory, name: str) -> bool:
+    """This file's text, or another of the directory, calls ``name`` more often than it declares it (see
+    _called_somewhere: for the package's count to be positive, one file's must be)."""
+    word = name.encode()
+    patterns = _call_patterns(word)
+    if _net_calls(ctx.source.data, word, patterns) > 0:
+        return True
+    callers = here.callers.get(word)
+    if callers is None:
+        found = (n for n, t in here.texts.items() if _net_calls(t, word, patterns) > 0)
+        callers = here.callers[word] = list(itertools.islice(found, 2))  # one of two is another file
+    return any(n != ctx.path.name for n in callers)
+
+
+def _call_patterns(name: bytes) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """The calls of ``name`` (``name(``, ``x.name(``, ``name[T](``) and its declarations (``func (r T) name``)."""
+    return (
+        re.compile(re.escape(name) + rb"(?:\[[^\]\n]*\])?\("),
+        re.compile(rb"func[ \t]+(?:\([^)]*\)[ \t]*)?" + re.escape(name) + rb"\b"),
+    )
+
+
+def _net_calls(text: bytes, name: bytes, patterns: tuple[re.Pattern[bytes], re.Pattern[bytes]]) -> int:
+    """_called_somewhere's count for one text (its call pattern starts with a look-behind, which makes it slow)."""
+    if name not in text:
+        return 0
+    calls, at = 0, 0
+    while (call := patterns[0].search(text, at)) is not None:
+        if call.start() > 0 and text[call.start() - 1] in _WORD_CHARS:
+            at = call.start() + 1  # where the look-behind fails, the search goes on from the next byte
+        else:
+            calls, at = calls + 1, call.end()
+    return calls - len(patterns[1].findall(text))
+
+
+# -- sizes the text gives ------------------------------------------------------------------
+
+
+class _Unknown(Exception):
+    """The text alone does not tell a size: Types decides (reading the declarations of other files)."""
+
+
+# Sizes of element kinds whose size does not depend on what they refer to (as Types counts them).
+_KIND_SIZES = {"pointer_type": 8, "map_type": 8, "channel_type": 8, "function_type": 8, "slice_type": 24}
+_KIND_SIZES |= {"interface_type": 16}
+_NAMED_SIZES = _BASIC_SIZES | {b"error": 16, b"any": 16}
+
+
+def _text_size(ctx: FileContext, here: _Directory, texts: _TypeTexts, kind: Node) -> Values:
+    """The sizes Types may give an array type (None: no size), told by literals, this file's constants and those
+    of other files written as one literal; raises _Unknown when only other files' declarations tell.
+
+    A single size is the one Types gives: every part is known exactly (a package's constant may also give none).
+    """
+    lengths = _text_constant(ctx, here, kind.child_by_field_name("length"))
+    element = kind.child_by_field_name("element")
+    while element is not None and element.type == "parenthesized_type" and element.named_children:
+        element = element.named_children[0]
+    if element is None or not lengths - {None, 0}:
+        return frozenset({None}) if element is None else lengths  # Types gives 0 or None: no finding either way
+    if element.type == "array_type":
+        inner = _text_size(ctx, here, texts, element)
+    elif element.type == "type_identifier" and element.text in _NAMED_SIZES:
+        inner = frozenset({_NAMED_SIZES[element.text]})
+    elif element.type == "type_identifier":
+        inner = texts.sizes(element.text or b"")  # a type of the package
+    elif element.type in _KIND_SIZES:
+        inner = frozenset({_KIND_SIZES[element.type]})
+    else:
+        raise _Unknown  # a struct: its layout
+    return _combine(lambda n, m: n * m, lengths, inner)
+
+
+def _combine(op: Callable[[int, int], int | None], left: Values, right: Values) -> Values:
+    if len(left) * len(right) > 256:
+        raise _Unknown
+    return frozenset(None if n is None or m is None else op(n, m) for n in left for m in right)
+
+
+def _text_constant(ctx: FileContext, here: _Directory, expr: Node | None, depth: int = 0) -> frozenset[int | None]:
+    """The values types.constant may give ``expr``, with the package's constants read from their text."""
+    if depth > 16:
+        raise _Unknown
+    if expr is None:
+        return frozenset({None})
+    if expr.type == "parenthesized_expression" and expr.named_children:
+        return _text_constant(ctx, here, expr.named_children[0], depth + 1)
+    if expr.type == "identifier":
+        decl = scopes.resolve(expr)
+        if decl is None:
+            return _package_constant(here, expr.text or b"")
+        value = constant(expr)  # declared in this file: no other file is read
+        if value is None and decl.kind == "const":
+            raise _Unknown  # its value may name the package's constants
+        return frozenset({value})
+    if expr.type != "binary_expression":
+        return frozenset({constant(expr)})  # a literal, or a kind Types gives no value
+    left = _text_constant(ctx, here, expr.child_by_field_name("left"), depth + 1)
+    right = _text_constant(ctx, here, expr.child_by_field_name("right"), depth + 1)
+    operator = expr.child_by_field_name("operator")
+    if operator is None:
+        return frozenset({None})
+    return _combine(lambda n, m: _operate(operator.type, n, m), left, right)
+
+
+def _operate(op: str, left: int, right: int) -> int | None:
+    """A binary operator on constants, as types.constant applies it."""
+    if op in ("/", "%") and right == 0:
+        return None
+    if op in ("<<", ">>") and not 0 <= right < 64:
+        return None
+    results = {
+        "+": lambda: left + right,
+        "-": lambda: left - right,
+        "*": lambda: left * right,
+        "/": lambda: int(left / right),
+        "%": lambda: left % right,
+        "<<": lambda: left << right,
+        ">>": lambda: left >> right,
+        "&": lambda: left & right,
+        "|": lambda: left | right,
+    }
+    return results[op]() if op in results else None
+
+
+# After a constant's name on its line: ` = 16`, ` uint = 0x10 // ...` (a single literal to the end of the line);
+# after a name in a list: `, b = 4, 5` (several at once: not read).
+_GIVEN = re.compile(rb"[ \t]*(?:[A-Za-z_][\w.]*[ \t]*)?=(?!=)")
+_LISTED = re.compile(rb"[ \t]*,[^\n]*?(?<![=!<>:])=(?!=)")
+_LITERAL_TO_END = re.compile(rb"[ \t]*([0-9][0-9A-Za-z_]*)[ \t]*;?[ \t]*(?://[^\n]*)?(?:\n|$)")
+
+
+def _package_constant(here: _Directory, name: bytes) -> frozenset[int | None]:
+    """The values a constant declared in another file may have: those of the lines of the directory that give
+    ``name`` a single literal (``name = 16``, ``name uint = 16``), or none (its declaration may not be the one
+    the file sees, nor the only one); raises _Unknown when a line gives it anything else."""
+    if name not in here.constants:
+        here.constants[name] = _literal_definitions(here, name)
+    found = here.constants[name]
+    if found is None:
+        raise _Unknown
+    return found
+
+
+def _literal_definitions(here: _Directory, name: bytes) -> frozenset[int | None] | None:
+    values: set[int | None] = {None}
+    pattern = re.compile(re.escape(name) + rb"(?!\w)")
+    for text in here.texts.values():
+        if name not in text:
+            continue
+        for match in pattern.finditer(text):
+            at = match.start()
+            if at > 0 and (text[at - 1] in _WORD_CHARS or text[at - 1] == _DOT):
+                continue
+            given = _GIVEN.match(text, match.end())
+            if given is None:
+                if _LISTED.match(text, match.end()) is not None:
+                    return None  # `name, other = ...`
+                continue  # a use
+            literal = _LITERAL_TO_END.match(text, given.end())
+            if literal is None:
+                return None  # an expression
+            try:
+                values.add(int(literal.group(1).decode().replace("_", ""), 0))
+            except ValueError:
+                values.add(None)
+            if len(values) > 16:
+                return None
+    return frozenset(values) if len(values) > 1 else None  # no line gives it a value: not read here
+
+
+# Per package (directory, name, tests or not) and type name: a file on disk declares the name with an array type.
+_DECLARED_AS_ARRAY: dict[tuple[Path, str, bool, bytes], bool] = index.package_cache({})
+
+
+def _declared_as_array(ctx: FileContext, name: bytes) -> bool:
+    """A line of this file or of a file of its package declares ``name`` with an array type: ``name [..]T``, with
+    ``type`` or in a block (or a field or a var: a superset of the array types that can be looked up)."""
+    pattern = re.compile(rb"^[ \t]*(?:type[ \t]+)?" + re.escape(name) + rb"[ \t]+(?:=[ \t]*)?\[[^\]\n]+\]", re.M)
+    if pattern.search(ctx.source.data) is not None:
+        return True
+    view = ctx.package
+    key = (view.path.parent, view.name, view.is_test, name)
+    found = _DECLARED_AS_ARRAY.get(key)
+    if found is None:
+        members = index.package(view.path.parent, view.name, view.is_test).members
+        found = _DECLARED_AS_ARRAY[key] = any(name in m.raw and pattern.search(m.raw) is not None for m in members)
+    return found
 
 
 def _literal_type(value: Node | None) -> Node | None:
