@@ -216,11 +216,14 @@ def check(ctx: FileContext) -> Iterator[Finding]:
     if ctx.is_test_file and not ctx.option("include-tests"):
         return  # a panic in a test goroutine fails the test run, which is what tests want
     found: package.Package | None = None
+    recovers = True
     for go in concurrency.go_statements(ctx.root, ctx.source.data):  # every goroutine:  go <call>
-        found = found or package.siblings(ctx.path, ctx.source)  # read once, and only for files with a go
+        if found is None:  # read once, and only for files with a go
+            found = package.siblings(ctx.path, ctx.source)
+            recovers = may_recover(ctx, found)
         if not ctx.option("include-tests") and loggers.testing_parameter(scopes.top_level(go)) is not None:
             continue  # a test helper outside _test.go (func f(t *testing.T)): tests want the crash too
-        run = Goroutine(ctx, found, go)
+        run = Goroutine(ctx, found, go, recovers)
         if run.wants_the_crash():
             continue
         fix = plan_fix(run)
@@ -237,6 +240,7 @@ class Goroutine:
     ctx: FileContext
     package: package.Package
     go: Node
+    recovers: bool = True  # whether a deferred call of the package may recover (see may_recover)
     bodies: list[Node] | None = field(init=False)
     literal: Node | None = field(init=False)
 
@@ -254,11 +258,11 @@ class Goroutine:
             return True  # go srv.Serve(l): the server's accept loop
         if not self.bodies:
             return False
-        if all(is_protected(self, body) for body in self.bodies):
+        if self.recovers and all(is_protected(self, body) for body in self.bodies):
             return True
         if all(panic_free(self, body) for body in self.bodies):
             return True  # only waits, signals and stops: there is nothing to recover
-        if any(handles_panics(self, body, depth=2) for body in self.bodies):
+        if self.recovers and any(handles_panics(self, body, depth=2) for body in self.bodies):
             return True
         return all(runs_for_the_program(self, body) or exits_the_process(body) for body in self.bodies)
 
@@ -423,6 +427,20 @@ def outside_literals(body: Node, nodes: list[Node]) -> list[Node]:
 
 
 # -- protection -------------------------------------------------------------
+
+
+def may_recover(ctx: FileContext, siblings: package.Package) -> bool:
+    """Whether some file of the package writes ``recover`` or the name of a helper (see :func:`defers_recover`).
+
+    A deferred call recovers through a ``recover()`` in a func literal or a
+    function of the package, or by naming a helper (``safe.Recover``, whose
+    name ends the helper's text): without these words in any file the
+    package can hold, nothing it runs is protected or handles panics.
+    """
+    helpers = {*(ctx.option("helpers") or []), *KNOWN_HELPERS}
+    words = [b"recover", *(str(h).rsplit(".", 1)[-1].encode() for h in helpers)]
+    texts = [ctx.source.data, *(f.source.data for f in siblings.files)]
+    return any(word in data for data in texts for word in words)
 
 
 def is_protected(run: Goroutine, body: Node) -> bool:
