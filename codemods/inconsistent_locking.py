@@ -324,6 +324,7 @@ class _Lazy:
 
     def _locked_accesses(self) -> None:
         """The accesses made with a mutex of their struct (or a package mutex) held, in the package's order."""
+        found: list[locks.Access | tuple[Node, Node]] = []
         for path in self._sorted:
             if b"Lock" not in self._texts[path]:
                 continue  # a held mutex needs a Lock or RLock call in the same function
@@ -333,19 +334,38 @@ class _Lazy:
                     continue
                 receiver, kind = locks.receiver_of(declaration)
                 fields = self.fields.get(kind, set()) if receiver else set()
+                if not fields and not self.mutexes:
+                    continue  # no field of the receiver's type is guarded, and there is no package mutex
+                mine = receiver.encode()
                 for match in locks.uses(body, bool(self.mutexes)):
                     if "selector" in match:
+                        if match["receiver"][0].text != mine or (match["field"][0].text or b"").decode() not in fields:
+                            continue  # field_access's own tests, before held()
                         if not locks.held(match["selector"][0], declaration):
                             continue  # nothing is locked here
                         access = locks.field_access(match, declaration, receiver, kind, fields)
                     elif "ident" in match:
-                        if not any(m in self.mutexes for m in locks.held(match["ident"][0], declaration)):
+                        ident = match["ident"][0]
+                        if not any(m in self.mutexes for m in locks.held(ident, declaration)):
                             continue  # no package mutex is held here: no variable it guards is locked
-                        access = self._variable_access(match["ident"][0], declaration, self)
+                        if not locks.is_write(ident):
+                            found.append((ident, declaration))  # wanted only for a variable written under a lock
+                            continue
+                        access = self._variable_access(ident, declaration, self)
                     else:
                         continue
                     if access is not None and any(_is_mutex(self.kinds, access.key, n) for n, _ in access.locks):
-                        self.guarded.setdefault(access.key, []).append(access)
+                        found.append(access)
+        written = {a.key[1] for a in found if isinstance(a, locks.Access) and not a.key[0] and a.write}
+        for item in found:
+            if isinstance(item, tuple):
+                if (item[0].text or b"").decode() not in written:
+                    continue  # no variable of that name is written under a lock: the rule looks no further at it
+                access = self._variable_access(item[0], item[1], self)
+                if access is None or not any(_is_mutex(self.kinds, access.key, n) for n, _ in access.locks):
+                    continue
+                item = access
+            self.guarded.setdefault(item.key, []).append(item)
 
     def _accesses_of(self, declaration: Node, body: Node) -> list[tuple[tuple[int, int], locks.Access]]:
         """Every access of a declaration as :func:`locks.collect` lists them, with their place in that list."""
