@@ -139,7 +139,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
     if own is None and not others:
         return  # no file of the package uses sync/atomic: nothing else is parsed
     atomics: dict[tuple[str, ...], list[AtomicUse]] = {}
-    found = list(atomic_uses(ctx.root, own, view, own=True)) if own is not None else []
+    found = list(atomic_uses(ctx.source, own, view, own=True)) if own is not None else []
     for member in others:
         found += _sibling_uses(member.path, index.source_for(member.path, member.raw), view)
     for use in found:
@@ -166,16 +166,14 @@ def _sibling_uses(path: Path, source: Source, view: PackageView) -> list[AtomicU
     found = _SIBLINGS.get(key)
     if found is None:
         name = _atomic_name(source)
-        found = _SIBLINGS[key] = list(atomic_uses(source.root, name, view, own=False)) if name else []
+        found = _SIBLINGS[key] = list(atomic_uses(source, name, view, own=False)) if name else []
         while len(_SIBLINGS) > 1024:
             _SIBLINGS.popitem(last=False)
     return found
 
 
-def atomic_uses(root: Node, atomic: str, view: PackageView, own: bool) -> Iterator[AtomicUse]:
-    for match in matches(ATOMIC_CALLS, root):
-        if match["package"][0].text != atomic.encode():
-            continue
+def atomic_uses(source: Source, atomic: str, view: PackageView, own: bool) -> Iterator[AtomicUse]:
+    for match in atomic_calls(source, atomic):
         found = _FUNCTION.fullmatch(match["function"][0].text.decode())  # type: ignore[union-attr]
         if found is None:
             continue
@@ -188,6 +186,22 @@ def atomic_uses(root: Node, atomic: str, view: PackageView, own: bool) -> Iterat
         locked = function is not None and bool(locks.held(call))
         last = target.child_by_field_name("field") if target.type == "selector_expression" else target
         yield AtomicUse(key, found[2], found[1] in _WRITES, call, locked, (last.text if last else None) or b"")
+
+
+def atomic_calls(source: Source, atomic: str) -> list[dict[str, list[Node]]]:
+    """The matches of :data:`ATOMIC_CALLS` on package ``atomic``, in source order: found from the package
+    name's occurrences in the text, the query run on each call it starts rather than on the whole file."""
+    found = []
+    for word in re.finditer(rb"(?<![A-Za-z0-9_])" + re.escape(atomic.encode()) + rb"(?![A-Za-z0-9_])", source.data):
+        leaf = source.root.descendant_for_byte_range(word.start(), word.end())
+        if leaf is None or leaf.type != "identifier" or (leaf.start_byte, leaf.end_byte) != word.span():
+            continue  # part of a longer token, or not a token at all
+        selector = leaf.parent
+        call = selector.parent if selector is not None and selector.type == "selector_expression" else None
+        if call is None or call.type != "call_expression" or call.child_by_field_name("function") != selector:
+            continue  # not the package of a called function
+        found += [match for match in matches(ATOMIC_CALLS, call) if match["call"][0] == call]
+    return found
 
 
 def value_key(target: Node, view: PackageView, own: bool) -> tuple[str, ...] | None:
