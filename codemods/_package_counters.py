@@ -539,7 +539,11 @@ def _linked(files: list[File], name: str, directory: Path) -> None:
 
 
 def _declaration_edits(f: File, decl: scopes.Declaration, spell: nac_module.Spelling) -> list[Edit]:  # type: ignore[name-defined]
-    """``var requests int`` (or ``= 0``) made ``var requests atomic.Int64``; only the spec changes."""
+    """``var requests int`` (or ``= 0``) made ``var requests atomic.Int64``; only the spec changes.
+
+    In a ``var (...)`` block only the type changes: the names keep their column, and the trailing
+    comments of the block move with the wider type (``layout.realign_comments``, run on every edit).
+    """
     nac = _nac()
     spec = decl.construct
     names = [n for n in spec.children_by_field_name("name") if n.is_named]
@@ -550,12 +554,10 @@ def _declaration_edits(f: File, decl: scopes.Declaration, spell: nac_module.Spel
     values = [v for v in (value_list.named_children if value_list else []) if v.type != "comment"]
     if values and (len(values) != 1 or not nac._is_zero(values[0])):
         raise Refused(f"{decl.name} starts at a value other than zero ({_where(f, decl.node)})")
-    if spec.parent is not None and spec.parent.type == "var_spec_list":
-        decl_ctx = FileContext(f.path, f.source, (1, 0), {}, fixing=False)
-        grouped = nac._grouped_spec_edits(decl_ctx, spec, spell)
-        if grouped is None:
-            raise Refused(f"its declaration in a var block at {_where(f, decl.node)} cannot be rewritten")
-        return grouped
+    grouped = spec.parent is not None and spec.parent.type == "var_spec_list"
+    if grouped and (values or type_node is None):
+        # gofmt aligns a block's values in a column: a spec that loses its "= 0" would move the others'.
+        raise Refused(f"{decl.name} is given a value in a var (...) block at {_where(f, decl.node)}")
     if not spell.typed and spell.declared == spell.base and not values:
         return []  # already int64: atomic.AddInt64(&x, 1) works on it as it is
     new_type = f"{spell.package}.{spell.kind}" if spell.typed else spell.base

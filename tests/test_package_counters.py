@@ -255,3 +255,21 @@ def test_a_generated_file_using_the_counter_leaves_it_without_fix(tmp_path: Path
     _package(tmp_path, {"counter.go": "package p\n\nvar requests int\n", "serve.go": SERVE, "gen.go": generated})
     found = _findings(tmp_path / "serve.go")
     assert found[0].fix is None and "gen.go, a generated file, uses it" in found[0].message
+
+
+def test_a_var_block_keeps_its_comments_aligned(tmp_path: Path) -> None:
+    block = (
+        'package p\n\nimport "sync"\n\nvar (\n'
+        "\tmu       sync.Mutex\n"
+        "\ttotal    int // all time\n"
+        "\trequests int // since the last reset\n"
+        "\tlimit    int // most at once\n"
+        ")\n"
+    )
+    _package(tmp_path, {"counter.go": block, "serve.go": SERVE})
+    fixed = (_fixed(tmp_path / "counter.go") or b"").decode()
+    assert (
+        "\ttotal    int          // all time\n"
+        "\trequests atomic.Int64 // since the last reset\n"
+        "\tlimit    int          // most at once\n"
+    ) in fixed
