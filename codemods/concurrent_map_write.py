@@ -209,7 +209,7 @@ def candidate_writes(ctx: FileContext) -> list[dict[str, list[Node]]]:
     data = ctx.source.data
     return [
         match
-        for literal in concurrency.outermost(concurrency.goroutine_literals(ctx.root, data))
+        for literal in concurrency.outermost(concurrency.goroutine_literals(ctx.source))
         if any(word in data[literal.start_byte : literal.end_byte] for word in (b"[", b"delete", b"clear"))
         for match in matches(WRITES, literal)
     ]

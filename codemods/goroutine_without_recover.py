@@ -143,6 +143,7 @@ is not gofmt-formatted makes the output not gofmt-clean.
 from __future__ import annotations
 
 import textwrap
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -152,7 +153,7 @@ from gofix_conc import concurrency, goroutines, loggers, package, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.imports import default_name, imports
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
-from gofix_conc.source import captures, matches, parse
+from gofix_conc.source import Source, captures, matches, parse
 
 # A call of recover, whose enclosing function decides whether it recovers:
 #   recover()
@@ -217,7 +218,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         return  # a panic in a test goroutine fails the test run, which is what tests want
     found: package.Package | None = None
     recovers = True
-    for go in concurrency.go_statements(ctx.root, ctx.source.data):  # every goroutine:  go <call>
+    for go in concurrency.go_statements(ctx.source):  # every goroutine:  go <call>
         if found is None:  # read once, and only for files with a go
             found = package.siblings(ctx.path, ctx.source)
             recovers = may_recover(ctx, found)
@@ -348,20 +349,22 @@ def declarations(run: Goroutine, name: str) -> list[Node]:
     return list(own) if own else run.package.functions.get(name, [])
 
 
-# The file last checked: its root, the names its imports take, its functions and methods by name.
-_OWN: list[tuple[Node, frozenset[str], dict[str, list[Node]]]] = []
+# Per file, while its Source lives: the names its imports take, its functions and methods by name.
+# Weak, so the tree is let go of where the engine lets go of the file.
+_OWN: weakref.WeakKeyDictionary[Source, tuple[frozenset[str], dict[str, list[Node]]]] = weakref.WeakKeyDictionary()
 
 
 def own_file(ctx: FileContext) -> tuple[frozenset[str], dict[str, list[Node]]]:
     """The names the file's imports take and its functions and methods by name, read once per file."""
-    if not _OWN or _OWN[0][0] != ctx.root:
+    found = _OWN.get(ctx.source)
+    if found is None:
         query = "[(function_declaration name: (identifier) @n) (method_declaration name: (field_identifier) @n)]"
         declared: dict[str, list[Node]] = {}
         for n in captures(query, ctx.root).get("n", []):
             if n.parent:
                 declared.setdefault(text(n), []).append(n.parent)
-        _OWN[:] = [(ctx.root, frozenset(i.local_name for i in imports(ctx.source)), declared)]
-    return _OWN[0][1], _OWN[0][2]
+        found = _OWN[ctx.source] = (frozenset(i.local_name for i in imports(ctx.source)), declared)
+    return found
 
 
 def bound_literal(decl: scopes.Declaration) -> Node | None:

@@ -207,7 +207,7 @@ def candidate_updates(ctx: FileContext) -> list[Node]:
     data = ctx.source.data
     return [
         update
-        for literal in concurrency.outermost(concurrency.goroutine_literals(ctx.root, data))
+        for literal in concurrency.outermost(concurrency.goroutine_literals(ctx.source))
         if any(op in data[literal.start_byte : literal.end_byte] for op in (b"++", b"--", b"+=", b"-="))
         for update in captures(UPDATES, literal).get("update", [])
     ]

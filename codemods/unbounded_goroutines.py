@@ -136,7 +136,7 @@ _CLOSES = '(call_expression function: (identifier) @fn (#eq? @fn "close") argume
 def check(ctx: FileContext) -> Iterator[Finding]:
     types: Types | None = None
     planned: list[tuple[Node, Node | None, fanout.Verdict]] = []
-    for go in concurrency.go_statements(ctx.root, ctx.source.data):
+    for go in concurrency.go_statements(ctx.source):
         loop = scopes.enclosing(go, scopes.LOOPS)
         if loop is None:
             continue  # not in a loop

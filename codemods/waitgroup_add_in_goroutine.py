@@ -145,7 +145,7 @@ def _matches(ctx: FileContext) -> list[tuple[Node, Node]]:
     """The Add calls (and their WaitGroups) inside func literals run by ``go``: only those are reported."""
     data = ctx.source.data
     found: list[tuple[Node, Node]] = []
-    for literal in concurrency.outermost(concurrency.goroutine_literals(ctx.root, data)):
+    for literal in concurrency.outermost(concurrency.goroutine_literals(ctx.source)):
         if b"Add" not in data[literal.start_byte : literal.end_byte]:
             continue  # no call of a method named Add in it
         adds = captures(ADDS, literal)

@@ -25,13 +25,14 @@ receive from a channel a goroutine can signal on (``<-done``,
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from tree_sitter import Node
 
 from gofix_conc import scopes
-from gofix_conc.source import captures, matches
+from gofix_conc.source import Source, captures, matches
 
 # Statements that wait for goroutines: wg.Wait(), g.Wait(), a channel receive.
 #   wg.Wait()    <-done    v := <-results
@@ -65,19 +66,26 @@ def goroutine_start(literal: Node) -> Node | None:
 # which are the keyword or the field. (A literal first character keeps the
 # regular expressions fast; what stands before a word is checked after.)
 _GO_KEYWORD = re.compile(rb"go(?![A-Za-z0-9_])")
-_GO_METHOD = re.compile(rb"Go(?![A-Za-z0-9_])")  # and TryGo
+# g.Go(f), g.TryGo(f), g.Go[T](f): the name, then its arguments (after spaces or a comment).
+_GO_METHOD = re.compile(rb"Go(?=[ \t\r\n]*[(\[/])")
 _WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
-_FOUND: list[tuple[Node, list[Node], list[Node]]] = []  # the last file's (root, go statements, goroutine literals)
+# Per file, while its Source lives: (go statements, goroutine literals). Weak, so the
+# tree is let go of where the engine lets go of the file, not in a rule's check.
+_FOUND: weakref.WeakKeyDictionary[Source, tuple[list[Node], list[Node]]] = weakref.WeakKeyDictionary()
 
 
-def go_statements(root: Node, data: bytes) -> list[Node]:
-    """Every go statement of the file, in source order (the captures of ``(go_statement) @go``)."""
-    return _starts(root, data)[1]
+def go_statements(source: Source | Node, data: bytes | None = None) -> list[Node]:
+    """Every go statement of the file, in source order (the captures of ``(go_statement) @go``).
+
+    Asked with the file's :class:`Source`, the answer is kept while the Source
+    lives; asked with its root and text, it is worked out again.
+    """
+    return _starts(source, data)[0]
 
 
-def goroutine_literals(root: Node, data: bytes) -> list[Node]:
+def goroutine_literals(source: Source | Node, data: bytes | None = None) -> list[Node]:
     """Every func literal the file runs as a goroutine (:func:`goroutine_start`), in source order."""
-    return _starts(root, data)[2]
+    return _starts(source, data)[1]
 
 
 def outermost(nodes: list[Node]) -> list[Node]:
@@ -89,9 +97,16 @@ def outermost(nodes: list[Node]) -> list[Node]:
     return kept
 
 
-def _starts(root: Node, data: bytes) -> tuple[Node, list[Node], list[Node]]:
-    if _FOUND and _FOUND[0][0] == root:
-        return _FOUND[0]
+def _starts(source: Source | Node, data: bytes | None) -> tuple[list[Node], list[Node]]:
+    if not isinstance(source, Source):
+        return _find_starts(source, data or b"")
+    found = _FOUND.get(source)
+    if found is None:
+        found = _FOUND[source] = _find_starts(source.root, source.data)
+    return found
+
+
+def _find_starts(root: Node, data: bytes) -> tuple[list[Node], list[Node]]:
     statements: list[Node] = []
     literals: list[Node] = []
     words = [w.span() for pattern in (_GO_KEYWORD, _GO_METHOD) for w in pattern.finditer(data)]
@@ -101,8 +116,10 @@ def _starts(root: Node, data: bytes) -> tuple[Node, list[Node], list[Node]]:
         if start > 0 and data[start - 1] in _WORD_BYTES:
             continue  # the end of a longer word
         token = root.descendant_for_byte_range(start, end)
-        parent = token.parent if token is not None else None
-        if parent is None or token.start_byte != start or token.end_byte != end:
+        if token is None or token.start_byte != start or token.end_byte != end:
+            continue  # part of a comment, a string, a longer token
+        parent = token.parent
+        if parent is None:
             continue
         if token.type == "go" and parent.type == "go_statement":
             statements.append(parent)
@@ -124,8 +141,7 @@ def _starts(root: Node, data: bytes) -> tuple[Node, list[Node], list[Node]]:
         literals += [c for c in candidates if c.type == "func_literal" and goroutine_start(c) is not None]
     statements.sort(key=lambda n: n.start_byte)
     literals.sort(key=lambda n: n.start_byte)
-    _FOUND[:] = [(root, statements, literals)]
-    return _FOUND[0]
+    return statements, literals
 
 
 # Functions and methods that call their func-literal argument at most once:
