@@ -70,6 +70,7 @@ copied, compared or ranged over by value.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import re
@@ -82,6 +83,7 @@ from tree_sitter import Node
 from gofix_conc import callgraph, gofmt, index, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
+from gofix_conc.source import is_generated
 from gofix_conc.types import _QUALIFIED as QUALIFIED_LAYOUTS
 from gofix_conc.types import Type, Types, constant
 
@@ -132,6 +134,8 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         key = callgraph.key_of(candidate.function)
         if key is None or not _called_somewhere(ctx, key):
             continue  # nothing in the package calls it by name: no recursion to look for
+        if not _may_recurse(ctx, here, key.rsplit(".", 1)[-1]):
+            continue  # no chain of names called leads back to it: the graph (which parses the package) has none
         graph = graph or callgraph.graph(ctx.package)
         chain = graph.cycle(key)
         if chain is None:
@@ -181,11 +185,8 @@ def _large_arrays(ctx: FileContext, here: _Directory, texts: _TypeTexts, constru
             if kind is None or ident.text == b"_" or kind.text is None:
                 continue
             if kind.type == "type_identifier":
-                if kind.text.decode() in _PREDECLARED:
-                    continue
-                if not _declared_as_array(ctx, kind.text):
-                    continue  # no declaration of the package gives that name an array type
-                pairs.append((ident, kind, None))
+                if kind.text.decode() not in _PREDECLARED:
+                    pairs.append((ident, kind, None))  # looked up below
                 continue
             try:
                 sizes = _text_size(ctx, here, texts, kind)
@@ -202,6 +203,8 @@ def _large_arrays(ctx: FileContext, here: _Directory, texts: _TypeTexts, constru
         if key is None or not _may_be_called(ctx, here, key.rsplit(".", 1)[-1]):
             continue  # nothing calls it by name: no recursion (checked before the sizes, which read other files)
         for ident, kind, known in pairs:
+            if kind.type == "type_identifier" and not _declared_as_array(ctx, kind.text or b""):
+                continue  # no declaration of the package gives that name an array type
             if known is None:
                 types = types or Types(ctx.root, ctx.package)
                 if types.kind(Type(kind)) != "array":
@@ -309,8 +312,10 @@ def _small(array: re.Match[bytes]) -> bool:
 
 # The package-level type declarations, as gofmt writes them: `type page [512]uint64` at the start of a line, or
 # `page [512]uint64` on a line of a `type ( ... )` group (which ends at a line starting with `)`).
-_TYPE_DECLARATION = re.compile(rb"\ntype(?:[ \t]*(\()|[ \t]+([A-Za-z_]\w*)[ \t]*(?:=[ \t]*)?)")
-_GROUP_MEMBER = re.compile(rb"[ \t]*([A-Za-z_]\w*)[ \t]*(?:=[ \t]*)?")
+# (The name is followed by a space or `=`: `type tree[T any] struct` declares a generic type, never an array.)
+_TYPE_DECLARATION = re.compile(rb"\ntype(?:[ \t]*(\()|[ \t]+([A-Za-z_]\w*)(?:[ \t]+(?:=[ \t]*)?|=[ \t]*))")
+_GROUP_MEMBER = re.compile(rb"[ \t]*([A-Za-z_]\w*)(?:[ \t]+(?:=[ \t]*)?|=[ \t]*)")
+_GROUP_LINE = re.compile(rb"\n[ \t]*([A-Za-z_]\w*)(?:[ \t]+(?:=[ \t]*)?|=[ \t]*)")
 # A type declared as another name: `type page block`, `type page = (block)`; or as one of another package.
 _QUALIFIED_NAME = re.compile(rb"([A-Za-z_]\w*\.[A-Za-z_]\w*)[ \t]*(?:;|//|\n)")
 _OTHER_NAME = re.compile(rb"[( \t]*([A-Za-z_]\w*)(?![\w.\[])")
@@ -330,14 +335,10 @@ def _type_declarations(data: bytes) -> list[tuple[bytes, int]]:
             continue
         end = data.find(b"\n)", match.end())
         end = len(data) if end < 0 else end
-        at = match.end()
-        while at < end:
-            line_end = data.find(b"\n", at, end)
-            line_end = end if line_end < 0 else line_end
-            member = _GROUP_MEMBER.match(data, at, line_end)
-            if member is not None:
-                found.append((member.group(1), member.end()))
-            at = line_end + 1
+        first = _GROUP_MEMBER.match(data, match.end(), end)  # `type (page [512]uint64)` on one line
+        if first is not None:
+            found.append((first.group(1), first.end()))
+        found += [(m.group(1), m.end()) for m in _GROUP_LINE.finditer(data, match.end(), end)]
     return found
 
 
@@ -429,6 +430,7 @@ class _Directory:
     types: _TypeTexts
     callers: dict[bytes, list[str]] = field(default_factory=dict)  # name -> the first two files that may call it
     constants: dict[bytes, Values | None] = field(default_factory=dict)  # _literal_definitions
+    regions: dict[bytes, list[tuple[str, bytes, int, int]]] | None = None  # _regions of the hand-written files
 
 
 # The directory the engine is in (the index empties it when the engine leaves a directory).
@@ -450,8 +452,7 @@ def _directory(directory: Path) -> _Directory:
         entries = []
     for name, path in entries:
         try:
-            with open(path, "rb") as file:
-                texts[name] = file.read()
+            texts[name] = _read(path)
         except OSError:
             continue
     declarations = {n: _type_declarations(t) for n, t in texts.items() if b"\ntype" in t}
@@ -459,6 +460,18 @@ def _directory(directory: Path) -> _Directory:
     _DIRECTORY.clear()
     _DIRECTORY[directory] = (stamp, found)
     return found
+
+
+def _read(path: str) -> bytes:
+    """A file's bytes (os.read: a third cheaper than open().read() for many small files)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _type_texts(ctx: FileContext, here: _Directory) -> _TypeTexts:
@@ -474,12 +487,13 @@ def _mentions(data: bytes, names: frozenset[bytes]) -> list[tuple[int, int]]:
     """Where ``data`` names one of ``names`` as a whole word, not as a field or qualified name (``x.name``)."""
     found = []
     for name in names:
-        if name not in data:
-            continue
-        for match in re.finditer(re.escape(name) + rb"(?!\w)", data):
-            at = match.start()
-            if at == 0 or (data[at - 1] not in _WORD_CHARS and data[at - 1] != _DOT):
-                found.append((at, match.end()))
+        at = data.find(name)
+        while at >= 0:
+            end = at + len(name)
+            before = data[at - 1] if at > 0 else 10
+            if before not in _WORD_CHARS and before != _DOT and (end == len(data) or data[end] not in _WORD_CHARS):
+                found.append((at, end))
+            at = data.find(name, end)
     return found
 
 
@@ -497,6 +511,7 @@ def _may_be_called(ctx: FileContext, here: _Directory, name: str) -> bool:
     return any(n != ctx.path.name for n in callers)
 
 
+@functools.lru_cache(maxsize=4096)
 def _call_patterns(name: bytes) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
     """The calls of ``name`` (``name(``, ``x.name(``, ``name[T](``) and its declarations (``func (r T) name``)."""
     return (
@@ -516,6 +531,51 @@ def _net_calls(text: bytes, name: bytes, patterns: tuple[re.Pattern[bytes], re.P
         else:
             calls, at = calls + 1, call.end()
     return calls - len(patterns[1].findall(text))
+
+
+# -- recursion as the text tells it ------------------------------------------------------
+
+# A function's or method's declaration as gofmt writes it, at the start of a line: `func (r *T) name`.
+_FUNCTION = re.compile(rb"\nfunc[ \t]*(?:\((?:[^()\n]|\([^()\n]*\))*\)[ \t]*)?([A-Za-z_]\w*)")
+# A call by name: `name(`, `x.name(`, `name[T](` (and keywords before a parenthesis: no function has their names).
+_CALL = re.compile(rb"\b([A-Za-z_]\w*)[ \t]*(?:\[[^\]\n]*\][ \t]*)?\(")
+
+
+def _regions(text: bytes) -> dict[bytes, list[tuple[bytes, int, int]]]:
+    """The text of each function and method declaration, by name: from after its name to the next `func`."""
+    starts = [(m.start(), m.end(), m.group(1)) for m in _FUNCTION.finditer(text)]
+    found: dict[bytes, list[tuple[bytes, int, int]]] = {}
+    for i, (_, start, name) in enumerate(starts):
+        end = starts[i + 1][0] if i + 1 < len(starts) else len(text)
+        found.setdefault(name, []).append((text, start, end))
+    return found
+
+
+def _may_recurse(ctx: FileContext, here: _Directory, name: str) -> bool:
+    """Some chain of calls by name (``f(``, ``x.f(``) from the functions and methods named ``name`` leads back to
+    one of them, across the directory's hand-written files: a superset of the call graph's edges, which go from
+    a declaration's body to a function or method of the package called by its name."""
+    if here.regions is None:
+        here.regions = {}
+        for file, text in here.texts.items():
+            if not is_generated(text):  # the call graph leaves them out too
+                for key, found in _regions(text).items():
+                    here.regions.setdefault(key, []).extend((file, *r) for r in found)
+    own = _regions(ctx.source.data)
+    target = name.encode()
+    seen: set[bytes] = set()
+    todo = [target]
+    while todo:
+        current = todo.pop()
+        mine = [r for r in here.regions.get(current, []) if r[0] != ctx.path.name]
+        for text, start, end in [*own.get(current, []), *(r[1:] for r in mine)]:
+            for called in _CALL.findall(text, start, end):
+                if called == target:
+                    return True
+                if called not in seen:
+                    seen.add(called)
+                    todo.append(called)
+    return False
 
 
 # -- sizes the text gives ------------------------------------------------------------------
@@ -612,6 +672,7 @@ def _operate(op: str, left: int, right: int) -> int | None:
 # after a name in a list: `, b = 4, 5` (several at once: not read).
 _GIVEN = re.compile(rb"[ \t]*(?:[A-Za-z_][\w.]*[ \t]*)?=(?!=)")
 _LISTED = re.compile(rb"[ \t]*,[^\n]*?(?<![=!<>:])=(?!=)")
+_SELECTOR_TO_END = re.compile(rb"[ \t]*[A-Za-z_]\w*\.[A-Za-z_]\w*[ \t]*;?[ \t]*(?://[^\n]*)?(?:\n|$)")
 _LITERAL_TO_END = re.compile(rb"[ \t]*([0-9][0-9A-Za-z_]*)[ \t]*;?[ \t]*(?://[^\n]*)?(?:\n|$)")
 
 
@@ -642,6 +703,8 @@ def _literal_definitions(here: _Directory, name: bytes) -> frozenset[int | None]
                 if _LISTED.match(text, match.end()) is not None:
                     return None  # `name, other = ...`
                 continue  # a use
+            if _SELECTOR_TO_END.match(text, given.end()) is not None:
+                continue  # `= C.PATH_MAX`: Types gives such a constant no value
             literal = _LITERAL_TO_END.match(text, given.end())
             if literal is None:
                 return None  # an expression
