@@ -95,6 +95,7 @@ while it holds it.
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter as Tally
 from collections import OrderedDict
 from collections.abc import Callable, Container, Iterator
@@ -103,7 +104,7 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from gofix_conc import buildtags, index, locks, scopes, statements
+from gofix_conc import buildtags, index, locks, pools, scopes, statements
 from gofix_conc.context import FileContext
 from gofix_conc.index import PackageView
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
@@ -412,24 +413,33 @@ class _Lazy:
         """The package as far as ``path``'s findings need it; None when the file can have none."""
         if path not in self._texts or not self.keys:
             return None  # a file the package was not read with, or no field is written under its lock
-        text = self._texts[path]
-        if not any(k[1].encode() in text for k in self.keys):
-            return None  # the file names no field or variable written under a lock
-        data = self._source(path).data
+        source = self._source(path)
         variables = {k[1] for k in self.keys if not k[0]}
+        declarations = list(self._declarations(path))
+        bodies = [body.start_byte for _, body in declarations]
+        named: dict[int, tuple[list[Node], list[Node]]] = {}  # declaration -> its selectors, its identifiers
+        for start, end in _occurrences(source.data, {k[1] for k in self.keys}):
+            at = bisect.bisect_right(bodies, start) - 1
+            if at < 0 or start >= declarations[at][1].end_byte:
+                continue  # outside the functions' bodies
+            leaf = source.root.descendant_for_byte_range(start, end)
+            if leaf is None or (leaf.start_byte, leaf.end_byte) != (start, end):
+                continue  # part of a longer token, or not a token
+            parent = leaf.parent
+            if leaf.type == "field_identifier" and parent is not None and parent.type == "selector_expression":
+                operand = parent.child_by_field_name("operand")
+                if operand is not None and operand.type == "identifier":
+                    named.setdefault(at, ([], []))[0].append(parent)
+            elif leaf.type == "identifier" and leaf.text is not None and leaf.text.decode() in variables:
+                named.setdefault(at, ([], []))[1].append(leaf)
         unguarded: dict[tuple[str, str], list[locks.Access]] = {}
-        for declaration, body in self._declarations(path):
+        for at, (selectors, identifiers) in sorted(named.items()):  # as locks.uses: selectors, then identifiers
+            declaration = declarations[at][0]
             receiver, kind = locks.receiver_of(declaration)
             fields = {k[1] for k in self.keys if k[0] and k[0] == kind} if receiver else set()
-            if not any(data.find(n.encode(), body.start_byte, body.end_byte) >= 0 for n in fields | variables):
-                continue
-            for match in locks.uses(body, bool(variables)):
-                if "selector" in match:
-                    access = locks.field_access(match, declaration, receiver, kind, fields)
-                elif "ident" in match:
-                    access = self._variable_access(match["ident"][0], declaration, variables)
-                else:
-                    continue
+            found = [locks.field_access(_as_match(s), declaration, receiver, kind, fields) for s in selectors]
+            found += [self._variable_access(ident, declaration, variables) for ident in identifiers]
+            for access in found:
                 if access is not None and not access.any_lock:
                     unguarded.setdefault(access.key, []).append(access)
         if not unguarded:
@@ -606,6 +616,17 @@ class _Lazy:
         if found is None or found[0] != body:
             found = self._bodies[body.id] = (body, [m for m in locks.uses(body, False) if "call" in m])
         return found[1]
+
+
+def _as_match(selector: Node) -> dict[str, list[Node]]:
+    """A selector ``s.f`` as the match of :func:`locks.uses` that :func:`locks.field_access` reads."""
+    field, operand = selector.child_by_field_name("field"), selector.child_by_field_name("operand")
+    return {"selector": [selector], "field": [field], "receiver": [operand]}  # type: ignore[list-item]
+
+
+def _occurrences(data: bytes, names: set[str]) -> list[tuple[int, int]]:
+    """Where ``names`` stand in the text as whole words (tokens or not), in order."""
+    return sorted((at, at + len(word)) for word in (n.encode() for n in names) for at in pools.spelled(data, word))
 
 
 def _declaration_key(declaration: Node) -> tuple[str, str]:

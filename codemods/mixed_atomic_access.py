@@ -99,7 +99,7 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from gofix_conc import concurrency, index, layout, locks, scopes
+from gofix_conc import concurrency, index, layout, locks, pools, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.index import PackageView
 from gofix_conc.model import Edit, Finding, FixKind, Rule, Safety
@@ -192,9 +192,10 @@ def atomic_calls(source: Source, atomic: str) -> list[dict[str, list[Node]]]:
     """The matches of :data:`ATOMIC_CALLS` on package ``atomic``, in source order: found from the package
     name's occurrences in the text, the query run on each call it starts rather than on the whole file."""
     found = []
-    for word in re.finditer(rb"(?<![A-Za-z0-9_])" + re.escape(atomic.encode()) + rb"(?![A-Za-z0-9_])", source.data):
-        leaf = source.root.descendant_for_byte_range(word.start(), word.end())
-        if leaf is None or leaf.type != "identifier" or (leaf.start_byte, leaf.end_byte) != word.span():
+    word = atomic.encode()
+    for at in pools.spelled(source.data, word):
+        leaf = source.root.descendant_for_byte_range(at, at + len(word))
+        if leaf is None or leaf.type != "identifier" or (leaf.start_byte, leaf.end_byte) != (at, at + len(word)):
             continue  # part of a longer token, or not a token at all
         selector = leaf.parent
         call = selector.parent if selector is not None and selector.type == "selector_expression" else None
@@ -307,13 +308,10 @@ def _named(ctx: FileContext, names: set[bytes]) -> list[Node]:
     """The captures of :data:`USES` whose identifier or field is one of ``names``, in source order: found from
     the occurrences of the names in the text rather than from every identifier of the file."""
     data, root = ctx.source.data, ctx.root
-    words = re.compile(
-        rb"(?<![A-Za-z0-9_])(?:" + b"|".join(re.escape(n) for n in sorted(names) if n) + rb")(?![A-Za-z0-9_])"
-    )
     found = []
-    for word in words.finditer(data):
-        leaf = root.descendant_for_byte_range(word.start(), word.end())
-        if leaf is None or leaf.start_byte != word.start() or leaf.end_byte != word.end():
+    for start, end in sorted((at, at + len(name)) for name in names if name for at in pools.spelled(data, name)):
+        leaf = root.descendant_for_byte_range(start, end)
+        if leaf is None or leaf.start_byte != start or leaf.end_byte != end:
             continue  # part of a longer token, or not a token at all
         if leaf.type == "identifier":
             found.append(leaf)
