@@ -263,7 +263,6 @@ class _Lazy:
         self._first: dict[tuple[str, str], tuple] = {}
         self._calls: dict[tuple[Path, str], tuple[list[locks.Call], bool, list[Node]]] = {}
         self._callers: dict[tuple[str, str], list[locks.Call]] = {}
-        self._handed: dict[Path, set[str]] = {}
         self._bodies: dict[int, tuple[Node, list[dict[str, list[Node]]]]] = {}
         self._exempt: dict[int, str | None] = {}
         self.guarded: dict[tuple[str, str], list[locks.Access]] = {}
@@ -575,9 +574,7 @@ class _Lazy:
         for path in self._mentioning(name):  # go name(), go s.name(), f(name), f(s.name) name it
             if self._calls_named(path, name)[1]:
                 return True
-            if path not in self._handed:
-                self._handed[path] = locks.handed(self._source(path).root)
-            if name in self._handed[path]:
+            if _handed(self._source(path), name):
                 return True
         return False
 
@@ -616,6 +613,32 @@ class _Lazy:
         if found is None or found[0] != body:
             found = self._bodies[body.id] = (body, [m for m in locks.uses(body, False) if "call" in m])
         return found[1]
+
+
+def _handed(source: Source, name: str) -> bool:
+    """Whether ``name`` is in :func:`locks.handed` of a file: ``f(name)`` or ``f(x.name)``, not ``once.Do(...)``;
+    looked up where the name is written rather than by a query over the file."""
+    word = name.encode()
+    for at in pools.spelled(source.data, word):
+        leaf = source.root.descendant_for_byte_range(at, at + len(word))
+        if leaf is None or (leaf.start_byte, leaf.end_byte) != (at, at + len(word)):
+            continue
+        value = leaf if leaf.type == "identifier" else leaf.parent if leaf.type == "field_identifier" else None
+        if (
+            value is not None
+            and value is not leaf
+            and (value.type != "selector_expression" or value.child_by_field_name("field") != leaf)
+        ):
+            continue  # a field name elsewhere than in a selector
+        arguments = value.parent if value is not None else None
+        call = arguments.parent if arguments is not None and arguments.type == "argument_list" else None
+        if call is None or call.type != "call_expression" or call.child_by_field_name("arguments") != arguments:
+            continue
+        function = call.child_by_field_name("function")
+        if function is not None and function.type == "selector_expression" and (function.text or b"").endswith(b".Do"):
+            continue
+        return True
+    return False
 
 
 def _as_match(selector: Node) -> dict[str, list[Node]]:
