@@ -32,8 +32,8 @@ closed under an exclusive-access protocol the comments describe, a goroutine
 started from a named function) and 7 deliberate plain reads in
 `internal/sync/mutex.go`'s slow path, where an atomic load keeps behaviour but
 a maintainer would not take it: the protocol, not the race detector, orders
-those reads. It also reads every file of a package that uses `sync/atomic`,
-which costs about as much again as the rest of a scan. Run it on code you own.
+those reads. It also parses every file of a package that mentions
+`sync/atomic` as soon as one file of it is checked. Run it on code you own.
 
 ## Why is this bad?
 Atomic operations synchronise only with other atomic operations on the same
