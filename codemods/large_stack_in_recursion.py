@@ -690,7 +690,9 @@ def _package_constant(here: _Directory, name: bytes) -> frozenset[int | None]:
 
 def _literal_definitions(here: _Directory, name: bytes) -> frozenset[int | None] | None:
     values: set[int | None] = {None}
-    pattern = re.compile(re.escape(name) + rb"(?!\w)")
+    given = _GIVEN.pattern.decode()
+    listed = _LISTED.pattern.decode()
+    pattern = re.compile(re.escape(name) + f"(?!\\w)(?={given}|{listed})".encode())  # the lines that give it
     for text in here.texts.values():
         if name not in text:
             continue
