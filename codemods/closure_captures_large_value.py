@@ -81,7 +81,7 @@ same.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
@@ -149,16 +149,21 @@ class Copy:
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
-    types: Types | None = None  # types of the package's other files read only when asked
+    file_types: list[Types] = []  # built when first asked; the package's other files read only when asked
+
+    def types_of_file() -> Types:
+        if not file_types:
+            file_types.append(Types(ctx.root, ctx.package))
+        return file_types[0]
+
     packages: dict[str, str] | None = None
     memo: dict[object, object] = {}  # what the types say of each captured variable
     for closure in closures(ctx.source):
         if not may_outlive(ctx.source, closure):
             continue  # called on the spot or handed to a synchronous helper, whatever it captures
-        if types is None:
-            types = Types(ctx.root, ctx.package)
-        if not may_capture_large(ctx.source, types, closure, memo):
+        if not may_capture_large(ctx.source, types_of_file, closure, memo):
             continue  # no variable it captures is a large struct, or a slice or map it only takes the length of
+        types = types_of_file()
         if packages is None:
             packages = {i.local_name: i.path for i in imports.imports(ctx.source)}
         how = stored_as(closure, packages)
@@ -211,22 +216,23 @@ _WRAPPER_NAMES = frozenset(name.encode() for _, name in WRAPPERS)
 
 def may_outlive(source: Source, expr: Node, depth: int = 0) -> bool:
     """False when :func:`stored_as` is sure to return None: its shapes, without resolving names."""
-    node = expr
-    while node.parent is not None and node.parent.type == "parenthesized_expression":
-        node = node.parent
-    parent = node.parent
+    node, parent = expr, expr.parent  # each .parent walks down from the root: asked once per node
+    while parent is not None and parent.type == "parenthesized_expression":
+        node, parent = parent, parent.parent
     if parent is None or depth > 4:
         return False
     kind = parent.type
     if kind == "call_expression":
-        called = parent.child_by_field_name("function") == node
-        return called and parent.parent is not None and parent.parent.type == "go_statement"
-    if kind == "argument_list" and parent.parent is not None:
+        if parent.child_by_field_name("function") != node:
+            return False
+        statement = parent.parent
+        return statement is not None and statement.type == "go_statement"
+    if kind == "argument_list":
         call = parent.parent
-        name = _callee_name(call)
+        name = _callee_name(call) if call is not None else None
         if name in _KEEPER_NAMES:
             return True
-        return name in _WRAPPER_NAMES and may_outlive(source, call, depth + 1)
+        return name in _WRAPPER_NAMES and may_outlive(source, call, depth + 1)  # type: ignore[arg-type]
     if kind == "send_statement":
         return parent.child_by_field_name("value") == node
     if kind in ("literal_element", "keyed_element", "literal_value"):
@@ -234,10 +240,10 @@ def may_outlive(source: Source, expr: Node, depth: int = 0) -> bool:
     if kind == "composite_literal" or (
         kind == "unary_expression" and _text(parent.child_by_field_name("operator")) == "&"
     ):
-        return may_outlive(source, parent, depth + 1)
-    if kind != "expression_list" or parent.parent is None:
+        return _literal_may_outlive(source, parent, depth + 1)
+    holder = parent.parent if kind == "expression_list" else None
+    if holder is None:
         return False
-    holder = parent.parent
     if holder.type == "return_statement":
         return True
     values = holder.child_by_field_name("right") or holder.child_by_field_name("value")
@@ -254,12 +260,12 @@ def may_outlive(source: Source, expr: Node, depth: int = 0) -> bool:
         return target is not None and target.type in ("selector_expression", "index_expression")
     if holder.type in ("var_spec", "short_var_declaration"):
         # The target declares the variable, or reuses one of its block or signature: same function.
-        if scopes.top_level(target).type == "var_declaration":
+        if _top_level(source, target).type == "var_declaration":
             return True
         function = scopes.enclosing_function(target)
     else:
         decl = scopes.resolve(target)
-        if decl is None or scopes.top_level(decl.node).type == "var_declaration":
+        if decl is None or _top_level(source, decl.node).type == "var_declaration":
             return True
         function = scopes.enclosing_function(decl.node)
     if function is None:
@@ -277,6 +283,27 @@ def may_outlive(source: Source, expr: Node, depth: int = 0) -> bool:
                 return True
         at = data.find(word, end, function.end_byte)
     return False
+
+
+def _top_level(source: Source, node: Node) -> Node:
+    """scopes.top_level in one step down from the root instead of a walk up through parents."""
+    root = source.root
+    if root.type != "source_file":
+        return scopes.top_level(node)  # a file the parser could not make a source file of: its root
+    return root.child_with_descendant(node) or node
+
+
+_OUTLIVING = scopes.memo()
+
+
+def _literal_may_outlive(source: Source, literal: Node, depth: int) -> bool:
+    """:func:`may_outlive` of a composite literal, once per depth: a table of test cases holds many closures."""
+    hit = _OUTLIVING.get(literal.id)
+    if hit is None or hit[0] != literal:
+        hit = _OUTLIVING[literal.id] = (literal, {})
+    if depth not in hit[1]:
+        hit[1][depth] = may_outlive(source, literal, depth)
+    return hit[1][depth]  # type: ignore[no-any-return]
 
 
 def _callee_name(call: Node) -> bytes | None:
@@ -376,7 +403,9 @@ def holding_statement(ctx: FileContext, closure: Node) -> Node | None:
 # -- what the closure uses ---------------------------------------------------
 
 
-def may_capture_large(source: Source, types: Types, closure: Node, memo: dict[object, object]) -> bool:
+def may_capture_large(
+    source: Source, types_of_file: Callable[[], Types], closure: Node, memo: dict[object, object]
+) -> bool:
     """False when no variable ``closure`` captures can be flagged, whatever else it does.
 
     Such a variable is declared on the way out of the closure (earlier statements of the blocks
@@ -386,7 +415,7 @@ def may_capture_large(source: Source, types: Types, closure: Node, memo: dict[ob
     text, the uses' shapes, the kind of the type, its field names, its size last. ``memo`` keeps
     what the types say per declaration.
     """
-    if scopes.top_level(closure).type in ("var_declaration", "const_declaration"):
+    if _top_level(source, closure).type in ("var_declaration", "const_declaration"):
         return False  # every variable it can capture is declared in a package-level value: shared
     text = source.data[closure.start_byte : closure.end_byte]
     names = set(_NAMES.findall(text))
@@ -401,6 +430,7 @@ def may_capture_large(source: Source, types: Types, closure: Node, memo: dict[ob
         reads = _reads(source, closure, decl, word)
         if reads is None:
             continue  # a use that needs the variable itself
+        types = types_of_file()
         if ("kind", decl) not in memo:
             memo["kind", decl] = captured_type(types, decl)
         found = memo["kind", decl]
