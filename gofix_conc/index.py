@@ -340,16 +340,17 @@ class Member:
     def mentions(self, name: str) -> bool:
         return name.encode() in self.raw
 
-    def may_declare(self, name: str) -> bool:
+    def may_declare(self, name: str, receivers: bool = True) -> bool:
         """Whether the text may declare ``name`` at the top level: a line that starts with it (after
-        ``type``/``func``/``var``/``const``, or inside a block), or a method receiver naming it. Never
-        false for a file that declares it; mostly false for files that only use it."""
+        ``type``/``func``/``var``/``const``, or inside a block), or (with ``receivers``) a method
+        receiver naming it. Never false for a file that declares it; mostly false for files that only use it."""
         raw, word = self.raw, name.encode()
+        declaring = _DECLARING if receivers else _DECLARING_NAME
         at = raw.find(word)
         while at >= 0:
             end = at + len(word)
             bounded = (at == 0 or not _WORD.match(raw, at - 1)) and not _WORD.match(raw, end)
-            if bounded and _DECLARING.fullmatch(raw, raw.rfind(b"\n", 0, at) + 1, at):
+            if bounded and declaring.fullmatch(raw, raw.rfind(b"\n", 0, at) + 1, at):
                 return True
             at = raw.find(word, end)
         return False
@@ -367,7 +368,7 @@ class Package:
     name: str
     members: list[Member]
     _mentioning: dict[str, list[Member]] = field(default_factory=dict)
-    _declaring: dict[str, list[Member]] = field(default_factory=dict)
+    _declaring: dict[tuple[str, bool], list[Member]] = field(default_factory=dict)
     _fingerprint: frozenset[tuple[str, int]] | None = None
 
     def fingerprint(self, path: Path, raw: bytes) -> frozenset[tuple[str, int]]:
@@ -389,11 +390,12 @@ class Package:
             found = self._mentioning[name] = [m for m in self.members if m.mentions(name)]
         return found
 
-    def declaring(self, name: str) -> list[Member]:
+    def declaring(self, name: str, receivers: bool = True) -> list[Member]:
         """The files that may declare ``name`` (see :meth:`Member.may_declare`): only those are parsed."""
-        found = self._declaring.get(name)
+        key = (name, receivers)
+        found = self._declaring.get(key)
         if found is None:
-            found = self._declaring[name] = [m for m in self.mentioning(name) if m.may_declare(name)]
+            found = self._declaring[key] = [m for m in self.mentioning(name) if m.may_declare(name, receivers)]
         return found
 
     @property
@@ -525,10 +527,12 @@ class PackageView:
             if generated or not is_generated(member.raw):
                 yield member.facts  # not pinned: a rule going through the whole package holds what it keeps
 
-    def _declaring(self, name: str) -> list[FileFacts]:
-        """The other files that may declare ``name`` at the top level: only those are parsed."""
+    def _declaring(self, name: str, receivers: bool = False) -> list[FileFacts]:
+        """The other files that may declare ``name`` at the top level (``receivers``: or methods of type
+        ``name``): only those are parsed."""
         self._members()
-        return [self._facts(m) for m in self._package.declaring(name) if m in self._seen]  # type: ignore[union-attr]
+        found = self._package.declaring(name, receivers)  # type: ignore[union-attr]
+        return [self._facts(m) for m in found if m in self._seen]
 
     def _mentioning(self, name: str) -> list[FileFacts]:
         """The other files whose text holds ``name``: only those can declare it, only those are parsed."""
@@ -579,7 +583,7 @@ class PackageView:
 
     def methods(self, receiver: str) -> list[Method]:
         """The methods of type ``receiver`` declared in any file of the package."""
-        return [m for f in [self.own, *self._declaring(receiver)] for m in f.methods.get(receiver, [])]
+        return [m for f in [self.own, *self._declaring(receiver, receivers=True)] for m in f.methods.get(receiver, [])]
 
     def method(self, receiver: str, name: str) -> Method | None:
         return next((m for m in self.methods(receiver) if m.name == name), None)
@@ -648,6 +652,10 @@ class PackageView:
 _DECLARING = re.compile(
     rb"[ \t]*(?:(?:type|var|const)[ \t]+|func[ \t]*(?:\([^)\n]*\)[ \t]*)?)?(?:\w+[ \t]*,[ \t]*)*"
     rb"|[ \t]*func[ \t]*\([^)\n]*"
+)
+# The same without a method's receiver: what may declare a type, function, variable or constant.
+_DECLARING_NAME = re.compile(
+    rb"[ \t]*(?:(?:type|var|const)[ \t]+|func[ \t]*(?:\([^)\n]*\)[ \t]*)?)?(?:\w+[ \t]*,[ \t]*)*"
 )
 _WORD = re.compile(rb"\w")
 
