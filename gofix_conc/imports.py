@@ -86,7 +86,19 @@ def add_imports(source: Source, paths: list[str], reserved: Iterable[str] = ()) 
     names: dict[str, str] = {}
     existing = imports(source)
     new_specs: list[tuple[str, str]] = []
-    taken = declared_names(source) | set(reserved)
+    taken = {i.local_name for i in existing} | set(reserved)
+    declared: set[str] | None = None  # the file's identifiers, read only when a candidate is written in it
+
+    def free(name: str) -> bool:
+        nonlocal declared
+        if name in taken:
+            return False
+        if name.encode() not in source.data:
+            return True
+        if declared is None:
+            declared = declared_names(source)
+        return name not in declared
+
     for path in sorted(dict.fromkeys(paths)):
         found = next((i for i in existing if i.path == path and i.name not in ("_", ".")), None)
         if found is not None:
@@ -94,7 +106,7 @@ def add_imports(source: Source, paths: list[str], reserved: Iterable[str] = ()) 
             continue
         base = default_name(path)
         candidates = [base, f"std{base}" if is_std(path) else f"{base}pkg"] + [f"{base}{n}" for n in range(2, 100)]
-        name = next(c for c in candidates if c not in taken)
+        name = next(c for c in candidates if free(c))
         taken.add(name)
         names[path] = name
         new_specs.append((path, f'{"" if name == base else name + " "}"{path}"'))
