@@ -30,6 +30,7 @@ FUNCTIONS = frozenset({"function_declaration", "method_declaration", "func_liter
 LOOPS = frozenset({"for_statement"})
 _NAME_KINDS = ("identifier", "type_identifier", "package_identifier")
 _CLAUSES = frozenset({"type_case", "default_case", "expression_case", "communication_case"})
+_WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 # The nodes that declare names for a part of themselves (see header_declarations).
 _HEADERS = frozenset(
     {
@@ -492,11 +493,29 @@ def _resolve(ident: Node) -> Declaration | None:
     return None
 
 
+def named(within: Node, name: str) -> list[Node]:
+    """The identifiers spelled ``name`` under ``within``, in source order.
+
+    Found from where the name's bytes stand: a query over every identifier of
+    a function costs more than looking at the few places the name is written.
+    """
+    spelling = name.encode()
+    size, base, text = len(spelling), within.start_byte, within.text or b""
+    found = []
+    at = text.find(spelling)
+    while at >= 0:
+        end = at + size
+        if (at == 0 or text[at - 1] not in _WORD_BYTES) and (end == len(text) or text[end] not in _WORD_BYTES):
+            node = within.descendant_for_byte_range(base + at, base + end)
+            if node is not None and node.type == "identifier" and node.text == spelling:
+                found.append(node)
+        at = text.find(spelling, at + 1)
+    return found
+
+
 def references(decl: Declaration, within: Node) -> list[Node]:
     """Every identifier under ``within`` that refers to ``decl`` (its declaration included)."""
-    ids = captures("(identifier) @id", within).get("id", [])
-    name = decl.name.encode()
-    return [i for i in ids if i.text == name and resolve(i) == decl]
+    return [i for i in named(within, decl.name) if resolve(i) == decl]
 
 
 def is_write(ident: Node) -> bool:
