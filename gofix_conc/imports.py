@@ -53,12 +53,20 @@ def imports(source: Source) -> list[Import]:
     return found
 
 
-def declared_names(source: Source) -> set[str]:
-    """Names a new import must not take: every identifier the file uses or declares."""
-    names = {i.local_name for i in imports(source)}
-    for kind in ("identifier", "type_identifier", "package_identifier"):
-        names.update(source.text(n) for n in captures(f"({kind}) @n", source.root).get("n", []))
-    return names
+_NAME_KINDS = ("identifier", "type_identifier", "package_identifier")
+
+
+def _names_something(source: Source, name: str) -> bool:
+    """Whether the file uses or declares ``name`` (an identifier, type or package name): a new import
+    must not take it. Looked for only where its bytes stand, not by queries over the whole tree."""
+    word, root = name.encode(), source.root
+    at = source.data.find(word)
+    while at >= 0:
+        node = root.descendant_for_byte_range(at, at + len(word))
+        if node is not None and node.type in _NAME_KINDS and node.text == word:
+            return True
+        at = source.data.find(word, at + 1)
+    return False
 
 
 def package_names(path: Path, source: Source) -> frozenset[str]:
@@ -87,17 +95,9 @@ def add_imports(source: Source, paths: list[str], reserved: Iterable[str] = ()) 
     existing = imports(source)
     new_specs: list[tuple[str, str]] = []
     taken = {i.local_name for i in existing} | set(reserved)
-    declared: set[str] | None = None  # the file's identifiers, read only when a candidate is written in it
 
     def free(name: str) -> bool:
-        nonlocal declared
-        if name in taken:
-            return False
-        if name.encode() not in source.data:
-            return True
-        if declared is None:
-            declared = declared_names(source)
-        return name not in declared
+        return name not in taken and not _names_something(source, name)
 
     for path in sorted(dict.fromkeys(paths)):
         found = next((i for i in existing if i.path == path and i.name not in ("_", ".")), None)

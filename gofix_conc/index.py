@@ -207,6 +207,7 @@ _kept = 0
 _INDEXED: OrderedDict[Path, None] = OrderedDict()  # directories whose package was built lately
 _PACKAGES: OrderedDict[tuple, Package] = OrderedDict()  # type: ignore[type-arg]
 _LISTINGS: dict[tuple[Path, bool], tuple[tuple[str, int, int], ...]] = {}  # of the directory the engine is in
+_READ: dict[Path, tuple[tuple[int, int], bytes]] = {}  # the text of its files, read once for all its packages
 
 StatKey = tuple[int, int]
 M = TypeVar("M", bound=MutableMapping)  # type: ignore[type-arg]
@@ -266,6 +267,7 @@ def release(directory: Path) -> None:
     if directory == _here:
         _HERE.clear()
         _LISTINGS.clear()
+        _READ.clear()
         _here = None
     for key in [k for k in _PACKAGES if k[0] == directory]:
         del _PACKAGES[key]
@@ -446,10 +448,17 @@ def package(directory: Path, name: str, with_tests: bool) -> Package:
         return found
     members: list[Member] = []
     for filename, mtime, size in listing:
-        try:
-            raw = (directory / filename).read_bytes()
-        except OSError:
-            continue
+        path = directory / filename
+        kept = _READ.get(path)
+        if kept is not None and kept[0] == (mtime, size):
+            raw = kept[1]
+        else:
+            try:
+                raw = path.read_bytes()
+            except OSError:
+                continue
+            if directory == _here:  # its package and test package, with and without tests, read the same files
+                _READ[path] = ((mtime, size), raw)
         if _clause(raw) == name:  # not x_test beside x, nor a //go:build ignore main
             members.append(Member(directory / filename, (mtime, size), raw))
     found = _PACKAGES[key] = Package(directory, name, members)
