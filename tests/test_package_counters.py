@@ -273,3 +273,18 @@ def test_a_var_block_keeps_its_comments_aligned(tmp_path: Path) -> None:
         "\trequests atomic.Int64 // since the last reset\n"
         "\tlimit    int          // most at once\n"
     ) in fixed
+
+
+def test_two_counters_declared_in_one_file_are_both_fixed(tmp_path: Path) -> None:
+    serve = SERVE.replace("requests++", "requests++\n\t\t\terrors++")
+    report = REPORT.replace("log.Print(requests)", "log.Print(requests, errors)")
+    paths = _package(
+        tmp_path,
+        {"counter.go": "package p\n\nvar requests int\n\nvar errors int\n", "serve.go": serve, "report.go": report},
+    )
+    results = list(run(paths, Settings(rules=(RULE,), fix=True), jobs=1))
+    new = {r.path.name: (r.new or b"").decode() for r in results}
+    assert new["counter.go"].count('"sync/atomic"') == 1
+    assert "var requests atomic.Int64" in new["counter.go"] and "var errors atomic.Int64" in new["counter.go"]
+    assert "log.Print(requests.Load(), errors.Load())" in new["report.go"]
+    assert "errors.Add(1)" in new["serve.go"] and "requests.Add(1)" in new["serve.go"]
