@@ -75,4 +75,9 @@ def _module_version(directory: Path) -> tuple[int, int] | None:
 
 def go_version(file: Path) -> tuple[int, int]:
     """The language version of the nearest go.mod's ``go`` directive."""
-    return _module_version(Path(os.path.abspath(file)).parent) or DEFAULT_GO_VERSION
+    return _directory_version(file.parent)
+
+
+@functools.cache
+def _directory_version(directory: Path) -> tuple[int, int]:
+    return _module_version(Path(os.path.abspath(directory))) or DEFAULT_GO_VERSION

@@ -173,13 +173,14 @@ def _check(
     findings: list[Finding] = []
     errors: list[str] = []
     off = config.per_file_ignored(path, settings.config_root or Path.cwd(), settings.per_file_ignores)
+    present: dict[bytes, bool] = {}  # rules share triggers (go statements, make(chan)): each looked for once
     for rule_id in settings.rules:
         if rule_id in off or "ALL" in off:
             continue
         rule = registry.get(rule_id)
         if go_version < rule.min_go_version:
             continue
-        if rule.triggers and not any(t in source.data for t in rule.triggers):
+        if rule.triggers and not any(_holds(source.data, t, present) for t in rule.triggers):
             continue
         ctx.rule = rule
         try:
@@ -214,6 +215,13 @@ def _check(
         findings = [_outside(f, broken) for f in findings if not _touches(f.start, f.end, broken)]
     findings.sort(key=lambda f: (f.start, f.rule))
     return findings, errors
+
+
+def _holds(data: bytes, trigger: bytes, present: dict[bytes, bool]) -> bool:
+    found = present.get(trigger)
+    if found is None:
+        found = present[trigger] = trigger in data
+    return found
 
 
 def _touches(start: int, end: int, regions: Sequence[tuple[int, int]]) -> bool:
