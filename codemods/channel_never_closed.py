@@ -91,9 +91,10 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
-from gofix_conc import channels, concurrency, goroutines, pools, scopes, statements
+from gofix_conc import channels, concurrency, goroutines, scopes, statements
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
+from gofix_conc.source import spelled
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
@@ -142,7 +143,7 @@ def _loops(ctx: FileContext) -> list[channels.ReceiveLoop]:
             homes = [h for h in homes if not scopes.contains(home, h)] + [home]
     loops = []
     for home in homes:
-        for at in pools.spelled(home.text or b"", b"for"):
+        for at in spelled(home.text or b"", b"for"):
             keyword = home.descendant_for_byte_range(home.start_byte + at, home.start_byte + at + 3)
             loop = keyword.parent if keyword is not None and keyword.type == "for" else None
             if loop is None or loop.type != "for_statement":

@@ -91,14 +91,14 @@ from collections.abc import Callable, Iterator
 
 from tree_sitter import Node
 
-from gofix_conc import channels, concurrency, goroutines, pools, scopes, statements
+from gofix_conc import channels, concurrency, goroutines, scopes, statements
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
-from gofix_conc.source import captures
+from gofix_conc.source import captures, spelled
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
-    if next(pools.spelled(ctx.source.data, b"close"), None) is None:
+    if next(spelled(ctx.source.data, b"close"), None) is None:
         return  # a finding is a close(ch) call of this file: the builtin's name must be written here
     seen: set[int] = set()
     # The channels the function makes, the variable captured from its declaration:

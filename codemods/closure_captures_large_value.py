@@ -246,16 +246,7 @@ def may_outlive(source: Source, expr: Node, depth: int = 0) -> bool:
         return False
     if holder.type == "return_statement":
         return True
-    values = holder.child_by_field_name("right") or holder.child_by_field_name("value")
-    if values != parent:
-        return False
-    index = [c for c in parent.named_children if c.type != "comment"].index(node)
-    if holder.type == "var_spec":
-        targets = holder.children_by_field_name("name")
-    else:
-        left = holder.child_by_field_name("left")
-        targets = [c for c in left.named_children if c.type != "comment"] if left is not None else []
-    target = targets[index] if index < len(targets) and len(targets) == len(parent.named_children) else None
+    target = _assigned_to(holder, parent, node)
     if target is None or target.type != "identifier" or target.text == b"_":
         return target is not None and target.type in ("selector_expression", "index_expression")
     if holder.type in ("var_spec", "short_var_declaration"):
@@ -344,16 +335,7 @@ def stored_as(expr: Node, packages: dict[str, str], depth: int = 0) -> str | Non
     holder = parent.parent
     if holder.type == "return_statement":
         return "returned closure"
-    values = holder.child_by_field_name("right") or holder.child_by_field_name("value")
-    if values != parent:
-        return None
-    index = [c for c in parent.named_children if c.type != "comment"].index(node)
-    if holder.type == "var_spec":
-        targets = holder.children_by_field_name("name")
-    else:
-        left = holder.child_by_field_name("left")
-        targets = [c for c in left.named_children if c.type != "comment"] if left is not None else []
-    target = targets[index] if index < len(targets) and len(targets) == len(parent.named_children) else None
+    target = _assigned_to(holder, parent, node)
     if target is None:
         return None
     if target.type == "selector_expression":
@@ -372,6 +354,19 @@ def stored_as(expr: Node, packages: dict[str, str], depth: int = 0) -> str | Non
             if how is not None:
                 return how
     return None
+
+
+def _assigned_to(holder: Node, values: Node, node: Node) -> Node | None:
+    """What ``node``, one of the ``values`` of an assignment or declaration ``holder``, is assigned to."""
+    if (holder.child_by_field_name("right") or holder.child_by_field_name("value")) != values:
+        return None
+    index = [c for c in values.named_children if c.type != "comment"].index(node)
+    if holder.type == "var_spec":
+        targets = holder.children_by_field_name("name")
+    else:
+        left = holder.child_by_field_name("left")
+        targets = [c for c in left.named_children if c.type != "comment"] if left is not None else []
+    return targets[index] if index < len(targets) and len(targets) == len(values.named_children) else None
 
 
 def _callee(call: Node, packages: dict[str, str]) -> tuple[str, str]:

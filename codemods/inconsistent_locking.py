@@ -104,11 +104,11 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from gofix_conc import buildtags, index, locks, pools, scopes, statements
+from gofix_conc import buildtags, index, locks, scopes, statements
 from gofix_conc.context import FileContext
 from gofix_conc.index import PackageView
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
-from gofix_conc.source import Source, captures
+from gofix_conc.source import Source, captures, spelled
 
 # Statements the fix can put a critical section around.
 _SIMPLE = frozenset(
@@ -619,7 +619,7 @@ def _handed(source: Source, name: str) -> bool:
     """Whether ``name`` is in :func:`locks.handed` of a file: ``f(name)`` or ``f(x.name)``, not ``once.Do(...)``;
     looked up where the name is written rather than by a query over the file."""
     word = name.encode()
-    for at in pools.spelled(source.data, word):
+    for at in spelled(source.data, word):
         leaf = source.root.descendant_for_byte_range(at, at + len(word))
         if leaf is None or (leaf.start_byte, leaf.end_byte) != (at, at + len(word)):
             continue
@@ -649,7 +649,7 @@ def _as_match(selector: Node) -> dict[str, list[Node]]:
 
 def _occurrences(data: bytes, names: set[str]) -> list[tuple[int, int]]:
     """Where ``names`` stand in the text as whole words (tokens or not), in order."""
-    return sorted((at, at + len(word)) for word in (n.encode() for n in names) for at in pools.spelled(data, word))
+    return sorted((at, at + len(word)) for word in (n.encode() for n in names) for at in spelled(data, word))
 
 
 def _declaration_key(declaration: Node) -> tuple[str, str]:

@@ -84,8 +84,7 @@ from gofix_conc import callgraph, gofmt, index, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
 from gofix_conc.source import is_generated
-from gofix_conc.types import _QUALIFIED as QUALIFIED_LAYOUTS
-from gofix_conc.types import Type, Types, constant
+from gofix_conc.types import QUALIFIED, Type, Types, constant, operate
 
 # Declarations in function bodies and signatures that can hold an array, found from the type's text:
 #   var buf [N]byte      t := [N]T{}      var t = block{}      func f(a [N]T)
@@ -400,7 +399,7 @@ class _TypeTexts:
             raise _Unknown
         qualified = _QUALIFIED_NAME.match(text, at)
         if qualified is not None:  # Types knows the layout of a few types of other packages, no other
-            known = QUALIFIED_LAYOUTS.get(qualified.group(1).decode())
+            known = QUALIFIED.get(qualified.group(1).decode())
             return frozenset({known[1] if known is not None else None})
         other = _other_name(text, at)
         if other is None or depth > 8:
@@ -645,27 +644,7 @@ def _text_constant(ctx: FileContext, here: _Directory, expr: Node | None, depth:
     operator = expr.child_by_field_name("operator")
     if operator is None:
         return frozenset({None})
-    return _combine(lambda n, m: _operate(operator.type, n, m), left, right)
-
-
-def _operate(op: str, left: int, right: int) -> int | None:
-    """A binary operator on constants, as types.constant applies it."""
-    if op in ("/", "%") and right == 0:
-        return None
-    if op in ("<<", ">>") and not 0 <= right < 64:
-        return None
-    results = {
-        "+": lambda: left + right,
-        "-": lambda: left - right,
-        "*": lambda: left * right,
-        "/": lambda: int(left / right),
-        "%": lambda: left % right,
-        "<<": lambda: left << right,
-        ">>": lambda: left >> right,
-        "&": lambda: left & right,
-        "|": lambda: left | right,
-    }
-    return results[op]() if op in results else None
+    return _combine(lambda n, m: operate(operator.type, n, m), left, right)
 
 
 # After a constant's name on its line: ` = 16`, ` uint = 0x10 // ...` (a single literal to the end of the line);

@@ -94,10 +94,10 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from gofix_conc import channels, concurrency, goroutines, layout, pools, scopes, statements
+from gofix_conc import channels, concurrency, goroutines, layout, scopes, statements
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
-from gofix_conc.source import captures
+from gofix_conc.source import captures, spelled
 
 # Statements that leave a select case for good: return, break, goto, and calls that do not come back.
 LEAVES = "[(return_statement) (break_statement) (goto_statement) (call_expression)] @leave"
@@ -151,7 +151,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
 def _may_start_and_receive(function: Node) -> bool:
     """A leak needs a go statement of the channel's function (its sender) and a receive (``<-``) there too."""
     text = function.text or b""
-    return b"<-" in text and next(pools.spelled(text, b"go"), None) is not None
+    return b"<-" in text and next(spelled(text, b"go"), None) is not None
 
 
 def _unbuffered(call: Node, kind: Node) -> bool:
@@ -189,7 +189,7 @@ def _leak(ctx: FileContext, decl: scopes.Declaration, call: Node, function: Node
     receives: list[Node] = []
     sizes: list[Node] = []
     handed: list[tuple[Node, int]] = []  # (go statement, argument index)
-    for ref in channels.references(decl, function):
+    for ref in scopes.references(decl, function):
         if ref == decl.node:
             continue
         use = _use(ref)
@@ -278,7 +278,7 @@ def _handed_senders(ctx: FileContext, go: Node, index: int, function: Node) -> l
     if body is None or parameter is None:
         return None  # a function of another package, or a variadic parameter
     found = []
-    for ref in channels.references(parameter, body):
+    for ref in scopes.references(parameter, body):
         if ref == parameter.node:
             continue
         use = _use(ref)
@@ -445,7 +445,7 @@ def _signalled_by(case: Node, sender: Sender) -> bool:
         operand = communication.child_by_field_name("channel")
     root = scopes.root_identifier(operand) if operand is not None else None
     decl = scopes.resolve(root) if root is not None else None
-    return decl is not None and any(r != decl.node for r in channels.references(decl, sender.body))
+    return decl is not None and any(r != decl.node for r in scopes.references(decl, sender.body))
 
 
 def _describe(case: Node) -> str:

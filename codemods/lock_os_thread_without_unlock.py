@@ -103,7 +103,7 @@ from gofix_conc import concurrency, exits, index, pools, scopes, statements
 from gofix_conc.context import FileContext
 from gofix_conc.index import FileFacts
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
-from gofix_conc.source import captures
+from gofix_conc.source import captures, spelled
 
 # Calls of a package's function by selector:  runtime.LockOSThread()   rt.UnlockOSThread()
 SELECTOR_CALLS = """
@@ -379,7 +379,7 @@ def _unlocking_in(facts: FileFacts, name: str) -> list[tuple[Node, bool]]:
     if hit is not None and hit[0].source is facts.source:
         return hit[1]
     found = []
-    written = list(pools.spelled(facts.source.data, b"UnlockOSThread"))
+    written = list(spelled(facts.source.data, b"UnlockOSThread"))
     for decl in _declarations(facts):
         body = decl.child_by_field_name("body")
         if body is None or not any(body.start_byte <= at < body.end_byte for at in written):

@@ -99,11 +99,11 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from gofix_conc import concurrency, index, layout, locks, pools, scopes
+from gofix_conc import concurrency, index, layout, locks, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.index import PackageView
 from gofix_conc.model import Edit, Finding, FixKind, Rule, Safety
-from gofix_conc.source import Source, matches
+from gofix_conc.source import Source, matches, spelled
 
 # Atomic calls on an address:  atomic.AddInt64(&x, 1)   atomic.LoadInt32(&s.n)
 ATOMIC_CALLS = """
@@ -193,7 +193,7 @@ def atomic_calls(source: Source, atomic: str) -> list[dict[str, list[Node]]]:
     name's occurrences in the text, the query run on each call it starts rather than on the whole file."""
     found = []
     word = atomic.encode()
-    for at in pools.spelled(source.data, word):
+    for at in spelled(source.data, word):
         leaf = source.root.descendant_for_byte_range(at, at + len(word))
         if leaf is None or leaf.type != "identifier" or (leaf.start_byte, leaf.end_byte) != (at, at + len(word)):
             continue  # part of a longer token, or not a token at all
@@ -309,7 +309,7 @@ def _named(ctx: FileContext, names: set[bytes]) -> list[Node]:
     the occurrences of the names in the text rather than from every identifier of the file."""
     data, root = ctx.source.data, ctx.root
     found = []
-    for start, end in sorted((at, at + len(name)) for name in names if name for at in pools.spelled(data, name)):
+    for start, end in sorted((at, at + len(name)) for name in names if name for at in spelled(data, name)):
         leaf = root.descendant_for_byte_range(start, end)
         if leaf is None or leaf.start_byte != start or leaf.end_byte != end:
             continue  # part of a longer token, or not a token at all

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from gofix_conc import concurrency, goroutines, pools, scopes
+from gofix_conc import concurrency, goroutines, scopes
 from gofix_conc.context import FileContext
-from gofix_conc.source import captures, matches
+from gofix_conc.source import captures, matches, spelled
 
 # Calls that end the goroutine or the program from where they stand.
 _EXITS = frozenset({b"panic", b"runtime.Goexit", b"os.Exit", b"log.Fatal", b"log.Fatalf", b"log.Fatalln"})
@@ -42,7 +42,6 @@ _MAKE_CHAN = re.compile(rb"[\s\x80-\xff]*(?:/|\([\s\x80-\xff]*(?:chan(?![A-Za-z0
 _MADE = scopes.memo()  # file -> its make(chan) calls
 _UNWRITTEN = scopes.memo()  # declaring identifier -> whether its function never writes it
 _ANALYSED = scopes.memo()  # declaring identifier -> its Channel
-_REFERENCES = scopes.memo()  # declaring identifier -> its references in each scope searched
 
 
 @dataclass
@@ -101,7 +100,7 @@ def made(root: Node) -> list[tuple[Node, Node]]:
 def _made(root: Node) -> list[tuple[Node, Node]]:
     found = []
     data = root.text or b""
-    for at in pools.spelled(data, b"make"):
+    for at in spelled(data, b"make"):
         if not _MAKE_CHAN.match(data, at + 4):
             continue  # make([]T), make(map[K]V)
         ident = root.descendant_for_byte_range(at, at + 4)
@@ -115,50 +114,6 @@ def _made(root: Node) -> list[tuple[Node, Node]]:
         if first.type == "channel_type":
             found.append((call, first))
     return found
-
-
-def named(within: Node, name: str) -> list[Node]:
-    """The identifiers spelled ``name`` under ``within``, in source order.
-
-    Found from the name's bytes: a query over every identifier of a function
-    costs more than looking up the few places where the name is written.
-    """
-    spelling = name.encode()
-    base = within.start_byte
-    found = []
-    for at in pools.spelled(within.text or b"", spelling):
-        node = within.descendant_for_byte_range(base + at, base + at + len(spelling))
-        if node is not None and node.type == "identifier" and node.text == spelling:
-            found.append(node)
-    return found
-
-
-def references(decl: scopes.Declaration, within: Node) -> list[Node]:
-    """What :func:`scopes.references` answers (its declaration included), from :func:`named`.
-
-    Memoized: the channel's function is searched for local_channel, analyse and leaky-result-channel alike.
-    """
-    found: dict[tuple[int, int], list[Node]] = scopes.remembered(_REFERENCES, decl.node, lambda _: {})
-    key = (within.start_byte, within.end_byte)
-    if key not in found:
-        found[key] = [i for i in named(within, decl.name) if scopes.resolve(i) == decl]
-    return list(found[key])
-
-
-def _written(decl: scopes.Declaration, within: Node) -> bool:
-    """Whether a use of ``decl`` under ``within`` writes it: :func:`scopes.writes` is not empty."""
-    for ref in references(decl, within):
-        if ref == decl.node:
-            continue  # the declaration itself
-        node = ref
-        # x.f = 1 and x[i]++ write x too: climb to the whole operand.
-        while node.parent is not None and node.parent.type in ("selector_expression", "index_expression"):
-            if node.parent.child_by_field_name("operand") != node:
-                break
-            node = node.parent
-        if scopes.is_write(node) or (node != ref and scopes.is_write(ref)):
-            return True
-    return False
 
 
 def local_channel(ident: Node) -> scopes.Declaration | None:
@@ -185,7 +140,7 @@ def local_channel(ident: Node) -> scopes.Declaration | None:
 
 def _unwritten(decl: scopes.Declaration) -> bool:
     home = scopes.enclosing_function(decl.node)
-    return home is not None and not _written(decl, home)
+    return home is not None and not scopes.writes(decl, home)
 
 
 def analyse(ctx: FileContext, decl: scopes.Declaration) -> Channel:
@@ -215,7 +170,7 @@ def _collect(
     depth: int,
 ) -> None:
     """Sort every use of ``decl`` in ``scope`` (the channel's function, or a sender's function)."""
-    for ref in references(decl, scope):
+    for ref in scopes.references(decl, scope):
         if ref == decl.node:
             continue
         if channel.escapes:
@@ -326,7 +281,7 @@ def _parameter(function: Node, name: str) -> scopes.Declaration | None:
     body = function.child_by_field_name("body")
     if params is None or body is None:
         return None
-    for ident in named(body, name):
+    for ident in scopes.named(body, name):
         decl = scopes.resolve(ident)
         if decl is not None and decl.kind == "param" and scopes.contains(params, decl.node):
             return decl

@@ -23,7 +23,7 @@ from tree_sitter import Node
 from gofix_conc import index, scopes
 from gofix_conc.imports import imports
 from gofix_conc.index import PackageView
-from gofix_conc.source import Source
+from gofix_conc.source import Source, spelled
 from gofix_conc.types import Type, Types
 
 # Method calls on some receiver:  pool.Put(b)   s.pool.Get()   pools[i].Put(b)
@@ -65,27 +65,6 @@ def calls(
         key = pool_key(types, operand, sync, package)
         if key is not None:
             yield PoolCall(call, name, operand, key, source)
-
-
-_IDENTIFIER_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
-
-
-def spelled(data: bytes, word: bytes) -> Iterator[int]:
-    """Where ``word`` is written in ``data`` as a whole word (no ASCII letter, digit or ``_`` next to it).
-
-    A superset of where an identifier ``word`` stands (a non-ASCII letter next
-    to it is let through), found with ``bytes.find``: a regex with look-arounds
-    costs ten times more over a whole file.
-    """
-    size = len(word)
-    at = data.find(word)
-    while at >= 0:
-        end = at + size
-        if (at == 0 or data[at - 1] not in _IDENTIFIER_BYTES) and (
-            end == len(data) or data[end] not in _IDENTIFIER_BYTES
-        ):
-            yield at
-        at = data.find(word, at + 1)
 
 
 def method_calls(within: Node, methods: tuple[str, ...]) -> list[tuple[Node, Node, str]]:

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from tree_sitter import Node
 
-from gofix_conc.source import captures
+from gofix_conc.source import captures, spelled
 
 T = TypeVar("T")
 
@@ -30,7 +30,6 @@ FUNCTIONS = frozenset({"function_declaration", "method_declaration", "func_liter
 LOOPS = frozenset({"for_statement"})
 _NAME_KINDS = ("identifier", "type_identifier", "package_identifier")
 _CLAUSES = frozenset({"type_case", "default_case", "expression_case", "communication_case"})
-_WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 # The nodes that declare names for a part of themselves (see header_declarations).
 _HEADERS = frozenset(
     {
@@ -158,9 +157,10 @@ _RESOLVED: dict[int, tuple[Node, Declaration | None]] = {}
 _PACKAGE: dict[int, tuple[Node, dict[str, Declaration]]] = {}
 _BLOCKS: dict[int, tuple[Node, dict[str, list[tuple[int, Declaration]]]]] = {}
 _SIGNATURES: dict[int, tuple[Node, list[Declaration]]] = {}
+_REFERENCES: dict[int, tuple[Node, dict[tuple[int, int], list[Node]]]] = {}
 
 
-_TABLES: list[dict[int, tuple[Node, Any]]] = [_DECLARED, _RESOLVED, _PACKAGE, _BLOCKS, _SIGNATURES]
+_TABLES: list[dict[int, tuple[Node, Any]]] = [_DECLARED, _RESOLVED, _PACKAGE, _BLOCKS, _SIGNATURES, _REFERENCES]
 
 
 def memo() -> dict[int, tuple[Node, Any]]:
@@ -500,22 +500,25 @@ def named(within: Node, name: str) -> list[Node]:
     a function costs more than looking at the few places the name is written.
     """
     spelling = name.encode()
-    size, base, text = len(spelling), within.start_byte, within.text or b""
+    base = within.start_byte
     found = []
-    at = text.find(spelling)
-    while at >= 0:
-        end = at + size
-        if (at == 0 or text[at - 1] not in _WORD_BYTES) and (end == len(text) or text[end] not in _WORD_BYTES):
-            node = within.descendant_for_byte_range(base + at, base + end)
-            if node is not None and node.type == "identifier" and node.text == spelling:
-                found.append(node)
-        at = text.find(spelling, at + 1)
+    for at in spelled(within.text or b"", spelling):
+        node = within.descendant_for_byte_range(base + at, base + at + len(spelling))
+        if node is not None and node.type == "identifier" and node.text == spelling:
+            found.append(node)
     return found
 
 
 def references(decl: Declaration, within: Node) -> list[Node]:
-    """Every identifier under ``within`` that refers to ``decl`` (its declaration included)."""
-    return [i for i in named(within, decl.name) if resolve(i) == decl]
+    """Every identifier under ``within`` that refers to ``decl`` (its declaration included).
+
+    Memoized per declaration and scope: rules ask the same of a function's variables again and again.
+    """
+    found: dict[tuple[int, int], list[Node]] = remembered(_REFERENCES, decl.node, lambda _: {})
+    key = (within.start_byte, within.end_byte)
+    if key not in found:
+        found[key] = [i for i in named(within, decl.name) if resolve(i) == decl]
+    return list(found[key])
 
 
 def is_write(ident: Node) -> bool:

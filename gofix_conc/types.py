@@ -35,7 +35,7 @@ _BASIC: dict[str, tuple[str, int, int]] = {
     "any": ("interface", 16, 8),
 }
 # Standard-library types whose layout does not change between releases.
-_QUALIFIED: dict[str, tuple[str, int, int]] = {
+QUALIFIED: dict[str, tuple[str, int, int]] = {
     "time.Duration": ("basic", 8, 8),
     "time.Month": ("basic", 8, 8),
     "time.Weekday": ("basic", 8, 8),
@@ -180,7 +180,7 @@ class Types:
 
     def _named_kind(self, node: Node) -> str:
         text = node.text.decode()
-        known = _BASIC.get(text) if node.type == "type_identifier" else _QUALIFIED.get(text)
+        known = _BASIC.get(text) if node.type == "type_identifier" else QUALIFIED.get(text)
         return known[0] if known else "unknown"
 
     def name(self, t: Type) -> str:
@@ -271,11 +271,11 @@ class Types:
                 return None if exact else (0, 1)
             return length * inner[0], inner[1]
         if kind == "struct":
-            known = _QUALIFIED.get(node.text.decode())
+            known = QUALIFIED.get(node.text.decode())
             if known is not None:
                 return known[1], known[2]
             return self._struct_layout(node, exact, depth)
-        known = (_BASIC if node.type == "type_identifier" else _QUALIFIED).get(node.text.decode())
+        known = (_BASIC if node.type == "type_identifier" else QUALIFIED).get(node.text.decode())
         if known is not None:
             return known[1], known[2]
         return None if exact else (0, 1)
@@ -405,6 +405,26 @@ class Types:
         return Type(found) if found is not None else None
 
 
+def operate(op: str, left: int, right: int) -> int | None:
+    """A binary operator of Go's integer constant expressions; None when Go rejects it or it is not one."""
+    if op in ("/", "%") and right == 0:
+        return None
+    if op in ("<<", ">>") and not 0 <= right < 64:
+        return None
+    results = {
+        "+": lambda: left + right,
+        "-": lambda: left - right,
+        "*": lambda: left * right,
+        "/": lambda: int(left / right),
+        "%": lambda: left % right,
+        "<<": lambda: left << right,
+        ">>": lambda: left >> right,
+        "&": lambda: left & right,
+        "|": lambda: left | right,
+    }
+    return results[op]() if op in results else None
+
+
 def constant(expr: Node | None, depth: int = 0, package: PackageView | None = None) -> int | None:
     """The value of an integer constant expression: literals, operators, constants in scope.
 
@@ -426,23 +446,7 @@ def constant(expr: Node | None, depth: int = 0, package: PackageView | None = No
         operator = expr.child_by_field_name("operator")
         if left is None or right is None or operator is None:
             return None
-        op = operator.type
-        if op in ("/", "%") and right == 0:
-            return None
-        if op in ("<<", ">>") and not 0 <= right < 64:
-            return None
-        results = {
-            "+": lambda: left + right,
-            "-": lambda: left - right,
-            "*": lambda: left * right,
-            "/": lambda: int(left / right),
-            "%": lambda: left % right,
-            "<<": lambda: left << right,
-            ">>": lambda: left >> right,
-            "&": lambda: left & right,
-            "|": lambda: left | right,
-        }
-        return results[op]() if op in results else None
+        return operate(operator.type, left, right)
     if kind == "identifier":
         decl = scopes.resolve(expr)
         if decl is None and package is not None:
