@@ -208,6 +208,7 @@ _INDEXED: OrderedDict[Path, None] = OrderedDict()  # directories whose package w
 _PACKAGES: OrderedDict[tuple, Package] = OrderedDict()  # type: ignore[type-arg]
 _LISTINGS: dict[tuple[Path, bool], tuple[tuple[str, int, int], ...]] = {}  # of the directory the engine is in
 _READ: dict[Path, tuple[tuple[int, int], bytes]] = {}  # the text of its files, read once for all its packages
+_CURRENT: dict[tuple[str, bool], Package] = {}  # its packages, by name and with or without tests
 
 StatKey = tuple[int, int]
 M = TypeVar("M", bound=MutableMapping)  # type: ignore[type-arg]
@@ -268,6 +269,7 @@ def release(directory: Path) -> None:
         _HERE.clear()
         _LISTINGS.clear()
         _READ.clear()
+        _CURRENT.clear()
         _here = None
     for key in [k for k in _PACKAGES if k[0] == directory]:
         del _PACKAGES[key]
@@ -436,6 +438,9 @@ def _read_listing(directory: Path, with_tests: bool) -> tuple[tuple[str, int, in
 def package(directory: Path, name: str, with_tests: bool) -> Package:
     """The package ``name`` of ``directory`` (with its ``_test.go`` files when ``with_tests``)."""
     enter(directory)
+    here = _CURRENT.get((name, with_tests))  # asked for every file and rule: the listing is read once
+    if here is not None:
+        return here
     listing = _listing(directory, with_tests)
     key = (directory, name, listing)
     _INDEXED[directory] = None
@@ -445,6 +450,7 @@ def package(directory: Path, name: str, with_tests: bool) -> Package:
     found = _PACKAGES.get(key)
     if found is not None:
         _PACKAGES.move_to_end(key)
+        _CURRENT[name, with_tests] = found
         return found
     members: list[Member] = []
     for filename, mtime, size in listing:
@@ -461,7 +467,7 @@ def package(directory: Path, name: str, with_tests: bool) -> Package:
                 _READ[path] = ((mtime, size), raw)
         if _clause(raw) == name:  # not x_test beside x, nor a //go:build ignore main
             members.append(Member(directory / filename, (mtime, size), raw))
-    found = _PACKAGES[key] = Package(directory, name, members)
+    found = _PACKAGES[key] = _CURRENT[name, with_tests] = Package(directory, name, members)
     while len(_PACKAGES) > 4:
         _PACKAGES.popitem(last=False)
     return found
@@ -708,5 +714,7 @@ def forget() -> None:
     _INDEXED.clear()
     _PACKAGES.clear()
     _LISTINGS.clear()
+    _READ.clear()
+    _CURRENT.clear()
     _kept = 0
     _here = None
