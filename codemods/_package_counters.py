@@ -35,7 +35,7 @@ from gofix_conc import concurrency, imports, index, layout, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.edits import merge_insertions
 from gofix_conc.model import Edit, Finding, Fix, Rule, Safety
-from gofix_conc.source import Source
+from gofix_conc.source import Source, spelled
 
 if TYPE_CHECKING:
     from . import non_atomic_counter as nac_module
@@ -52,7 +52,6 @@ _VAR_BLOCK = re.compile(rb"var[ \t]*\((.*?)^\)", re.MULTILINE | re.DOTALL)
 _BLOCK_SPEC = re.compile(rb"^[ \t]+" + _SPEC, re.MULTILINE)
 _NAME = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _NAME_OR_DOT = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.")
-_WORD = re.compile(rb"\w")
 _FUNCTIONS = ("func_literal", "function_declaration", "method_declaration")
 
 
@@ -224,13 +223,7 @@ def with_parts(ctx: FileContext, found: list[Finding], triggers: tuple[bytes, ..
 
 def _mentions(data: bytes, word: bytes) -> bool:
     """Whether ``word`` stands in the text as a whole word."""
-    at = data.find(word)
-    while at >= 0:
-        end = at + len(word)
-        if (at == 0 or not _WORD.match(data, at - 1)) and not _WORD.match(data, end):
-            return True
-        at = data.find(word, end)
-    return False
+    return next(spelled(data, word), None) is not None
 
 
 def _package_counter(ctx: FileContext, finding: Finding) -> str | None:
@@ -259,17 +252,9 @@ def _first_use(ctx: FileContext, name: str) -> Node | None:
     return None
 
 
-def _identifiers(source: Source, word: bytes) -> Iterator[Node]:
-    """The identifiers spelled ``word``, found from the text (cheaper than walking the tree)."""
-    data, root = source.data, source.root
-    at = data.find(word)
-    while at >= 0:
-        end = at + len(word)
-        if (at == 0 or not _WORD.match(data, at - 1)) and not _WORD.match(data, end):
-            node = root.named_descendant_for_byte_range(at, end)
-            if node is not None and node.type == "identifier" and (node.start_byte, node.end_byte) == (at, end):
-                yield node
-        at = data.find(word, end)
+def _identifiers(source: Source, word: bytes) -> list[Node]:
+    """The identifiers spelled ``word``, found where its bytes stand."""
+    return scopes.named(source.root, word.decode())
 
 
 # -- making the plan ---------------------------------------------------------------
