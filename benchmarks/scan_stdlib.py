@@ -110,6 +110,9 @@ def _ast_grep(files: list[Path], root: Path) -> dict[str, float] | None:
     binary = shutil.which("ast-grep") or shutil.which("sg")
     if binary is None:
         return None
+    version = subprocess.run([binary, "--version"], capture_output=True, text=True)
+    if "ast-grep" not in version.stdout:
+        return None  # /usr/bin/sg is shadow's "switch group" where ast-grep is not installed
     with tempfile.TemporaryDirectory() as tmp:
         rules = Path(tmp) / "rules.yml"
         rules.write_text(AST_GREP_RULES)
