@@ -256,7 +256,8 @@ class _Lazy:
                 self.kinds.update({(struct, name): kind for name, kind in mutex_fields.items()})
             self.mutexes.update(locks.package_mutexes(facts.variables))
         self.kinds.update({("", name): kind for name, kind in self.mutexes.items()})
-        self._canonical: dict[int, Node] = {}
+        self._files: dict[Path, tuple[list[tuple[Node, Node]], list[int], dict[str, list[Node]]]] = {}
+        self._convention: dict[int, bool] = {}
         self._where: dict[int, Path] = {}  # id of a declaration -> its file
         self._variables: dict[str, bool] = {}
         self._accesses: dict[int, list[tuple[tuple[int, int], locks.Access]]] = {}
@@ -279,14 +280,21 @@ class _Lazy:
         member = self._members.get(path)
         return index.source_for(member.path, member.raw) if member is not None else self.view.source
 
-    def _declarations(self, path: Path) -> Iterator[tuple[Node, Node]]:
+    def _declarations(self, path: Path) -> list[tuple[Node, Node]]:
         """:func:`locks.declarations` of a file, one object per declaration whoever asks (they are keyed by id)."""
-        for declaration, body in locks.declarations(self._source(path).root):
-            kept = self._canonical.get(declaration.id)
-            if kept is None or kept != declaration:
-                kept = self._canonical[declaration.id] = declaration
-                self._where[id(kept)] = path
-            yield kept, body
+        return self._listed(path)[0]
+
+    def _listed(self, path: Path) -> tuple[list[tuple[Node, Node]], list[int], dict[str, list[Node]]]:
+        """A file's declarations with their bodies, where the bodies start, and the declarations by name."""
+        found = self._files.get(path)
+        if found is None:
+            listed = list(locks.declarations(self._source(path).root))
+            named: dict[str, list[Node]] = {}
+            for declaration, _ in listed:
+                self._where[id(declaration)] = path
+                named.setdefault(_name(declaration), []).append(declaration)
+            found = self._files[path] = (listed, [body.start_byte for _, body in listed], named)
+        return found
 
     def _mentioning(self, name: str) -> list[Path]:
         """The files, in the package's order, whose text holds ``name``: the only ones that can use it."""
@@ -328,16 +336,26 @@ class _Lazy:
         for path in self._sorted:
             if b"Lock" not in self._texts[path]:
                 continue  # a held mutex needs a Lock or RLock call in the same function
-            data = self._source(path).data
+            source = self._source(path)
+            taking = _taking(source)
+            starts = [at for at, _ in taking]
             for declaration, body in self._declarations(path):
-                if data.find(b"Lock", body.start_byte, body.end_byte) < 0:
-                    continue
+                first = bisect.bisect_left(starts, body.start_byte)
+                taken = {m for at, m in taking[first : bisect.bisect_left(starts, body.end_byte)]}
+                if not taken:
+                    continue  # held() finds only the Lock and RLock statements of the function
                 receiver, kind = locks.receiver_of(declaration)
                 fields = self.fields.get(kind, set()) if receiver else set()
-                if not fields and not self.mutexes:
-                    continue  # no field of the receiver's type is guarded, and there is no package mutex
+                if fields and not any(
+                    (n := locks.normalised(m, receiver)) is not None and _is_mutex(self.kinds, (kind, ""), n)
+                    for m in taken
+                ):
+                    fields = set()  # no mutex of the receiver's type is locked: no field access here is guarded
+                variables = any(m in self.mutexes for m in taken)  # else no package mutex is held at any identifier
+                if not fields and not variables:
+                    continue
                 mine = receiver.encode()
-                for match in locks.uses(body, bool(self.mutexes)):
+                for match in locks.uses(body, variables):
                     if "selector" in match:
                         if match["receiver"][0].text != mine or (match["field"][0].text or b"").decode() not in fields:
                             continue  # field_access's own tests, before held()
@@ -580,32 +598,36 @@ class _Lazy:
 
     def _calls_named(self, path: Path, name: str) -> tuple[list[locks.Call], bool, list[Node]]:
         """The calls of ``name`` in one file as :func:`locks.collect` records them, whether one starts it with
-        go, and the declarations named ``name``."""
+        go, and the declarations named ``name``; the calls found where the name is written in a function's body
+        (in source order, the order of the query's matches) rather than from every call of the bodies."""
         found = self._calls.get((path, name))
         if found is None:
-            data = self._source(path).data
+            source = self._source(path)
+            listed, starts, named = self._listed(path)
             word = name.encode()
             calls: list[locks.Call] = []
             started = False
-            declared = []
-            for declaration, body in self._declarations(path):
-                if _name(declaration) == name:
-                    declared.append(declaration)
-                if data.find(word, body.start_byte, body.end_byte) < 0:
+            for at in spelled(source.data, word):
+                i = bisect.bisect_right(starts, at) - 1
+                if i < 0 or at >= listed[i][1].end_byte:
+                    continue  # outside the functions' bodies
+                match = _call_named(source.root, at, len(word))
+                if match is None:
                     continue
+                declaration = listed[i][0]
                 receiver, kind = locks.receiver_of(declaration)
-                conventional: bool | None = None
-                for match in self._body_calls(body):
-                    if match["callee"][0].text != word:
-                        continue
-                    if conventional is None:
-                        conventional = locks.by_convention(declaration)
-                    call = locks.call_of(match, declaration, receiver, kind, conventional)
-                    if call is not None:
-                        calls.append(call)
-                        parent = match["call"][0].parent
-                        started = started or (parent is not None and parent.type == "go_statement")
-            found = self._calls[path, name] = (calls, started, declared)
+                call = locks.call_of(match, declaration, receiver, kind, self._conventional(declaration))
+                if call is not None:
+                    calls.append(call)
+                    parent = match["call"][0].parent
+                    started = started or (parent is not None and parent.type == "go_statement")
+            found = self._calls[path, name] = (calls, started, named.get(name, []))
+        return found
+
+    def _conventional(self, declaration: Node) -> bool:
+        found = self._convention.get(id(declaration))
+        if found is None:
+            found = self._convention[id(declaration)] = locks.by_convention(declaration)
         return found
 
     def _body_calls(self, body: Node) -> list[dict[str, list[Node]]]:
@@ -639,6 +661,43 @@ def _handed(source: Source, name: str) -> bool:
             continue
         return True
     return False
+
+
+def _taking(source: Source) -> list[tuple[int, str]]:
+    """The ``mu.Lock()``/``mu.RLock()`` statements of a file (not deferred: held() ignores those), by start,
+    with the mutex they take: found where ``Lock`` and ``RLock`` are written, not by walking every function."""
+    found: dict[int, str] = {}
+    for word in (b"Lock", b"RLock"):
+        for at in spelled(source.data, word):
+            end = at + len(word)
+            leaf = source.root.descendant_for_byte_range(at, end)
+            if leaf is None or leaf.type != "field_identifier" or leaf.start_byte != at or leaf.end_byte != end:
+                continue  # not a method name
+            selector = leaf.parent
+            call = selector.parent if selector is not None and selector.type == "selector_expression" else None
+            statement = call.parent if call is not None else None
+            taken = locks.lock_call(statement) if statement is not None else None
+            if taken is not None and not taken.deferred and taken.method in locks.LOCKS:
+                found[statement.start_byte] = taken.mutex  # type: ignore[union-attr]
+    return sorted(found.items())
+
+
+def _call_named(root: Node, at: int, size: int) -> dict[str, list[Node]] | None:
+    """The match of :func:`locks.uses` for a call whose callee is the name written at ``at``: ``f(...)`` or
+    ``x.f(...)`` with ``x`` an identifier; None for any other use of the name."""
+    leaf = root.descendant_for_byte_range(at, at + size)
+    if leaf is None or leaf.start_byte != at or leaf.end_byte != at + size:
+        return None  # part of a longer token, or not a token
+    function = leaf.parent if leaf.type == "field_identifier" else leaf if leaf.type == "identifier" else None
+    call = function.parent if function is not None else None
+    if call is None or call.type != "call_expression" or call.child_by_field_name("function") != function:
+        return None
+    if function is leaf:
+        return {"call": [call], "callee": [leaf]}
+    operand = function.child_by_field_name("operand")
+    if function.type != "selector_expression" or function.child_by_field_name("field") != leaf or operand is None:
+        return None
+    return {"call": [call], "callee": [leaf], "on": [operand]} if operand.type == "identifier" else None
 
 
 def _as_match(selector: Node) -> dict[str, list[Node]]:
