@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
-from gofix_conc import concurrency, imports, index, layout, scopes
+from gofix_conc import concurrency, ignores, imports, index, layout, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.edits import merge_insertions
 from gofix_conc.model import Edit, Finding, Fix, Rule, Safety
@@ -303,7 +303,7 @@ def plan(ctx: FileContext, members: list[index.Member], name: str, triggers: tup
 
 
 def _top_level(source: Source, name: str) -> list[scopes.Declaration]:
-    found = scopes._package_declarations(source.root)
+    found = scopes.package_declarations(source.root)
     decl = found.get(name)
     if decl is None:
         return []
@@ -407,13 +407,7 @@ def _racy_updates(files: list[File], name: str) -> list[str]:
 
 def _silenced(source: Source, node: Node) -> bool:
     """Whether an ignore comment silences non-atomic-counter's finding at ``node`` (as the engine reads them)."""
-    if b"gofix-conc:ignore" not in source.data:
-        return False
-    from gofix_conc import engine  # the engine imports the rules: read its ignore comments when needed
-
-    line = node.start_point.row + 1
-    ignores = engine._ignores(source)
-    return any(RULE_ID in ig.rules or "all" in ig.rules for n in (line, line - 1) for ig in ignores.get(n, []))
+    return ignores.silences(source, node.start_point.row + 1, RULE_ID)
 
 
 def _parts(
@@ -498,7 +492,7 @@ def _reserved(ctx: FileContext, files: list[File], f: File) -> set[str]:
         for member in package.declaring(candidate):
             if member.path not in (f.path, ctx.path) and candidate in member.facts.names():
                 taken.add(candidate)
-        if ctx.path != f.path and candidate in scopes._package_declarations(ctx.root):
+        if ctx.path != f.path and candidate in scopes.package_declarations(ctx.root):
             taken.add(candidate)
     return taken
 

@@ -12,7 +12,6 @@ import functools
 import itertools
 import json
 import os
-import re
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -29,7 +28,6 @@ from gofix_conc.source import Source, SourceError, captures
 
 MAX_PASSES = 10
 UNUSED_IGNORE = "unused-ignore"
-_IGNORE = re.compile(r"//\s*gofix-conc:ignore\s+([\w,-]+)\s*(.*)")
 
 
 class Status(str, Enum):
@@ -119,31 +117,6 @@ class Appeared:
     after: FixKey
 
 
-@dataclass
-class _Ignore:
-    line: int
-    rules: frozenset[str]
-    reason: str
-    node_start: int
-    node_end: int
-    used: bool = False
-
-
-def _ignores(source: Source) -> dict[int, list[_Ignore]]:
-    by_line: dict[int, list[_Ignore]] = {}
-    if b"gofix-conc:ignore" not in source.data:
-        return by_line
-    for comment in captures("(comment) @c", source.root).get("c", []):
-        match = _IGNORE.match(source.text(comment))
-        if match:
-            line = comment.start_point.row + 1
-            entry = _Ignore(
-                line, frozenset(match[1].split(",")), match[2].strip(), comment.start_byte, comment.end_byte
-            )
-            by_line.setdefault(line, []).append(entry)
-    return by_line
-
-
 def _ignore_problems(path: Path, source: Source) -> tuple[Problem, ...]:
     """Warnings for ignore comments that silence nothing whatever the code: no rule id, an unknown id, bad form.
 
@@ -169,7 +142,7 @@ def _check(
     scopes.forget()
     source_module.forget()
     ctx = FileContext(path, source, go_version, settings.options, fixing=settings.fix)
-    ignores = _ignores(source)
+    silencers = ignores.by_line(source)
     findings: list[Finding] = []
     errors: list[str] = []
     off = config.per_file_ignored(path, settings.config_root or Path.cwd(), settings.per_file_ignores)
@@ -193,7 +166,7 @@ def _check(
                 (
                     ig
                     for line in (finding.line, finding.line - 1)
-                    for ig in ignores.get(line, [])
+                    for ig in silencers.get(line, [])
                     if finding.rule in ig.rules or "all" in ig.rules
                 ),
                 None,
@@ -203,7 +176,7 @@ def _check(
             else:
                 silencer.used = True
     if settings.report_unused_ignores:
-        for ig in (ig for group in ignores.values() for ig in group if not ig.used):
+        for ig in (ig for group in silencers.values() for ig in group if not ig.used):
             line, column = source.position(ig.node_start)
             end_line, end_column = source.position(ig.node_end)
             message = f"ignore comment for {', '.join(sorted(ig.rules))} silences nothing"

@@ -11,12 +11,48 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+
+from gofix_conc.source import Source, captures
 
 DIRECTIVE = "gofix-conc:ignore"
 SYNTAX = f"//{DIRECTIVE} <rule-id> [reason]"
 _LINE = re.compile(r"//\s*gofix-conc:ignore(?P<rest>.*)", re.DOTALL)
 _BLOCK = re.compile(r"/\*\s*gofix-conc:ignore\b")
 _IDS = re.compile(r"\s+(?P<ids>[\w,-]+)")
+_IGNORE = re.compile(r"//\s*gofix-conc:ignore\s+([\w,-]+)\s*(.*)")
+
+
+@dataclass
+class Ignore:
+    """One ignore comment: it silences ``rules`` on its line and the next."""
+
+    line: int
+    rules: frozenset[str]
+    reason: str
+    node_start: int
+    node_end: int
+    used: bool = False
+
+
+def by_line(source: Source) -> dict[int, list[Ignore]]:
+    """The file's ignore comments by line."""
+    found: dict[int, list[Ignore]] = {}
+    if DIRECTIVE.encode() not in source.data:
+        return found
+    for comment in captures("(comment) @c", source.root).get("c", []):
+        match = _IGNORE.match(source.text(comment))
+        if match:
+            line = comment.start_point.row + 1
+            entry = Ignore(line, frozenset(match[1].split(",")), match[2].strip(), comment.start_byte, comment.end_byte)
+            found.setdefault(line, []).append(entry)
+    return found
+
+
+def silences(source: Source, line: int, rule: str) -> bool:
+    """Whether an ignore comment silences ``rule``'s finding on ``line`` (1-based), as the engine reads them."""
+    comments = by_line(source)
+    return any(rule in ig.rules or "all" in ig.rules for n in (line, line - 1) for ig in comments.get(n, []))
 
 
 def check_ignore_comment(text: str, known_ids: Iterable[str]) -> str | None:

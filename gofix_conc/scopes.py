@@ -191,7 +191,8 @@ def declared_by(statement: Node) -> list[Declaration]:
     return remembered(_DECLARED, statement, _declared_by)
 
 
-def _package_declarations(source_file: Node) -> dict[str, Declaration]:
+def package_declarations(source_file: Node) -> dict[str, Declaration]:
+    """What the file declares at the package level, by name (the first declaration of each)."""
     return remembered(_PACKAGE, source_file, _first_declarations)
 
 
@@ -484,7 +485,7 @@ def _resolve(ident: Node) -> Declaration | None:
             if decl is not None:
                 return decl
         elif node.type == "source_file":
-            return _package_declarations(node).get(name)
+            return package_declarations(node).get(name)
         elif node.type in _HEADERS:
             for decl in header_declarations(node, child):
                 if decl.name == name:
