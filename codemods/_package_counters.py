@@ -297,6 +297,13 @@ def plan(ctx: FileContext, members: list[index.Member], name: str, triggers: tup
         decl_file, decl = declarations[0]
         uses = {f.path: _uses(f, name, decl) for f in files}
         result.parts, result.kind = _parts(ctx, files, name, decl_file, decl, uses)
+        if all(r.split(":")[0].endswith("_test.go") for r in racy) and not decl_file.path.name.endswith("_test.go"):
+            # Only tests race: whether the package's own code should pay for atomics is the maintainer's call.
+            note = f" (check: only tests update {name} from goroutines; the fix changes the package's declaration)"
+            result.parts = {
+                path: dataclasses.replace(fix, message=fix.message + note, safety=Safety.UNSAFE)
+                for path, fix in result.parts.items()
+            }
     except Refused as refused:
         result.refused = str(refused)
     return result

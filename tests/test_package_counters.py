@@ -288,3 +288,13 @@ def test_two_counters_declared_in_one_file_are_both_fixed(tmp_path: Path) -> Non
     assert "var requests atomic.Int64" in new["counter.go"] and "var errors atomic.Int64" in new["counter.go"]
     assert "log.Print(requests.Load(), errors.Load())" in new["report.go"]
     assert "errors.Add(1)" in new["serve.go"] and "requests.Add(1)" in new["serve.go"]
+
+
+def test_a_race_only_tests_have_makes_every_part_unsafe(tmp_path: Path) -> None:
+    test = SERVE.replace("// Serve handles", "// serveAll handles").replace("func Serve(", "func serveAll(")
+    paths = _package(
+        tmp_path, {"counter.go": "package p\n\nvar requests int\n", "serve_test.go": test, "report.go": REPORT}
+    )
+    parts = [f.fix for p in paths for f in _findings(p)]
+    assert len(parts) == 3 and all(fix is not None and fix.safety.value == "unsafe" for fix in parts)
+    assert all("only tests update requests from goroutines" in fix.message for fix in parts)  # type: ignore[union-attr]
