@@ -341,30 +341,40 @@ class _Lazy:
             starts = [at for at, _ in taking]
             for declaration, body in self._declarations(path):
                 first = bisect.bisect_left(starts, body.start_byte)
-                taken = {m for at, m in taking[first : bisect.bisect_left(starts, body.end_byte)]}
+                taken = taking[first : bisect.bisect_left(starts, body.end_byte)]
                 if not taken:
                     continue  # held() finds only the Lock and RLock statements of the function
                 receiver, kind = locks.receiver_of(declaration)
                 fields = self.fields.get(kind, set()) if receiver else set()
-                if fields and not any(
-                    (n := locks.normalised(m, receiver)) is not None and _is_mutex(self.kinds, (kind, ""), n)
-                    for m in taken
-                ):
+                # held() at a node holds what statements before it took: the first lock of a guarding mutex
+                field_lock = next(
+                    (
+                        at
+                        for at, m in taken
+                        if (n := locks.normalised(m, receiver)) is not None and _is_mutex(self.kinds, (kind, ""), n)
+                    ),
+                    None,
+                )
+                variable_lock = next((at for at, m in taken if m in self.mutexes), None)
+                if field_lock is None:
                     fields = set()  # no mutex of the receiver's type is locked: no field access here is guarded
-                variables = any(m in self.mutexes for m in taken)  # else no package mutex is held at any identifier
-                if not fields and not variables:
+                if not fields and variable_lock is None:
                     continue
                 mine = receiver.encode()
-                for match in locks.uses(body, variables):
+                for match in locks.uses(body, variable_lock is not None):
                     if "selector" in match:
                         if match["receiver"][0].text != mine or (match["field"][0].text or b"").decode() not in fields:
                             continue  # field_access's own tests, before held()
-                        if not locks.held(match["selector"][0], declaration):
+                        if match["selector"][0].start_byte < field_lock or not locks.held(
+                            match["selector"][0], declaration
+                        ):
                             continue  # nothing is locked here
                         access = locks.field_access(match, declaration, receiver, kind, fields)
                     elif "ident" in match:
                         ident = match["ident"][0]
-                        if not any(m in self.mutexes for m in locks.held(ident, declaration)):
+                        if ident.start_byte < variable_lock or not any(  # type: ignore[operator]
+                            m in self.mutexes for m in locks.held(ident, declaration)
+                        ):
                             continue  # no package mutex is held here: no variable it guards is locked
                         if not locks.is_write(ident):
                             found.append((ident, declaration))  # wanted only for a variable written under a lock
