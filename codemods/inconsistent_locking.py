@@ -242,8 +242,8 @@ class _Lazy:
         self.kinds: dict[tuple[str, str], str] = {}
         self.mutexes: dict[str, str] = {}
         for path, text in self._texts.items():
-            if b"Mutex" not in text:
-                continue  # a mutex field or variable is declared sync.Mutex or sync.RWMutex
+            if b"Mutex" not in text or not _declares_mutex(self._source(path)):
+                continue  # a mutex field or variable is declared sync.Mutex or sync.RWMutex at the top level
             facts = self._facts(path)
             for struct, sync_fields in facts.sync_fields.items():
                 mutex_fields = {s.name: s.kind for s in sync_fields if s.kind != "Pool"}
@@ -670,6 +670,25 @@ def _handed(source: Source, name: str) -> bool:
         if function is not None and function.type == "selector_expression" and (function.text or b"").endswith(b".Do"):
             continue
         return True
+    return False
+
+
+def _declares_mutex(source: Source) -> bool:
+    """Whether ``Mutex`` or ``RWMutex`` is written as a qualified type (``sync.Mutex``) in a declaration of the
+    file's top level: the only place the index finds mutex fields and :func:`locks.package_mutexes` variables."""
+    root = source.root
+    for word in (b"Mutex", b"RWMutex"):
+        for at in spelled(source.data, word):
+            leaf = root.descendant_for_byte_range(at, at + len(word))
+            if leaf is None or leaf.type != "type_identifier" or leaf.parent is None:
+                continue
+            if leaf.parent.type != "qualified_type" or leaf.start_byte != at:
+                continue
+            top = leaf.parent
+            while top.parent is not None and top.parent != root:
+                top = top.parent
+            if top.type in ("type_declaration", "var_declaration"):
+                return True
     return False
 
 
