@@ -72,7 +72,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -118,7 +117,7 @@ class Candidate:
 
 def check(ctx: FileContext) -> Iterator[Finding]:
     data = ctx.source.data
-    here = _directory(ctx.path.parent)
+    here = _directory(ctx)
     types = _type_texts(ctx, here)
     arrays = _hits(data)
     mentions = _mentions(data, types.arrays())
@@ -422,7 +421,7 @@ def _other_name(text: bytes, at: int) -> re.Match[bytes] | None:
 
 @dataclass
 class _Directory:
-    """The Go files of a directory as on disk (every package clause, tests and generated files too), read once."""
+    """The Go files of the package as on disk (with its tests for a test file; generated ones too), as indexed."""
 
     texts: dict[str, bytes]  # by file name
     declarations: dict[str, list[tuple[bytes, int]]]  # by file name: _type_declarations
@@ -432,45 +431,31 @@ class _Directory:
     regions: dict[bytes, list[tuple[str, bytes, int, int]]] | None = None  # _regions of the hand-written files
 
 
-# The directory the engine is in (the index empties it when the engine leaves a directory).
-_DIRECTORY: dict[Path, tuple[int, _Directory]] = index.package_cache({})
+# Per package of the directory the engine is in, by the index's package (the index empties it when the engine
+# leaves a directory); each file's type declarations, shared by the package with and without its tests.
+_DIRECTORY: dict[int, tuple[index.Package, _Directory]] = index.package_cache({})
+_DECLARATIONS: dict[Path, tuple[bytes, list[tuple[bytes, int]]]] = index.package_cache({})
 
 
-def _directory(directory: Path) -> _Directory:
-    try:
-        stamp = directory.stat().st_mtime_ns  # files added, removed or replaced
-    except OSError:
-        stamp = -1
-    kept = _DIRECTORY.get(directory)
-    if kept is not None and kept[0] == stamp:
+def _directory(ctx: FileContext) -> _Directory:
+    """The files of the package (every file Types, the call graph and _called_somewhere may read: a superset)."""
+    view = ctx.package
+    package = index.package(view.path.parent, view.name, view.is_test)  # read once per directory by the index
+    kept = _DIRECTORY.get(id(package))
+    if kept is not None and kept[0] is package:
         return kept[1]
-    texts: dict[str, bytes] = {}
-    try:
-        entries = [(e.name, e.path) for e in os.scandir(directory) if e.name.endswith(".go")]
-    except OSError:
-        entries = []
-    for name, path in entries:
-        try:
-            texts[name] = _read(path)
-        except OSError:
-            continue
-    declarations = {n: _type_declarations(t) for n, t in texts.items() if b"\ntype" in t}
+    texts, declarations = {}, {}
+    for member in package.members:
+        name, raw = member.path.name, member.raw
+        texts[name] = raw
+        if b"\ntype" in raw:
+            known = _DECLARATIONS.get(member.path)
+            if known is None or known[0] is not raw:
+                known = _DECLARATIONS[member.path] = (raw, _type_declarations(raw))
+            declarations[name] = known[1]
     found = _Directory(texts, declarations, _TypeTexts([(texts[n], d) for n, d in declarations.items()]))
-    _DIRECTORY.clear()
-    _DIRECTORY[directory] = (stamp, found)
+    _DIRECTORY[id(package)] = (package, found)
     return found
-
-
-def _read(path: str) -> bytes:
-    """A file's bytes (os.read: a third cheaper than open().read() for many small files)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        chunks = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
 
 
 def _type_texts(ctx: FileContext, here: _Directory) -> _TypeTexts:
