@@ -130,15 +130,15 @@ class AtomicUse:
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
+    if ctx.is_test_file and not _starts_goroutines(ctx):
+        return  # see the doc: a test file's plain access counts only in or beside a goroutine the file starts
     view = ctx.package
     package = index.package(view.path.parent, view.name, view.is_test)
     own_name = view.path.name  # the members are files of view's directory: their names tell them apart
     others = [m for m in package.mentioning("sync/atomic") if m.path.name != own_name]
     own = _atomic_name(ctx.source)
     if own is None and not others:
-        return  # no file of the package uses sync/atomic: nothing else is parsed (nor goroutines looked for)
-    if ctx.is_test_file and not _starts_goroutines(ctx):
-        return  # see the doc: a test file's plain access counts only in or beside a goroutine the file starts
+        return  # no file of the package uses sync/atomic: nothing else is parsed
     atomics: dict[tuple[str, ...], list[AtomicUse]] = {}
     found = list(atomic_uses(ctx.source, own, view, own=True)) if own is not None else []
     for member in others:
