@@ -144,8 +144,9 @@ from __future__ import annotations
 
 import textwrap
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from tree_sitter import Node
 
@@ -211,20 +212,21 @@ KNOWN_HELPERS = (
 UNKNOWN_FUNCTION = "it runs a function the package does not show (a callback, from elsewhere): check what it hands over"
 MESSAGE = "goroutine has no deferred recover: a panic in it crashes the whole program"
 HANDOFF_KINDS = ("send", "signal", "unlock", "wake", "close", "result", "receive")
+T = TypeVar("T")
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
     if ctx.is_test_file and not ctx.option("include-tests"):
         return  # a panic in a test goroutine fails the test run, which is what tests want
-    found: package.Package | None = None
-    recovers = True
+    found: package.Lazy | None = None
+    file: File | None = None
     for go in concurrency.go_statements(ctx.source):  # every goroutine:  go <call>
-        if found is None:  # read once, and only for files with a go
-            found = package.siblings(ctx.path, ctx.source)
-            recovers = may_recover(ctx, found)
+        if found is None or file is None:  # read once, and only for files with a go
+            found = package.Lazy(ctx.path, ctx.source)  # each question parses only the files that may answer it
+            file = File(*own_file(ctx), recovers=may_recover(ctx, found))
         if not ctx.option("include-tests") and loggers.testing_parameter(scopes.top_level(go)) is not None:
             continue  # a test helper outside _test.go (func f(t *testing.T)): tests want the crash too
-        run = Goroutine(ctx, found, go, recovers)
+        run = Goroutine(ctx, found, go, file)
         if run.wants_the_crash():
             continue
         fix = plan_fix(run)
@@ -235,19 +237,33 @@ def check(ctx: FileContext) -> Iterator[Finding]:
 
 
 @dataclass
+class File:
+    """What the rule reads of the checked file once, and what it works out for one goroutine that holds for all."""
+
+    imports: frozenset[str]  # the names the file's imports take
+    declared: dict[str, list[Node]]  # its functions and methods by name
+    recovers: bool = True  # whether a deferred call of the package may recover (see may_recover)
+    memo: dict[tuple[str, int], tuple[Node, object]] = field(default_factory=dict)  # by question and node
+
+
+@dataclass
 class Goroutine:
     """One go statement, what it runs (as far as the package shows) and what it hands over."""
 
     ctx: FileContext
-    package: package.Package
+    package: package.Lazy
     go: Node
-    recovers: bool = True  # whether a deferred call of the package may recover (see may_recover)
+    file: File
     bodies: list[Node] | None = field(init=False)
     literal: Node | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.literal = goroutines.literal_of(self.go)
         self.bodies = goroutine_bodies(self, self.go)
+
+    @property
+    def recovers(self) -> bool:
+        return self.file.recovers
 
     def wants_the_crash(self) -> bool:
         """Already protected, handling panics on purpose, or meant to end the process when it dies."""
@@ -316,8 +332,23 @@ def goroutine_bodies(run: Goroutine, go: Node) -> list[Node] | None:
     return callee_bodies(run, function) if function is not None else None
 
 
+def remembered(run: Goroutine, question: str, node: Node, answer: Callable[[], T]) -> T:
+    """``answer()``, worked out once per file: what the rule asks of a node does not depend on the goroutine."""
+    key = (question, node.id)
+    hit = run.file.memo.get(key)
+    if hit is not None and hit[0] == node:
+        return hit[1]  # type: ignore[return-value]
+    found = answer()
+    run.file.memo[key] = (node, found)
+    return found
+
+
 def callee_bodies(run: Goroutine, function: Node) -> list[Node] | None:
     """Bodies of the functions a call expression's function part may be, in this file or the package."""
+    return remembered(run, "callees", function, lambda: find_callee_bodies(run, function))
+
+
+def find_callee_bodies(run: Goroutine, function: Node) -> list[Node] | None:
     found: list[Node] = []
     if function.type == "identifier":
         decl = scopes.resolve(function)
@@ -331,7 +362,7 @@ def callee_bodies(run: Goroutine, function: Node) -> list[Node] | None:
     elif function.type == "selector_expression":
         operand = function.child_by_field_name("operand")
         name = function.child_by_field_name("field")
-        if operand is None or name is None or is_package(run.ctx, operand):
+        if operand is None or name is None or is_package(run, operand):
             return None  # another package
         if of_another_package(operand):
             return None  # ready.Broadcast() with ready *sync.Cond: not a method of this package
@@ -345,7 +376,7 @@ def callee_bodies(run: Goroutine, function: Node) -> list[Node] | None:
 
 def declarations(run: Goroutine, name: str) -> list[Node]:
     """Functions and methods called ``name``: this file's, else the package's other files'."""
-    own = own_file(run.ctx)[1].get(name)
+    own = run.file.declared.get(name)
     return list(own) if own else run.package.functions.get(name, [])
 
 
@@ -413,11 +444,11 @@ def type_name_of(declared: Node | None) -> str | None:
     return text(declared) if declared is not None and declared.type == "type_identifier" else None
 
 
-def is_package(ctx: FileContext, operand: Node) -> bool:
+def is_package(run: Goroutine, operand: Node) -> bool:
     """``x`` in ``x.F`` names an imported package (not shadowed by a local declaration)."""
     if operand.type != "identifier" or scopes.resolve(operand) is not None:
         return False
-    return text(operand) in own_file(ctx)[0]
+    return text(operand) in run.file.imports
 
 
 def own_statements(body: Node) -> list[Node]:
@@ -432,7 +463,7 @@ def outside_literals(body: Node, nodes: list[Node]) -> list[Node]:
 # -- protection -------------------------------------------------------------
 
 
-def may_recover(ctx: FileContext, siblings: package.Package) -> bool:
+def may_recover(ctx: FileContext, siblings: package.Lazy) -> bool:
     """Whether some file of the package writes ``recover`` or the name of a helper (see :func:`defers_recover`).
 
     A deferred call recovers through a ``recover()`` in a func literal or a
@@ -442,7 +473,7 @@ def may_recover(ctx: FileContext, siblings: package.Package) -> bool:
     """
     helpers = {*(ctx.option("helpers") or []), *KNOWN_HELPERS}
     words = [b"recover", *(str(h).rsplit(".", 1)[-1].encode() for h in helpers)]
-    texts = [ctx.source.data, *(f.source.data for f in siblings.files)]
+    texts = [ctx.source.data, *siblings.texts()]  # the sibling files' texts, not parsed
     return any(word in data for data in texts for word in words)
 
 
@@ -465,7 +496,7 @@ def defers_recover(run: Goroutine, defer: Node) -> bool:
         return False
     if function.type == "func_literal":
         return calls_recover(function)
-    if is_configured_helper(run.ctx, function):
+    if is_configured_helper(run, function):
         return True
     bodies = callee_bodies(run, function)
     return bodies is not None and all(calls_recover(b.parent) for b in bodies if b.parent is not None)
@@ -477,13 +508,14 @@ def calls_recover(function: Node) -> bool:
     return any(scopes.enclosing_function(c) == function for c in calls if scopes.resolve(c.named_children[0]) is None)
 
 
-def is_configured_helper(ctx: FileContext, function: Node) -> bool:
+def is_configured_helper(run: Goroutine, function: Node) -> bool:
     """The deferred function is listed in ``helpers`` (or known): by its text, or as package path + name."""
+    ctx = run.ctx
     helpers = {*(ctx.option("helpers") or []), *KNOWN_HELPERS}
     if text(function) in helpers:
         return True
     operand = function.child_by_field_name("operand") if function.type == "selector_expression" else None
-    if operand is None or not is_package(ctx, operand):
+    if operand is None or not is_package(run, operand):
         return False
     name = text(function.child_by_field_name("field"))
     imported = next(i for i in imports(ctx.source) if i.local_name == text(operand))
@@ -513,6 +545,10 @@ def handles_panics(run: Goroutine, body: Node, depth: int) -> bool:
     hide the crash the code asks for. ``defer recover()`` and the like recover
     nothing and do not count.
     """
+    return remembered(run, f"handles{depth}", body, lambda: find_handled_panics(run, body, depth))
+
+
+def find_handled_panics(run: Goroutine, body: Node, depth: int) -> bool:
     defers = captures("(defer_statement) @d", body).get("d", [])
     if any(defers_recover(run, d) for d in defers if in_file(run, d) or d.parent != body):
         return True
@@ -1020,7 +1056,7 @@ def visible_work(run: Goroutine, body: Node) -> str | None:
         if function.type == "selector_expression":
             operand = function.child_by_field_name("operand")
             name = text(function.child_by_field_name("field"))
-            if operand is not None and is_package(run.ctx, operand):
+            if operand is not None and is_package(run, operand):
                 allowed = READ_ONLY.get(text(operand), ())
                 if allowed is None or name in (allowed or ()):
                     continue  # reads its arguments only
@@ -1036,7 +1072,7 @@ def visible_work(run: Goroutine, body: Node) -> str | None:
             continue  # len(x), string(b): reads only
         arguments = call.child_by_field_name("arguments")
         for ident in captures("(identifier) @i", arguments).get("i", []) if arguments is not None else []:
-            if from_outside(run, body, ident) and not is_package(run.ctx, ident):
+            if from_outside(run, body, ident) and not is_package(run, ident):
                 return f"it passes {text(ident)} to {text(function)}"
     return None
 
@@ -1055,7 +1091,9 @@ def from_outside(run: Goroutine, body: Node, ident: Node) -> bool:
     """A name the goroutine shares with its starter: captured, a parameter, or package-level."""
     decl = scopes.resolve(ident)
     if decl is None:
-        return text(ident) in run.package.functions or not (text(ident) in BUILTINS or is_package(run.ctx, ident))
+        # The package's functions are looked up (parsing the files that may declare one) only for a name that
+        # is a builtin or an import's: any other undeclared name is from outside whatever the package declares.
+        return not (text(ident) in BUILTINS or is_package(run, ident)) or text(ident) in run.package.functions
     return decl.kind not in ("type", "const") and not scopes.contains(body, decl.node)
 
 
@@ -1148,7 +1186,7 @@ def quiet_call(run: Goroutine, call: Node) -> bool:
         return False
     name = text(function.child_by_field_name("field"))
     operand = function.child_by_field_name("operand")
-    if operand is None or is_package(run.ctx, operand):
+    if operand is None or is_package(run, operand):
         return False
     if name in QUIET_METHODS:
         return not values
@@ -1301,7 +1339,7 @@ def prepare_handler(run: Goroutine) -> Handler | str | None:
     cycle = loggers.import_cycle(ctx.path, paths) if paths else None
     if cycle is not None:
         return f"importing {cycle} here would create an import cycle"
-    names, edits = ctx.import_names(*paths) if paths else ({}, [])
+    names, edits = import_names(ctx, paths) if paths else ({}, [])
     if any(declared_in_function(ctx, name, run.go) for name in names.values()):
         return None
     renames = {default_name(p): names[p] for p in paths}
@@ -1309,6 +1347,21 @@ def prepare_handler(run: Goroutine) -> Handler | str | None:
     body = [f"\t\t{line}" for line in text_.splitlines() if line.strip()]
     lines = ["defer func() {", f"\tif {value} := recover(); {value} != nil {{", *body, "\t}", "}()"]
     return Handler(lines, edits, concerns)
+
+
+# Per pass of a file: the handler's imports, the same for every goroutine of it.
+_IMPORTS: weakref.WeakKeyDictionary[FileContext, dict[tuple[str, ...], tuple[dict[str, str], list[Edit]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def import_names(ctx: FileContext, paths: list[str]) -> tuple[dict[str, str], list[Edit]]:
+    """``ctx.import_names(*paths)``, worked out once per pass of the file (the file does not change in a pass)."""
+    found = _IMPORTS.setdefault(ctx, {})
+    key = tuple(paths)
+    if key not in found:
+        found[key] = ctx.import_names(*paths)
+    return found[key]
 
 
 NO_CONVENTION = (

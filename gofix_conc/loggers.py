@@ -28,7 +28,7 @@ from tree_sitter import Node
 
 from gofix_conc import scopes
 from gofix_conc.imports import imports
-from gofix_conc.package import Package
+from gofix_conc.package import Lazy, Package
 from gofix_conc.source import Source, captures
 
 LOGGER_NAMES = ("log", "logger", "Log", "Logger")
@@ -47,6 +47,9 @@ VALUE_TYPES = {
     "*testing.B": "testing",
     "testing.TB": "testing",
 }
+
+# What a logger field's written type holds (``*slog.Logger``): a struct whose file has none has no logger field.
+FIELD_TYPES = tuple(sorted({t.lstrip("*").encode() for t, kind in VALUE_TYPES.items() if kind != "testing"}))
 
 # Logging packages in order of preference, with the kind of calls they take.
 PACKAGES = (
@@ -75,13 +78,13 @@ class Logger:
     found: str  # where it comes from, for messages: "s.logger (*slog.Logger)", "log/slog"
 
 
-def find(source: Source, package: Package, near: Node) -> Logger | None:
+def find(source: Source, package: Package | Lazy, near: Node) -> Logger | None:
     """The logger code placed at ``near`` should use, or None when the package has no convention."""
     function = scopes.top_level(near)
     return _from_function(source, package, function) or _package_logf(source, package) or _imported(source, package)
 
 
-def _from_function(source: Source, package: Package, function: Node) -> Logger | None:
+def _from_function(source: Source, package: Package | Lazy, function: Node) -> Logger | None:
     parameters = [
         (p, d)
         for field in ("parameters", "receiver")
@@ -107,7 +110,7 @@ def _from_function(source: Source, package: Package, function: Node) -> Logger |
     return None
 
 
-def _receiver_logger(source: Source, package: Package, receiver: str, type_node: Node | None) -> Logger | None:
+def _receiver_logger(source: Source, package: Package | Lazy, receiver: str, type_node: Node | None) -> Logger | None:
     while type_node is not None and type_node.type in ("pointer_type", "generic_type"):
         type_node = type_node.named_children[0]
     if type_node is None or type_node.type != "type_identifier":
@@ -128,21 +131,20 @@ def _receiver_logger(source: Source, package: Package, receiver: str, type_node:
     return None
 
 
-def _package_logf(source: Source, package: Package) -> Logger | None:
+def _package_logf(source: Source, package: Package | Lazy) -> Logger | None:
     for function in package.functions.get("logf", []) + _own_declarations(source, "logf"):
         if function.type == "function_declaration" and _is_printf(function):
             return Logger("logf", "logf", None, "logf")
     return None
 
 
-def _imported(source: Source, package: Package) -> Logger | None:
+def _imported(source: Source, package: Package | Lazy) -> Logger | None:
     own = {i.path for i in imports(source)}
     for path, kind in PACKAGES:
         if path in own:
             return Logger(kind, None, path, path)
-    everywhere = {i.path for i in package.imports()}
     for path, kind in PACKAGES:
-        if path in everywhere:
+        if package.imports_path(path):
             return Logger(kind, None, path, path)
     return None
 
@@ -159,10 +161,12 @@ def _own_declarations(source: Source, name: str) -> list[Node]:
     return [n.parent for n in captures(query, source.root).get("n", []) if _text(n) == name and n.parent is not None]
 
 
-def _type_specs(source: Source, package: Package, name: str) -> list[Node]:
+def _type_specs(source: Source, package: Package | Lazy, name: str) -> list[Node]:
+    """The declarations of type ``name`` in the file and the package, those of the package only from
+    files that hold a logger field's type (other structs cannot have a logger field)."""
     own = [n.parent for n in captures("(type_spec name: (type_identifier) @n)", source.root).get("n", [])]
-    return [s for s in own if s is not None and _text(s.child_by_field_name("name")) == name] + package.types.get(
-        name, []
+    return [s for s in own if s is not None and _text(s.child_by_field_name("name")) == name] + package.types_holding(
+        name, FIELD_TYPES
     )
 
 
@@ -189,8 +193,9 @@ def _compared_with_nil(function: Node, name: str) -> bool:
     return any(_text(x) == name for x in captures(NIL_CHECKS, function).get("x", []))
 
 
-def _field_compared_with_nil(source: Source, package: Package, field: str) -> bool:
-    roots = [source.root, *(f.source.root for f in package.files)]
+def _field_compared_with_nil(source: Source, package: Package | Lazy, field: str) -> bool:
+    # x.field == nil: only a file whose text holds the field's name and nil can have one.
+    roots = [source.root, *(f.source.root for f in package.mentioning(field, "nil"))]
     for root in roots:
         for x in captures(NIL_CHECKS, root).get("x", []):
             if x.type == "selector_expression" and _text(x.child_by_field_name("field")) == field:
@@ -222,7 +227,19 @@ _MODULE_LINE = re.compile(rb"^module\s+(\S+)", re.MULTILINE)
 
 def import_cycle(file: Path, paths: list[str]) -> str | None:
     """The first of ``paths`` whose import would make the file's package import itself; None when none does."""
-    found = _package_path(file.resolve().parent)
+    directory = file.resolve().parent if file.is_symlink() else _resolved(file.parent)
+    return _import_cycle(directory, tuple(paths))
+
+
+@functools.lru_cache(maxsize=256)
+def _resolved(directory: Path) -> Path:
+    return directory.resolve()
+
+
+@functools.lru_cache(maxsize=1024)
+def _import_cycle(directory: Path, paths: tuple[str, ...]) -> str | None:
+    """:func:`import_cycle` for the package in ``directory``: asked once per package and handler."""
+    found = _package_path(directory)
     if found is None:
         return None  # no go.mod: the package's import path is unknown
     module, own = found

@@ -8,13 +8,15 @@ out (the rule has its current text in its own context).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tree_sitter import Node
 
-from gofix_conc import index
-from gofix_conc.imports import Import
+from gofix_conc import buildtags, index
+from gofix_conc.imports import Import, imports
 from gofix_conc.source import Source
 
 # Functions and methods by name:  func name(...) {...}   func (r T) name(...) {...}
@@ -45,6 +47,21 @@ class Package:
     def imports(self) -> list[Import]:
         return [i for f in self.facts for i in f.imports]
 
+    def texts(self) -> list[bytes]:
+        return [f.source.data for f in self.files]
+
+    def mentioning(self, *words: str) -> list[Sibling]:
+        """The files whose text holds every one of ``words``."""
+        return [f for f in self.files if all(w.encode() in f.source.data for w in words)]
+
+    def imports_path(self, path: str) -> bool:
+        """Whether some file imports ``path``."""
+        return any(i.path == path for i in self.imports())
+
+    def types_holding(self, name: str, words: tuple[bytes, ...]) -> list[Node]:
+        """``types[name]`` from the files whose text holds one of ``words``."""
+        return [n for f in self.facts if any(w in f.source.data for w in words) for n in f.types.get(name, [])]
+
 
 EMPTY = Package("", ())
 
@@ -56,15 +73,193 @@ def package_name(source: Source) -> str:
 def siblings(path: Path, source: Source, view: index.PackageView | None = None) -> Package:
     """The other files of ``path``'s package (those a test file can see, for a test file)."""
     view = view or index.view(path, source)
-    files = view.siblings
+    return _merged(view.name, view.siblings)
+
+
+def _merged(name: str, files: list[index.FileFacts]) -> Package:
     functions: dict[str, list[Node]] = {}
     types: dict[str, list[Node]] = {}
     for f in files:
-        for name, nodes in f.functions.items():
-            functions.setdefault(name, []).extend(nodes)
+        for key, nodes in f.functions.items():
+            functions.setdefault(key, []).extend(nodes)
         for methods in f.methods.values():
             for method in methods:
                 functions.setdefault(method.name, []).append(method.node)
-        for name, nodes in f.types.items():
-            types.setdefault(name, []).extend(nodes)
-    return Package(view.name, tuple(Sibling(f.path, f.source) for f in files), functions, types, tuple(files))
+        for key, nodes in f.types.items():
+            types.setdefault(key, []).extend(nodes)
+    return Package(name, tuple(Sibling(f.path, f.source) for f in files), functions, types, tuple(files))
+
+
+class Lazy:
+    """The same sibling files as :func:`siblings` gives, parsed only as far as each question needs.
+
+    A function or method called ``name`` can be declared only by a file whose
+    text names it right after ``func`` (:func:`function_names`), a type only by
+    a file whose text holds its name, an import of a path only by a file whose
+    text holds the path: a lookup parses and indexes those files alone.
+    ``functions`` and ``types`` answer ``get`` and ``in`` by name as the dicts
+    of :class:`Package` do, with the same nodes in the same order.
+    """
+
+    def __init__(self, path: Path, source: Source) -> None:
+        self.name = index.package_name(source)
+        self._package = index.package(path.parent, self.name, path.name.endswith("_test.go"))
+        self._shared = _shared(self._package)
+        compatible = self._shared.compatible(buildtags.of_file(path.name, source.raw()))
+        self.members = [m for m in compatible if m.path != path]
+        self._seen = set(self.members)
+        self.functions = _Declared(self._declaring_function, _functions_named, self._everything)
+        self.types = _Declared(self._mentioning, lambda facts, name: facts.types.get(name, []), self._everything)
+
+    def _declaring_function(self, name: str) -> list[index.FileFacts]:
+        return [m.facts for m in self._shared.function_files().get(name, []) if m in self._seen]
+
+    def _mentioning(self, name: str) -> list[index.FileFacts]:
+        return [m.facts for m in self._package.mentioning(name) if m in self._seen]
+
+    def _everything(self) -> Package:
+        return _merged(self.name, list(self.facts))
+
+    @property
+    def files(self) -> tuple[Sibling, ...]:
+        return tuple(Sibling(m.path, m.facts.source) for m in self.members)
+
+    @property
+    def facts(self) -> tuple[index.FileFacts, ...]:
+        return tuple(m.facts for m in self.members)
+
+    def imports(self) -> list[Import]:
+        return [i for m in self.members for i in m.facts.imports]
+
+    def texts(self) -> list[bytes]:
+        """The files' texts, read without parsing them."""
+        return [m.raw for m in self.members]
+
+    def mentioning(self, *words: str) -> list[Sibling]:
+        """The files whose text holds every one of ``words`` (parsed)."""
+        found = [m for m in self.members if all(w.encode() in m.raw for w in words)]
+        return [Sibling(m.path, index.source_for(m.path, m.raw)) for m in found]
+
+    def imports_path(self, path: str) -> bool:
+        """Whether some file imports ``path`` (the package's importers are found once for all its files)."""
+        return any(m in self._seen for m in self._shared.importers(path))
+
+    def types_holding(self, name: str, words: tuple[bytes, ...]) -> list[Node]:
+        """``types[name]`` from the files whose text holds one of ``words`` (only those that also hold ``name``
+        are parsed)."""
+        word = name.encode()
+        found = [m for m in self._shared.holding(words) if m in self._seen and word in m.raw]
+        return [n for m in found for n in m.facts.types.get(name, [])]
+
+
+def _functions_named(facts: index.FileFacts, name: str) -> list[Node]:
+    """A file's functions called ``name``, then its methods called ``name``, as :func:`siblings` orders them."""
+    methods = [m.node for ms in facts.methods.values() for m in ms if m.name == name]
+    return [*facts.functions.get(name, []), *methods]
+
+
+class _Declared(Mapping[str, list[Node]]):
+    """Declarations of the sibling files by name, each name looked up in the files that may declare it."""
+
+    def __init__(
+        self,
+        files: Callable[[str], list[index.FileFacts]],
+        table: Callable[[index.FileFacts, str], list[Node]],
+        everything: Callable[[], Package],
+    ) -> None:
+        self._files = files
+        self._table = table
+        self._everything = everything
+        self._found: dict[str, list[Node]] = {}
+
+    def __getitem__(self, name: str) -> list[Node]:
+        found = self._found.get(name)
+        if found is None:
+            found = self._found[name] = [n for f in self._files(name) for n in self._table(f, name)]
+        if not found:
+            raise KeyError(name)
+        return found
+
+    def _all(self) -> dict[str, list[Node]]:
+        eager = self._everything()
+        return eager.functions if self._table is _functions_named else eager.types
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+# What stands between ``func`` and the name it declares: white space, comments, a receiver (one level of
+# parentheses inside, ``(r (*T))``), over any number of lines. A func literal yields its result type's name.
+_FUNCTION_NAME = re.compile(
+    rb"func\b(?:\s|/\*.*?\*/|//[^\n]*\n)*(?:\((?:[^()]|\([^()]*\))*\)(?:\s|/\*.*?\*/|//[^\n]*\n)*)?"
+    rb"((?:\w|[\x80-\xff])+)",  # a Go identifier, Unicode letters as their UTF-8 bytes
+    re.S,
+)
+
+
+def function_names(raw: bytes) -> frozenset[str]:
+    """Every name a file's text may declare as a function or method: a superset, read without parsing."""
+    return frozenset(m[1].decode() for m in _FUNCTION_NAME.finditer(raw))
+
+
+@dataclass
+class _Shared:
+    """What every file of a package asks of the package's files, worked out once (a file then keeps those it sees)."""
+
+    package: index.Package
+    members: list[index.Member]
+    _compatible: dict[tuple[str, ...], list[index.Member]] = field(default_factory=dict)
+    _functions: dict[str, list[index.Member]] | None = None
+    _importers: dict[str, list[index.Member]] = field(default_factory=dict)
+    _holding: dict[tuple[bytes, ...], list[index.Member]] = field(default_factory=dict)
+
+    def compatible(self, constraint: tuple[str, ...]) -> list[index.Member]:
+        """The members that can build with a file of ``constraint`` (as index.PackageView keeps them)."""
+        found = self._compatible.get(constraint)
+        if found is None:
+            found = self._compatible[constraint] = [
+                m for m in self.members if buildtags.compatible(constraint, m.constraint)
+            ]
+        return found
+
+    def holding(self, words: tuple[bytes, ...]) -> list[index.Member]:
+        """The members whose text holds one of ``words``."""
+        found = self._holding.get(words)
+        if found is None:
+            found = self._holding[words] = [m for m in self.members if any(w in m.raw for w in words)]
+        return found
+
+    def importers(self, path: str) -> list[index.Member]:
+        """The members that import ``path``: only those whose text holds it quoted (``"log"``) are parsed."""
+        found = self._importers.get(path)
+        if found is None:
+            quoted = (f'"{path}"'.encode(), f"`{path}`".encode())
+            candidates = [m for m in self.members if any(q in m.raw for q in quoted)]
+            found = self._importers[path] = [
+                m for m in candidates if any(i.path == path for i in imports(index.source_for(m.path, m.raw)))
+            ]
+        return found
+
+    def function_files(self) -> dict[str, list[index.Member]]:
+        """The members that may declare a function or method, by its name, in the package's order."""
+        if self._functions is None:
+            found: dict[str, list[index.Member]] = {}
+            for member in self.members:
+                for name in function_names(member.raw):
+                    found.setdefault(name, []).append(member)
+            self._functions = found
+        return self._functions
+
+
+# By package, for the directory worked in (the entry keeps the package alive, so its id stays its own).
+_SHARED: dict[int, _Shared] = index.package_cache({})
+
+
+def _shared(package: index.Package) -> _Shared:
+    found = _SHARED.get(id(package))
+    if found is None or found.package is not package:
+        found = _SHARED[id(package)] = _Shared(package, list(package.members))
+    return found
