@@ -75,9 +75,9 @@ def _module_version(directory: Path) -> tuple[int, int] | None:
 
 def go_version(file: Path) -> tuple[int, int]:
     """The language version of the nearest go.mod's ``go`` directive."""
-    return _directory_version(file.parent)
+    return _directory_version(os.path.dirname(file))
 
 
 @functools.cache
-def _directory_version(directory: Path) -> tuple[int, int]:
+def _directory_version(directory: str) -> tuple[int, int]:
     return _module_version(Path(os.path.abspath(directory))) or DEFAULT_GO_VERSION

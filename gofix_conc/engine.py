@@ -145,7 +145,11 @@ def _check(
     silencers = ignores.by_line(source)
     findings: list[Finding] = []
     errors: list[str] = []
-    off = config.per_file_ignored(path, settings.config_root or Path.cwd(), settings.per_file_ignores)
+    off = (
+        config.per_file_ignored(path, settings.config_root or Path.cwd(), settings.per_file_ignores)
+        if settings.per_file_ignores
+        else frozenset()
+    )
     present: dict[bytes, bool] = {}  # rules share triggers (go statements, make(chan)): each looked for once
     for rule_id in settings.rules:
         if rule_id in off or "ALL" in off:
