@@ -279,9 +279,9 @@ class Goroutine:
             return True
         if all(panic_free(self, body) for body in self.bodies):
             return True  # only waits, signals and stops: there is nothing to recover
-        if self.recovers and any(handles_panics(self, body, depth=2) for body in self.bodies):
-            return True
-        return all(runs_for_the_program(self, body) or exits_the_process(body) for body in self.bodies)
+        if all(runs_for_the_program(self, body) or exits_the_process(body) for body in self.bodies):
+            return True  # asked before handles_panics, which costs far more: both are only read
+        return self.recovers and any(handles_panics(self, body, depth=2) for body in self.bodies)
 
 
 def plan_fix(run: Goroutine) -> Fix | str | None:

@@ -21,6 +21,7 @@ import functools
 import re
 import shutil
 import subprocess
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,7 +82,18 @@ class Logger:
 def find(source: Source, package: Package | Lazy, near: Node) -> Logger | None:
     """The logger code placed at ``near`` should use, or None when the package has no convention."""
     function = scopes.top_level(near)
-    return _from_function(source, package, function) or _package_logf(source, package) or _imported(source, package)
+    return _from_function(source, package, function) or _of_file(source, package)
+
+
+# Per file, while its Source lives: the package's logf or logging import (they do not depend on the function).
+_FILES: weakref.WeakKeyDictionary[Source, tuple[object, Logger | None]] = weakref.WeakKeyDictionary()
+
+
+def _of_file(source: Source, package: Package | Lazy) -> Logger | None:
+    hit = _FILES.get(source)
+    if hit is None or hit[0] is not package:
+        hit = _FILES[source] = (package, _package_logf(source, package) or _imported(source, package))
+    return hit[1]
 
 
 def _from_function(source: Source, package: Package | Lazy, function: Node) -> Logger | None:
