@@ -104,7 +104,7 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from gofix_conc import buildtags, index, locks, scopes, statements
+from gofix_conc import index, locks, scopes, statements
 from gofix_conc.context import FileContext
 from gofix_conc.index import PackageView
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
@@ -229,12 +229,7 @@ class _Lazy:
 
     def __init__(self, view: PackageView) -> None:
         self.view = view
-        own = buildtags.of_file(view.path.name, view.source.raw())
-        members = [
-            m
-            for m in index.package(view.path.parent, view.name, view.is_test).members
-            if m.path != view.path and buildtags.compatible(own, m.constraint)
-        ]  # the files view.files() yields, in its order
+        members = view.members()  # the files view.files() yields, in its order
         self._members = {m.path: m for m in members}
         self._texts = {view.path: view.source.data, **{m.path: m.raw for m in members}}
         self._sorted = sorted(self._texts)

@@ -27,6 +27,7 @@ the largest directory, not the number of files.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections import OrderedDict
@@ -359,7 +360,7 @@ class Member:
             at = raw.find(word, end)
         return False
 
-    @property
+    @functools.cached_property
     def constraint(self) -> tuple[str, ...]:
         return buildtags.of_file(self.path.name, self.raw)
 
@@ -510,7 +511,8 @@ class PackageView:
     def is_test(self) -> bool:
         return self.path.name.endswith("_test.go")
 
-    def _members(self) -> list[Member]:
+    def members(self) -> list[Member]:
+        """The package's other files this file can be built with (not parsed)."""
         if self._members_seen is None:
             self._package = package(self.path.parent, self.name, self.is_test)
             _adopt(self.path, self.source)
@@ -530,7 +532,7 @@ class PackageView:
     @property
     def siblings(self) -> list[FileFacts]:
         """Every other file of the package (all parsed, on first use)."""
-        return [self._facts(m) for m in self._members()]
+        return [self._facts(m) for m in self.members()]
 
     def files(self, generated: bool = True) -> Iterator[FileFacts]:
         """This file, then every other file of the package (parsed as the iteration reaches them).
@@ -538,25 +540,25 @@ class PackageView:
         Without ``generated``, generated files are left out unparsed (a third of the standard library's bytes).
         """
         yield self.own
-        for member in self._members():
+        for member in self.members():
             if generated or not is_generated(member.raw):
                 yield member.facts  # not pinned: a rule going through the whole package holds what it keeps
 
     def _declaring(self, name: str, receivers: bool = False) -> list[FileFacts]:
         """The other files that may declare ``name`` at the top level (``receivers``: or methods of type
         ``name``): only those are parsed."""
-        self._members()
+        self.members()
         found = self._package.declaring(name, receivers)  # type: ignore[union-attr]
         return [self._facts(m) for m in found if m in self._seen]
 
     def _mentioning(self, name: str) -> list[FileFacts]:
         """The other files whose text holds ``name``: only those can declare it, only those are parsed."""
-        self._members()
+        self.members()
         return [self._facts(m) for m in self._package.mentioning(name) if m in self._seen]  # type: ignore[union-attr]
 
     def _loaded(self) -> list[FileFacts]:
         """This file and the other files parsed so far (any node a lookup handed out comes from one)."""
-        kept = [entry[2] for m in self._members() if (entry := _entry(m.path)) is not None and entry[2] is not None]
+        kept = [entry[2] for m in self.members() if (entry := _entry(m.path)) is not None and entry[2] is not None]
         return [self.own, *self._pinned.values(), *kept]
 
     def _lookup(self, table: str, name: str) -> list[Node]:
