@@ -558,11 +558,18 @@ def use_edit(ref: Node, spell: Spelling) -> Edit | None:
     only_argument = len([a for a in parent.named_children if a.type != "comment"]) == 1
     if function is not None and only_argument and function.text == spell.base.encode():
         return Edit(call.start_byte, call.end_byte, spell.load().encode())  # type: ignore[union-attr]
+    if function is not None and only_argument and function.text in _NARROW:
+        # uint32(n): converting the atomic's int64 keeps the same low bits as converting an int did.
+        return Edit(ref.start_byte, ref.end_byte, spell.load().encode())
     if _compared_with_literal(node):
         return Edit(ref.start_byte, ref.end_byte, spell.load().encode())  # n > 0 holds in any integer type
     if function is not None and function.text is not None and function.text.decode() in _PRINTERS:
         return Edit(ref.start_byte, ref.end_byte, spell.load().encode())  # %d and %v print any integer alike
     return Edit(ref.start_byte, ref.end_byte, spell.read().encode())
+
+
+# Integer types no wider than 32 bits: a conversion to one of them reads the same from an int as from an int64.
+_NARROW = frozenset({b"int8", b"int16", b"int32", b"uint8", b"uint16", b"uint32", b"byte", b"rune"})
 
 
 def _compared_with_literal(node: Node) -> bool:
