@@ -677,27 +677,29 @@ def _drains(ctx: FileContext, ref: Node) -> bool:
         return field is not None and field.text.decode() in _DRAINING
     call = parent.parent if parent is not None and parent.type == "argument_list" else None
     function = call.child_by_field_name("function") if call is not None else None
-    if function is None or function.type != "selector_expression" or _arguments(call)[1:2] != [ref]:
+    if function is None or _arguments(call)[1:2] != [ref]:
         return False
-    package = function.child_by_field_name("operand")
-    field = function.child_by_field_name("field")
-    if package is None or package.type != "identifier" or scopes.resolve(package) is not None or field is None:
-        return False
-    path = next((i.path for i in imports(ctx.source) if i.local_name == package.text.decode()), "")
-    return path == "io" and field.text in (b"Copy", b"CopyN", b"CopyBuffer")
+    path, name = _package_function(ctx, function)
+    return path == "io" and name in ("Copy", "CopyN", "CopyBuffer")
 
 
 def _writes_first_argument(ctx: FileContext, call: Node) -> bool:
     function = call.child_by_field_name("function")
-    if function is None or function.type != "selector_expression":
-        return False
+    path, name = _package_function(ctx, function) if function is not None else ("", "")
+    package = path.rsplit("/", 1)[-1] if path in ("fmt", "io", "encoding/binary") else ""
+    return name in _WRITING_FUNCTIONS.get(package, frozenset())
+
+
+def _package_function(ctx: FileContext, function: Node) -> tuple[str, str]:
+    """(import path, name) when ``function`` is ``pkg.Name`` of an imported package, else empty strings."""
+    if function.type != "selector_expression":
+        return "", ""
     package = function.child_by_field_name("operand")
     field = function.child_by_field_name("field")
     if package is None or package.type != "identifier" or scopes.resolve(package) is not None or field is None:
-        return False
+        return "", ""
     path = next((i.path for i in imports(ctx.source) if i.local_name == package.text.decode()), "")
-    name = path.rsplit("/", 1)[-1] if path in ("fmt", "io", "encoding/binary") else ""
-    return field.text.decode() in _WRITING_FUNCTIONS.get(name, frozenset())
+    return (path, field.text.decode()) if path else ("", "")
 
 
 def _overwrite_effect(ref: Node, star: Node) -> str:

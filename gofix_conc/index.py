@@ -665,15 +665,11 @@ class PackageView:
 
 
 # What may stand on a line before a name the line declares at the top level: ``type T``, ``func F``,
-# ``var a, B``, ``\tC = 1`` in a block, or a method receiver naming it, ``func (r *T[K]) M``.
-_DECLARING = re.compile(
-    rb"[ \t]*(?:(?:type|var|const)[ \t]+|func[ \t]*(?:\([^)\n]*\)[ \t]*)?)?(?:\w+[ \t]*,[ \t]*)*"
-    rb"|[ \t]*func[ \t]*\([^)\n]*"
-)
-# The same without a method's receiver: what may declare a type, function, variable or constant.
+# ``var a, B``, ``\tC = 1`` in a block; with _DECLARING also a method receiver naming it, ``func (r *T[K]) M``.
 _DECLARING_NAME = re.compile(
     rb"[ \t]*(?:(?:type|var|const)[ \t]+|func[ \t]*(?:\([^)\n]*\)[ \t]*)?)?(?:\w+[ \t]*,[ \t]*)*"
 )
+_DECLARING = re.compile(_DECLARING_NAME.pattern + rb"|[ \t]*func[ \t]*\([^)\n]*")
 _WORD = re.compile(rb"\w")
 
 
