@@ -89,7 +89,7 @@ from tree_sitter import Node
 from gofix_conc import imports, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, FixKind, Rule, Safety
-from gofix_conc.source import Source
+from gofix_conc.source import Source, spelled
 from gofix_conc.types import Type, Types, is_reference_kind
 
 LARGE = 1024
@@ -262,17 +262,14 @@ def may_outlive(source: Source, expr: Node, depth: int = 0) -> bool:
     if function is None:
         return False
     # The variable's references are among the identifiers of the function spelled as it is.
-    data, word = source.data, target.text or b""
-    at = data.find(word, function.start_byte, function.end_byte)
-    while at >= 0:
+    word = target.text or b""
+    for at in spelled(source.data, word, function.start_byte, function.end_byte):
         end = at + len(word)
-        bounded = data[at - 1] not in _NAME_BYTES and (end >= len(data) or data[end] not in _NAME_BYTES)
-        if bounded and at != target.start_byte:
+        if at != target.start_byte:
             ref = source.root.descendant_for_byte_range(at, end)
             is_name = ref is not None and ref.type == "identifier" and ref.start_byte == at and ref.end_byte == end
             if is_name and may_outlive(source, ref, depth + 1):  # type: ignore[arg-type]
                 return True
-        at = data.find(word, end, function.end_byte)
     return False
 
 
@@ -479,17 +476,15 @@ Read = tuple[Node, "bytes | None"]
 def _spellings(text: bytes, word: bytes) -> tuple[bool, bool]:
     """Whether ``word`` is spelled in ``text`` before a ``.`` and after a ``(`` (blanks and comments between)."""
     selected = measured = False
-    at = text.find(word)
-    while at >= 0 and not (selected and measured):
-        end = at + len(word)
-        if (at == 0 or text[at - 1] not in _NAME_BYTES) and (end == len(text) or text[end] not in _NAME_BYTES):
-            after = _BLANKS.match(text, end).end()  # type: ignore[union-attr]
-            selected = selected or text[after : after + 1] in (b".", b"/")
-            before = at - 1
-            while before >= 0 and text[before] in b" \t\r\n":
-                before -= 1
-            measured = measured or (before >= 0 and text[before] in b"(/")
-        at = text.find(word, end)
+    for at in spelled(text, word):
+        after = _BLANKS.match(text, at + len(word)).end()  # type: ignore[union-attr]
+        selected = selected or text[after : after + 1] in (b".", b"/")
+        before = at - 1
+        while before >= 0 and text[before] in b" \t\r\n":
+            before -= 1
+        measured = measured or (before >= 0 and text[before] in b"(/")
+        if selected and measured:
+            break
     return selected, measured
 
 
@@ -498,20 +493,16 @@ def _reads(source: Source, closure: Node, decl: scopes.Declaration, word: bytes)
 
     None when a use of ``decl`` stands elsewhere: only the identifiers that do are resolved.
     """
-    data, end_of_closure = source.data, closure.end_byte
     found: list[Read] = []
-    at = data.find(word, closure.start_byte, end_of_closure)
-    while at >= 0:
+    for at in spelled(source.data, word, closure.start_byte, closure.end_byte):
         end = at + len(word)
-        if data[at - 1] not in _NAME_BYTES and data[end] not in _NAME_BYTES:
-            node = source.root.descendant_for_byte_range(at, end)
-            if node is not None and node.type == "identifier" and node.start_byte == at and node.end_byte == end:
-                shape = _read_shape(node)
-                if shape is None and scopes.resolve(node) == decl:
-                    return None
-                if shape is not None:
-                    found.append((node, shape or None))
-        at = data.find(word, end, end_of_closure)
+        node = source.root.descendant_for_byte_range(at, end)
+        if node is not None and node.type == "identifier" and node.start_byte == at and node.end_byte == end:
+            shape = _read_shape(node)
+            if shape is None and scopes.resolve(node) == decl:
+                return None
+            if shape is not None:
+                found.append((node, shape or None))
     return found
 
 

@@ -82,7 +82,7 @@ from tree_sitter import Node
 from gofix_conc import callgraph, gofmt, index, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
-from gofix_conc.source import is_generated
+from gofix_conc.source import is_generated, spelled
 from gofix_conc.types import QUALIFIED, Type, Types, constant, operate
 
 # Declarations in function bodies and signatures that can hold an array, found from the type's text:
@@ -469,16 +469,7 @@ def _type_texts(ctx: FileContext, here: _Directory) -> _TypeTexts:
 
 def _mentions(data: bytes, names: frozenset[bytes]) -> list[tuple[int, int]]:
     """Where ``data`` names one of ``names`` as a whole word, not as a field or qualified name (``x.name``)."""
-    found = []
-    for name in names:
-        at = data.find(name)
-        while at >= 0:
-            end = at + len(name)
-            before = data[at - 1] if at > 0 else 10
-            if before not in _WORD_CHARS and before != _DOT and (end == len(data) or data[end] not in _WORD_CHARS):
-                found.append((at, end))
-            at = data.find(name, end)
-    return found
+    return [(at, at + len(name)) for name in names for at in spelled(data, name) if at == 0 or data[at - 1] != _DOT]
 
 
 def _may_be_called(ctx: FileContext, here: _Directory, name: str) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 from tree_sitter import Node
 
 from gofix_conc.model import Edit
-from gofix_conc.source import Source, captures
+from gofix_conc.source import Source, captures, spelled
 
 
 @dataclass(frozen=True)
@@ -60,12 +60,10 @@ def _names_something(source: Source, name: str) -> bool:
     """Whether the file uses or declares ``name`` (an identifier, type or package name): a new import
     must not take it. Looked for only where its bytes stand, not by queries over the whole tree."""
     word, root = name.encode(), source.root
-    at = source.data.find(word)
-    while at >= 0:
+    for at in spelled(source.data, word):
         node = root.descendant_for_byte_range(at, at + len(word))
         if node is not None and node.type in _NAME_KINDS and node.text == word:
             return True
-        at = source.data.find(word, at + 1)
     return False
 
 

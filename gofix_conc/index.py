@@ -40,7 +40,7 @@ from tree_sitter import Node, QueryCursor
 
 from gofix_conc import buildtags
 from gofix_conc.imports import Import, imports
-from gofix_conc.source import Source, is_generated, query
+from gofix_conc.source import Source, is_generated, query, spelled
 
 # Everything the index holds, in one walk of each file's top level (the
 # cursor never starts a match below the file node, so function bodies are
@@ -351,14 +351,7 @@ class Member:
         receiver naming it. Never false for a file that declares it; mostly false for files that only use it."""
         raw, word = self.raw, name.encode()
         declaring = _DECLARING if receivers else _DECLARING_NAME
-        at = raw.find(word)
-        while at >= 0:
-            end = at + len(word)
-            bounded = (at == 0 or not _WORD.match(raw, at - 1)) and not _WORD.match(raw, end)
-            if bounded and declaring.fullmatch(raw, raw.rfind(b"\n", 0, at) + 1, at):
-                return True
-            at = raw.find(word, end)
-        return False
+        return any(declaring.fullmatch(raw, raw.rfind(b"\n", 0, at) + 1, at) for at in spelled(raw, word))
 
     @functools.cached_property
     def constraint(self) -> tuple[str, ...]:
@@ -670,7 +663,6 @@ _DECLARING_NAME = re.compile(
     rb"[ \t]*(?:(?:type|var|const)[ \t]+|func[ \t]*(?:\([^)\n]*\)[ \t]*)?)?(?:\w+[ \t]*,[ \t]*)*"
 )
 _DECLARING = re.compile(_DECLARING_NAME.pattern + rb"|[ \t]*func[ \t]*\([^)\n]*")
-_WORD = re.compile(rb"\w")
 
 
 def _holds(facts: FileFacts, node: Node) -> bool:
