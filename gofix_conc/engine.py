@@ -150,14 +150,14 @@ def _check(
         if settings.per_file_ignores
         else frozenset()
     )
-    present: dict[bytes, bool] = {}  # rules share triggers (go statements, make(chan)): each looked for once
+    present: dict[bytes | tuple[bytes, ...], bool] = {}  # triggers rules share: looked for once
     for rule_id in settings.rules:
         if rule_id in off or "ALL" in off:
             continue
         rule = registry.get(rule_id)
         if go_version < rule.min_go_version:
             continue
-        if rule.triggers and not any(_holds(source.data, t, present) for t in rule.triggers):
+        if rule.triggers and not _holds(source.data, rule.triggers, present):
             continue
         ctx.rule = rule
         try:
@@ -194,10 +194,19 @@ def _check(
     return findings, errors
 
 
-def _holds(data: bytes, trigger: bytes, present: dict[bytes, bool]) -> bool:
-    found = present.get(trigger)
+def _holds(data: bytes, triggers: tuple[bytes, ...], present: dict[bytes | tuple[bytes, ...], bool]) -> bool:
+    """Whether ``data`` holds one of ``triggers``: each set, and each word of it, looked for once per file."""
+    found = present.get(triggers)
     if found is None:
-        found = present[trigger] = trigger in data
+        found = False
+        for trigger in triggers:
+            hit = present.get(trigger)
+            if hit is None:
+                hit = present[trigger] = trigger in data
+            if hit:
+                found = True
+                break
+        present[triggers] = found
     return found
 
 
