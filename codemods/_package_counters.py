@@ -88,38 +88,76 @@ class Plan:
 def extend(rule: Rule) -> Rule:
     """``rule`` (non-atomic-counter) with the package-level fix: run on every file, since a file
     that only reads the counter starts no goroutine but has its part to take."""
-    original, triggers = rule.check, rule.triggers
+    original, triggers = rule.check, tuple(rule.triggers)
 
     @functools.wraps(original)  # still non_atomic_counter's check, as the registry reads it
     def check(ctx: FileContext) -> Iterator[Finding]:
-        data = ctx.source.data
-        found = list(original(ctx)) if not triggers or any(t in data for t in triggers) else []
-        yield from with_parts(ctx, found, tuple(triggers))
+        disk = _disk(ctx, triggers)
+        member = disk.members.get(ctx.path)
+        changed = member is None or member.raw != ctx.source.raw()  # by a fix, or not on disk: its own text counts
+        # The triggers were looked for in the package's files once: the disk's answer holds for the same text.
+        starts = _holds(ctx.source.data, triggers) if changed else ctx.path in disk.goroutines
+        found = list(original(ctx)) if starts else []
+        yield from with_parts(ctx, found, disk, changed, starts)
 
     return dataclasses.replace(rule, check=check, triggers=())
 
 
 _PLANS: dict[tuple, dict[str, Plan | None]] = index.package_cache({})  # type: ignore[type-arg]
-# (directory, package name) -> the package on disk, its files by path, the integer variables its files
-# declare and those of them goroutine files update: read from the text, once per package.
-_DISK: dict[tuple[Path, str], tuple[index.Package, dict[Path, index.Member], frozenset[bytes], frozenset[bytes]]] = (
-    index.package_cache({})
-)
 
 
-def _disk(ctx: FileContext, triggers: tuple[bytes, ...]) -> tuple:  # type: ignore[type-arg]
+@dataclass
+class _OnDisk:
+    """What the package's files on disk tell, read from their text once per package."""
+
+    package: index.Package
+    members: dict[Path, index.Member]
+    goroutines: frozenset[Path]  # the files holding one of the rule's triggers: only they can start a goroutine
+    declared: frozenset[bytes]  # the package-level integer variables the files declare
+    updaters: dict[bytes, frozenset[Path]] = field(default_factory=dict)  # name -> goroutine files updating it
+
+    def updating(self, word: bytes) -> frozenset[Path]:
+        """The goroutine files whose text updates ``word`` (:func:`_updated`): the only ones a plan can find racy."""
+        found = self.updaters.get(word)
+        if found is None:
+            found = self.updaters[word] = frozenset(
+                path for path in self.goroutines if _updated(self.members[path].raw, word)
+            )
+        return found
+
+    @functools.cached_property
+    def candidates(self) -> frozenset[bytes]:
+        """The declared integer variables some goroutine file updates: the only ones a plan can be made for."""
+        return frozenset(n for n in self.declared if self.updating(n))
+
+
+# (directory, package name) -> the package on disk and what its files tell
+_DISK: dict[tuple[Path, str], _OnDisk] = index.package_cache({})
+
+
+def _holds(data: bytes, triggers: tuple[bytes, ...]) -> bool:
+    return not triggers or any(t in data for t in triggers)
+
+
+def _disk(ctx: FileContext, triggers: tuple[bytes, ...]) -> _OnDisk:
     key = (ctx.path.parent, ctx.package.name)
     package = index.package(ctx.path.parent, key[1], True)  # kept by the index while its files are unchanged
     hit = _DISK.get(key)
-    if hit is None or hit[0] is not package:
+    if hit is None or hit.package is not package:
         declared: set[bytes] = set()
-        goroutines: list[bytes] = []
         for member in package.members:
             declared |= _integer_variables(member.raw)
-            if not triggers or any(t in member.raw for t in triggers):
-                goroutines.append(member.raw)
-        updated = frozenset(declared.intersection(set().union(*(_updated_names(t) for t in goroutines))))
-        hit = _DISK[key] = (package, {m.path: m for m in package.members}, frozenset(declared), updated)
+        goroutines = frozenset(m.path for m in package.members if _holds(m.raw, triggers))
+        hit = _DISK[key] = _OnDisk(package, {m.path: m for m in package.members}, goroutines, frozenset(declared))
+        if declared:
+            # _updated_names finds every name _updated does: the exact test runs on those alone.
+            for path in goroutines:
+                raw = hit.members[path].raw
+                for name in declared.intersection(_updated_names(raw)):
+                    if _updated(raw, name):
+                        hit.updaters[name] = hit.updaters.get(name, frozenset()) | {path}
+            for name in declared:
+                hit.updaters.setdefault(name, frozenset())
     return hit
 
 
@@ -170,24 +208,26 @@ def _updated(text: bytes, word: bytes) -> bool:
     return False
 
 
-def with_parts(ctx: FileContext, found: list[Finding], triggers: tuple[bytes, ...]) -> Iterator[Finding]:
+def with_parts(ctx: FileContext, found: list[Finding], disk: _OnDisk, changed: bool, starts: bool) -> Iterator[Finding]:
     """The rule's findings in this file with the package-level fix parts on them, plus a finding
-    for every part no finding carries (a file that only reads or declares the counter)."""
-    package, by_path, declared, candidates = _disk(ctx, triggers)
-    data, raw = ctx.source.data, ctx.source.raw()
-    member = by_path.get(ctx.path)
-    changed = member is None or member.raw != raw  # by a fix, or not on disk: its own text counts
-    if changed and (not triggers or any(t in data for t in triggers)):
-        candidates = candidates | {n for n in declared | _integer_variables(data) if _updated(data, n)}
+    for every part no finding carries (a file that only reads or declares the counter).
+
+    ``changed``: the file's text is not the one on disk; ``starts``: it holds one of the rule's triggers.
+    """
+    data = ctx.source.data
+    candidates = disk.candidates
+    if changed and starts:
+        candidates = candidates | {n for n in disk.declared | _integer_variables(data) if _updated(data, n)}
     mentioned = [n.decode() for n in sorted(candidates) if _mentions(data, n)]
     if not mentioned:
         yield from found
         return
-    key = (ctx.path.parent, package.name, package.fingerprint(ctx.path, raw))
+    package = disk.package
+    key = (ctx.path.parent, package.name, package.fingerprint(ctx.path, ctx.source.raw()))
     plans = _PLANS.setdefault(key, {})
     for name in mentioned:
         if name not in plans:
-            plans[name] = plan(ctx, [m for m in package.members if m.path != ctx.path], name, triggers)
+            plans[name] = plan(ctx, disk, name, starts)
     carried: set[str] = set()
     for finding in found:
         name = _package_counter(ctx, finding)
@@ -270,16 +310,17 @@ class Use:
     kind: str  # update, store, read, done (already atomic), declaration
 
 
-def plan(ctx: FileContext, members: list[index.Member], name: str, triggers: tuple[bytes, ...]) -> Plan | None:
-    """The fix of package-level variable ``name``, None when it is no counter goroutines race on."""
+def plan(ctx: FileContext, disk: _OnDisk, name: str, starts: bool) -> Plan | None:
+    """The fix of package-level variable ``name``, None when it is no counter goroutines race on.
+
+    ``starts``: the checked file holds one of the rule's triggers (may start a goroutine).
+    """
     word = name.encode()
-
-    def updates(raw: bytes) -> bool:
-        return (not triggers or any(t in raw for t in triggers)) and _updated(raw, word)
-
+    members = [m for m in disk.package.members if m.path != ctx.path]
     # The files that may update it in a goroutine first: only they are parsed when none does.
-    updating = [File(ctx.path, ctx.source)] if updates(ctx.source.data) else []
-    updating += [File(m.path, m.facts.source) for m in members if updates(m.raw)]
+    updating = [File(ctx.path, ctx.source)] if starts and _updated(ctx.source.data, word) else []
+    updaters = disk.updating(word)
+    updating += [File(m.path, m.facts.source) for m in members if m.path in updaters]
     racy = _racy_updates(updating, name)
     if not racy:
         return None
