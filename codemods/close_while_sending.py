@@ -98,12 +98,22 @@ from gofix_conc.source import captures, spelled
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
-    if next(spelled(ctx.source.data, b"close"), None) is None:
+    closes = list(spelled(ctx.source.data, b"close"))
+    if not closes:
         return  # a finding is a close(ch) call of this file: the builtin's name must be written here
+    gos = concurrency.go_statements(ctx.source)
+    starts = [*gos, *concurrency.goroutine_literals(ctx.source)]
+    if not starts:
+        return  # race needs a goroutine (a sender or the closer) started in the channel's function
     seen: set[int] = set()
     # The channels the function makes, the variable captured from its declaration:
     #   ch := make(chan T)    var ch = make(chan T, n)
     for made, _ in channels.made(ctx.root):
+        home = scopes.enclosing_function(made)
+        if home is None or not any(home.start_byte <= s.start_byte < home.end_byte for s in starts):
+            continue  # senders and the closer are goroutines started in the function that makes the channel
+        if not _may_close(home, closes, gos):
+            continue  # the channel's closes are close calls in its function or in functions it runs with go f(ch)
         decl = _declared(made)
         if decl is None:
             continue  # not a local variable made once and never reassigned
@@ -125,6 +135,20 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             if why:
                 message += f" (no fix: {why})"
             yield ctx.finding(close, message, fix)
+
+
+def _may_close(home: Node, closes: list[int], gos: list[Node]) -> bool:
+    """``close`` is written in ``home``, or ``home`` runs ``go f(...)``, whose function (out of sight) may close."""
+    start, end = home.start_byte, home.end_byte
+    if any(start <= at < end for at in closes):
+        return True
+    for go in gos:
+        if start <= go.start_byte < end:
+            call = go.named_children[0] if go.named_children else None
+            function = call.child_by_field_name("function") if call is not None else None
+            if function is None or function.type != "func_literal":
+                return True
+    return False
 
 
 def _declared(made: Node) -> scopes.Declaration | None:
