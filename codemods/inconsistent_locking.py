@@ -199,13 +199,19 @@ def _message(ctx: FileContext, package: Package, pairs: list[tuple[locks.Access,
 _ANALYSED: OrderedDict[tuple, tuple[tuple, _Lazy | None]] = index.package_cache(OrderedDict())  # type: ignore[type-arg]
 
 
+# The files of a package that call Lock(), asked once per package rather than for each of its files.
+_LOCKING: dict[tuple, tuple[Path, ...]] = index.package_cache({})  # type: ignore[type-arg]
+
+
 def analyse(view: PackageView) -> _Lazy | None:
     """What the rule knows of the package, read on demand; None when nothing is locked."""
-    package = index.package(view.path.parent, view.name, view.is_test)
-    if b"Lock()" not in view.source.data and not any(m.path != view.path for m in package.mentioning("Lock()")):
-        return None  # most packages: nothing of the package is parsed beyond this file
-    contents = package.fingerprint(view.path, view.source.raw())
     place = (view.path.parent, view.name, view.is_test)
+    locking = _LOCKING.get(place)
+    if locking is None:
+        locking = _LOCKING[place] = tuple(m.path for m in index.package(*place).mentioning("Lock()"))
+    if b"Lock()" not in view.source.data and not any(path != view.path for path in locking):
+        return None  # most packages: nothing of the package is parsed beyond this file
+    contents = index.package(*place).fingerprint(view.path, view.source.raw())
     kept = _ANALYSED.get(place)
     if kept is None or kept[0] != contents:
         lazy = _Lazy(view)
@@ -251,7 +257,8 @@ class _Lazy:
                 self.kinds.update({(struct, name): kind for name, kind in mutex_fields.items()})
             self.mutexes.update(locks.package_mutexes(facts.variables))
         self.kinds.update({("", name): kind for name, kind in self.mutexes.items()})
-        self._files: dict[Path, tuple[list[tuple[Node, Node]], list[int], dict[str, list[Node]]]] = {}
+        self._files: dict[Path, tuple[list[tuple[Node, Node]], list[int]]] = {}
+        self._named: dict[Path, dict[str, list[Node]]] = {}
         self._convention: dict[int, bool] = {}
         self._where: dict[int, Path] = {}  # id of a declaration -> its file
         self._variables: dict[str, bool] = {}
@@ -265,6 +272,10 @@ class _Lazy:
         if self.fields or self.mutexes:
             self._locked_accesses()
         self.keys = [k for k, accesses in self.guarded.items() if any(a.write for a in accesses)]
+        self._key_fields: dict[str, set[str]] = {}  # struct type -> its keys' fields
+        for struct, field in self.keys:
+            if struct:
+                self._key_fields.setdefault(struct, set()).add(field)
 
     def _facts(self, path: Path) -> index.FileFacts:
         member = self._members.get(path)
@@ -279,16 +290,24 @@ class _Lazy:
         """:func:`locks.declarations` of a file, one object per declaration whoever asks (they are keyed by id)."""
         return self._listed(path)[0]
 
-    def _listed(self, path: Path) -> tuple[list[tuple[Node, Node]], list[int], dict[str, list[Node]]]:
-        """A file's declarations with their bodies, where the bodies start, and the declarations by name."""
+    def _listed(self, path: Path) -> tuple[list[tuple[Node, Node]], list[int]]:
+        """A file's declarations with their bodies, and where the bodies start."""
         found = self._files.get(path)
         if found is None:
             listed = list(locks.declarations(self._source(path).root))
-            named: dict[str, list[Node]] = {}
+            where = self._where
             for declaration, _ in listed:
-                self._where[id(declaration)] = path
-                named.setdefault(_name(declaration), []).append(declaration)
-            found = self._files[path] = (listed, [body.start_byte for _, body in listed], named)
+                where[id(declaration)] = path
+            found = self._files[path] = (listed, [body.start_byte for _, body in listed])
+        return found
+
+    def _by_name(self, path: Path) -> dict[str, list[Node]]:
+        """A file's declarations by name (only the call lookups ask)."""
+        found = self._named.get(path)
+        if found is None:
+            found = self._named[path] = {}
+            for declaration, _ in self._listed(path)[0]:
+                found.setdefault(_name(declaration), []).append(declaration)
         return found
 
     def _mentioning(self, name: str) -> list[Path]:
@@ -437,10 +456,15 @@ class _Lazy:
             return None  # a file the package was not read with, or no field is written under its lock
         source = self._source(path)
         variables = {k[1] for k in self.keys if not k[0]}
-        declarations = list(self._declarations(path))
-        bodies = [body.start_byte for _, body in declarations]
+        names = set(variables)
+        for struct, fields in self._key_fields.items():
+            if next(spelled(source.data, struct.encode()), None) is not None:
+                names |= fields  # a field counts through the receiver of a method of its type, which names the type
+        if not names:
+            return None
+        declarations, bodies = self._listed(path)
         named: dict[int, tuple[list[Node], list[Node]]] = {}  # declaration -> its selectors, its identifiers
-        for start, end in _occurrences(source.data, {k[1] for k in self.keys}):
+        for start, end in _occurrences(source.data, names):
             at = bisect.bisect_right(bodies, start) - 1
             if at < 0 or start >= declarations[at][1].end_byte:
                 continue  # outside the functions' bodies
@@ -458,7 +482,7 @@ class _Lazy:
         for at, (selectors, identifiers) in sorted(named.items()):  # as locks.uses: selectors, then identifiers
             declaration = declarations[at][0]
             receiver, kind = locks.receiver_of(declaration)
-            fields = {k[1] for k in self.keys if k[0] and k[0] == kind} if receiver else set()
+            fields = self._key_fields.get(kind, set()) if receiver else set()
             found = [locks.field_access(_as_match(s), declaration, receiver, kind, fields) for s in selectors]
             found += [self._variable_access(ident, declaration, variables) for ident in identifiers]
             for access in found:
@@ -608,7 +632,7 @@ class _Lazy:
         found = self._calls.get((path, name))
         if found is None:
             source = self._source(path)
-            listed, starts, named = self._listed(path)
+            listed, starts = self._listed(path)
             word = name.encode()
             calls: list[locks.Call] = []
             started = False
@@ -626,7 +650,7 @@ class _Lazy:
                     calls.append(call)
                     parent = match["call"][0].parent
                     started = started or (parent is not None and parent.type == "go_statement")
-            found = self._calls[path, name] = (calls, started, named.get(name, []))
+            found = self._calls[path, name] = (calls, started, self._by_name(path).get(name, []))
         return found
 
     def _conventional(self, declaration: Node) -> bool:

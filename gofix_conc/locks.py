@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from gofix_conc import concurrency, scopes
+from gofix_conc.source import spelled
 
 LOCKS = frozenset({"Lock", "RLock"})
 UNLOCKS = frozenset({"Unlock", "RUnlock"})
@@ -387,12 +388,29 @@ def field_access(
         return None
     if field.text is None or field.text.decode() not in guarded:
         return None
-    decl = scopes.resolve(match["receiver"][0])
-    if decl is None or decl.kind != "receiver":
-        return None  # the name is shadowed here
+    if not scopes.remembered(_UNSHADOWED, declaration, _receiver_unshadowed):
+        decl = scopes.resolve(match["receiver"][0])
+        if decl is None or decl.kind != "receiver":
+            return None  # the name is shadowed here
     if _locks_through(selector):
         return None  # s.in.Lock(), s.db.mu.Lock(): the path to a mutex, not guarded data
     return _access(selector, (kind, field.text.decode()), declaration, receiver)
+
+
+_UNSHADOWED = scopes.memo()
+
+
+def _receiver_unshadowed(declaration: Node) -> bool:
+    """Whether every use of a method's receiver name in its body names the receiver (what scopes.resolve says
+    of it), shown without resolving: a declaration that could shadow it writes the name with no ``.`` after it
+    (``r :=``, ``var r``, ``func(r T)``), so a signature and body where each ``r`` is followed by ``.`` has none."""
+    receiver = declaration.child_by_field_name("receiver")
+    name = receiver_of(declaration)[0]
+    if receiver is None or not name or name == "_" or declaration.text is None:
+        return False
+    text, word, base = declaration.text, name.encode(), declaration.start_byte
+    start = receiver.end_byte - base  # the receiver list declares it; a parameter after it may redeclare it
+    return all(text[at + len(word) : at + len(word) + 1] == b"." for at in spelled(text, word, start))
 
 
 def call_of(
