@@ -216,7 +216,7 @@ M = TypeVar("M", bound=MutableMapping)  # type: ignore[type-arg]
 
 
 def _entry(path: Path) -> list | None:  # type: ignore[type-arg]
-    found = _HERE.get(path) if path.parent == _here else None
+    found = _HERE.get(path)  # holds the files of the directory worked through only
     return found if found is not None else _TREES.get(path)
 
 
