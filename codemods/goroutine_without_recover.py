@@ -154,7 +154,7 @@ from gofix_conc import concurrency, goroutines, loggers, package, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.imports import default_name, imports
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
-from gofix_conc.source import Source, captures, matches, parse
+from gofix_conc.source import Source, captures, matches, parse, spelled
 
 # A call of recover, whose enclosing function decides whether it recovers:
 #   recover()
@@ -279,7 +279,7 @@ class Goroutine:
             return True
         if all(panic_free(self, body) for body in self.bodies):
             return True  # only waits, signals and stops: there is nothing to recover
-        if all(runs_for_the_program(self, body) or exits_the_process(body) for body in self.bodies):
+        if all(runs_for_the_program(self, body) or exits_the_process(self, body) for body in self.bodies):
             return True  # asked before handles_panics, which costs far more: both are only read
         return self.recovers and any(handles_panics(self, body, depth=2) for body in self.bodies)
 
@@ -389,11 +389,9 @@ def own_file(ctx: FileContext) -> tuple[frozenset[str], dict[str, list[Node]]]:
     """The names the file's imports take and its functions and methods by name, read once per file."""
     found = _OWN.get(ctx.source)
     if found is None:
-        query = "[(function_declaration name: (identifier) @n) (method_declaration name: (field_identifier) @n)]"
         declared: dict[str, list[Node]] = {}
-        for n in captures(query, ctx.root).get("n", []):
-            if n.parent:
-                declared.setdefault(text(n), []).append(n.parent)
+        for n in loggers.declaration_names(ctx.source):
+            declared.setdefault(text(n), []).append(n.parent)  # type: ignore[arg-type]
         found = _OWN[ctx.source] = (frozenset(i.local_name for i in imports(ctx.source)), declared)
     return found
 
@@ -446,9 +444,9 @@ def type_name_of(declared: Node | None) -> str | None:
 
 def is_package(run: Goroutine, operand: Node) -> bool:
     """``x`` in ``x.F`` names an imported package (not shadowed by a local declaration)."""
-    if operand.type != "identifier" or scopes.resolve(operand) is not None:
-        return False
-    return text(operand) in run.file.imports
+    if operand.type != "identifier" or text(operand) not in run.file.imports:
+        return False  # asked first: resolving the name costs more
+    return scopes.resolve(operand) is None
 
 
 def own_statements(body: Node) -> list[Node]:
@@ -554,7 +552,7 @@ def find_handled_panics(run: Goroutine, body: Node, depth: int) -> bool:
         return True
     if depth == 0:
         return False
-    for call in captures(CALLS, body).get("call", []):
+    for call in calls_in(run, body).get("call", []):
         function = call.child_by_field_name("function")
         if function is None or (call.parent is not None and call.parent.type == "defer_statement"):
             continue  # deferred helpers are judged above
@@ -574,10 +572,11 @@ def in_file(run: Goroutine, node: Node) -> bool:
 
 def runs_for_the_program(run: Goroutine, body: Node) -> bool:
     """An endless loop with no way out, or a server's Serve loop: when it dies the process should too."""
+    names = calls_in(run, body).get("name", [])
     for statement in own_statements(body):
         if statement.type == "for_statement" and endless(statement):
             return True
-        calls = captures(CALLS, statement).get("name", [])
+        calls = [n for n in names if statement.start_byte <= n.start_byte < statement.end_byte]  # its own calls
         if any(text(n) in SERVE_LOOPS for n in outside_literals(body, calls)):
             return True
     return False
@@ -606,9 +605,9 @@ def endless(loop: Node) -> bool:
     return True
 
 
-def exits_the_process(body: Node) -> bool:
+def exits_the_process(run: Goroutine, body: Node) -> bool:
     """``os.Exit``, ``log.Fatal``: the goroutine's job is to end the process on its own failure."""
-    for name in captures(CALLS, body).get("name", []):
+    for name in calls_in(run, body).get("name", []):
         selector = name.parent
         if text(name) in PROCESS_EXITS and selector is not None and selector.type == "selector_expression":
             operand = text(selector.child_by_field_name("operand"))
@@ -626,7 +625,7 @@ def what_a_panic_skips(run: Goroutine, body: Node, moved: set[Node]) -> list[str
     in_literal = run.literal is not None
     name = body.parent.child_by_field_name("name") if body.parent is not None else None
     whose = text(name) if not in_literal and name is not None else "the goroutine"
-    found = handoffs(body)
+    found = handoffs(run, body)
     first = next((s for s in own_statements(body) if s.type != "defer_statement"), None)
     releases = [r for r in found.get("receive", []) if r != first and is_release(r)]
     for handoff in [*found.get("signal", []), *releases, *completion_callbacks(run, body)]:
@@ -655,7 +654,7 @@ def what_a_panic_skips(run: Goroutine, body: Node, moved: set[Node]) -> list[str
     concerns += state_left_behind(run, body, whose)
     for loop in consuming_loops(run, body):
         concerns.append(f"{whose} receives in a loop (line {loop.start_point.row + 1}): after a panic senders block")
-    for call in captures(CALLS, body).get("name", []):
+    for call in calls_in(run, body).get("name", []):
         if text(call) == "panic" and call.parent is not None and call.parent.type == "call_expression":
             concerns.append(f"{whose} panics on purpose at line {call.start_point.row + 1}: the crash was asked for")
             break
@@ -670,7 +669,7 @@ def what_callees_hand_over(run: Goroutine, body: Node, depth: int = 2, seen: set
     """
     seen = seen if seen is not None else {body.id}
     concerns = []
-    for call in captures(CALLS, body).get("call", []):
+    for call in calls_in(run, body).get("call", []):
         function = call.child_by_field_name("function")
         if function is None or is_deferred(body, call) or function.type not in ("identifier", "selector_expression"):
             continue
@@ -678,7 +677,7 @@ def what_callees_hand_over(run: Goroutine, body: Node, depth: int = 2, seen: set
             if callee.id in seen or callee.parent is None or callee.parent.type == "func_literal":
                 continue  # recursion; a func literal bound to a local is the goroutine's own code
             seen.add(callee.id)
-            found = handoffs(callee)
+            found = handoffs(run, callee)
             late = sorted(
                 (h for kind in HANDOFF_KINDS if kind != "receive" for h in found.get(kind, [])),
                 key=lambda h: h.start_byte,
@@ -753,7 +752,7 @@ def state_left_behind(run: Goroutine, body: Node, whose: str) -> list[str]:
     ``hook(cc); hook = cc.shouldRunStateHook(true)``: after a recovered panic
     in the hook, the flag the method clears stays set and the hook never runs again.
     """
-    calls = [c for c in captures(CALLS, body).get("call", []) if not is_deferred(body, c)]
+    calls = [c for c in calls_in(run, body).get("call", []) if not is_deferred(body, c)]
     callback = next((c for c in calls if calls_value_from_outside(body, c)), None)
     if callback is None:
         return []
@@ -798,14 +797,42 @@ def receiver_field_written(method: Node) -> str | None:
     return None
 
 
-def handoffs(body: Node) -> dict[str, list[Node]]:
-    """HANDOFFS by kind; ``Done()`` and the like only as statements (``<-ctx.Done()`` waits)."""
-    found = captures(HANDOFFS, body)
-    for kind in ("signal", "unlock", "wake"):
-        found[kind] = [
-            h for h in found.get(kind, []) if h.parent is not None and h.parent.type == "expression_statement"
-        ]
-    return {kind: found.get(kind, []) for kind in HANDOFF_KINDS}  # not the names captured inside them
+def handoffs(run: Goroutine, body: Node) -> dict[str, list[Node]]:
+    """HANDOFFS by kind; ``Done()`` and the like only as statements (``<-ctx.Done()`` waits). Read only."""
+
+    def by_kind() -> dict[str, list[Node]]:
+        found = dict(handoff_captures(run, body))
+        for kind in ("signal", "unlock", "wake"):
+            found[kind] = [
+                h for h in found.get(kind, []) if h.parent is not None and h.parent.type == "expression_statement"
+            ]
+        return {kind: found.get(kind, []) for kind in HANDOFF_KINDS}  # not the names captured inside them
+
+    return remembered(run, "handoffs", body, by_kind)
+
+
+def calls_in(run: Goroutine, body: Node) -> dict[str, list[Node]]:
+    """CALLS captured in ``body``, once per file (several questions go through the same calls). Read only."""
+    return remembered(run, "calls", body, lambda: captures(CALLS, body))
+
+
+# Every HANDOFFS pattern holds one of these words (``Close`` also stands for CloseWrite, CloseWithError...).
+HANDOFF_WORDS = (
+    *(b"<-", b"close", b"cancel", b"Done", b"Release"),
+    *(b"Unlock", b"Signal", b"Broadcast", b"Close", b"Commit"),
+)
+
+
+def handoff_captures(run: Goroutine, body: Node) -> dict[str, list[Node]]:
+    """HANDOFFS captured in ``body``, once per file (callers of a callee ask again). Read only."""
+
+    def found() -> dict[str, list[Node]]:
+        data = body.text
+        if data is not None and not any(word in data for word in HANDOFF_WORDS):
+            return {}  # nothing a pattern matches is written in it
+        return captures(HANDOFFS, body)
+
+    return remembered(run, "handoff-captures", body, found)
 
 
 def is_release(receive: Node) -> bool:
@@ -939,7 +966,7 @@ def waited_for(run: Goroutine, body: Node) -> str | None:
     if fill is not None:
         where = fill.start_point.row + 1
         return f"the parent waits for this goroutine by filling the semaphore (`{text(fill)}` at line {where})"
-    found = captures(HANDOFFS, body)
+    found = handoff_captures(run, body)
     signals = [s for s in found.get("signal", []) if s.parent is not None and s.parent.type in STATEMENTS]
     signals += [s for s in found.get("send", []) if is_signal_value(s.child_by_field_name("value"))]
     for signal in signals:
@@ -975,7 +1002,7 @@ def semaphore_fill(run: Goroutine, body: Node) -> Node | None:
     """
     released = {
         text(r.named_children[0].child_by_field_name("operand"))
-        for r in captures(HANDOFFS, body).get("receive", [])
+        for r in handoff_captures(run, body).get("receive", [])
         if is_release(r)
     }
     if not released:
@@ -1049,7 +1076,7 @@ def visible_work(run: Goroutine, body: Node) -> str | None:
     for send in captures("(send_statement) @s", body).get("s", []):
         if not is_signal_value(send.child_by_field_name("value")):
             return f"it sends on {text(send.child_by_field_name('channel'))}"
-    for call in captures(CALLS, body).get("call", []):
+    for call in calls_in(run, body).get("call", []):
         function = call.child_by_field_name("function")
         if function is None or is_completion_signal(call):
             continue
@@ -1265,7 +1292,7 @@ def keeps_normal_path(run: Goroutine, body: Node, statements: list[Node], tail: 
     exits = [e for e in captures("[(return_statement) (goto_statement)] @e", body).get("e", [])]
     if outside_literals(body, exits):
         return False  # today a return skips the signals; deferred they would run on that path
-    skipping = [n for n in captures(CALLS, body).get("name", []) if text(n) in SKIPPING_CALLS]
+    skipping = [n for n in calls_in(run, body).get("name", []) if text(n) in SKIPPING_CALLS]
     if outside_literals(body, skipping):
         return False  # Goexit runs defers: the signal would run where it did not
     if any(not ends_its_line(run, s) for s in tail) or not run.ctx.source.starts_line(tail[0].start_byte):
@@ -1437,6 +1464,8 @@ def package_identifiers(statements: str) -> set[str]:
 
 
 def rename_packages(statements: str, renames: dict[str, str]) -> str:
+    if all(old == new for old, new in renames.items()):
+        return statements  # every package keeps its default name: nothing to rename
     prefix = b"package p\nfunc _() {\n"
     tree = parse(prefix + statements.encode() + b"\n}\n")
     data = statements.encode()
@@ -1451,6 +1480,8 @@ def rename_packages(statements: str, renames: dict[str, str]) -> str:
 
 def declared_in_function(ctx: FileContext, name: str, go: Node) -> bool:
     top = scopes.top_level(go)
+    if next(spelled(ctx.source.data, name.encode(), top.start_byte, top.end_byte), None) is None:
+        return False  # a local declaring the name spells it as a word in the function
     for ident in captures("(identifier) @id", top).get("id", []):
         if ctx.text(ident) == name:
             decl = scopes.resolve(ident)

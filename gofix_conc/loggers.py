@@ -30,7 +30,7 @@ from tree_sitter import Node
 from gofix_conc import scopes
 from gofix_conc.imports import imports
 from gofix_conc.package import Lazy, Package
-from gofix_conc.source import Source, captures
+from gofix_conc.source import Source, captures, spelled
 
 LOGGER_NAMES = ("log", "logger", "Log", "Logger")
 
@@ -169,17 +169,47 @@ def _text(node: Node | None) -> str:
 
 
 def _own_declarations(source: Source, name: str) -> list[Node]:
-    query = "[(function_declaration name: (identifier) @n) (method_declaration name: (field_identifier) @n)]"
-    return [n.parent for n in captures(query, source.root).get("n", []) if _text(n) == name and n.parent is not None]
+    return [n.parent for n in declaration_names(source) if _text(n) == name and n.parent is not None]
+
+
+def declaration_names(source: Source) -> list[Node]:
+    """The names of the file's functions and methods, in order (read once per file). Read only."""
+    found = _DECLARATION_NAMES.get(source)
+    if found is None:
+        found = _DECLARATION_NAMES[source] = _declaration_names(source)
+    return found
+
+
+_DECLARATION_NAMES: weakref.WeakKeyDictionary[Source, list[Node]] = weakref.WeakKeyDictionary()
+
+
+def _declaration_names(source: Source) -> list[Node]:
+    if source.root.has_error:  # an error node may hold a declaration: look through the whole tree
+        query = "[(function_declaration name: (identifier) @n) (method_declaration name: (field_identifier) @n)]"
+        return [n for n in captures(query, source.root).get("n", []) if n.parent is not None]
+    # Without errors, functions and methods are declared at the top level only.
+    return [
+        n
+        for d in source.root.named_children
+        if d.type in ("function_declaration", "method_declaration") and (n := d.child_by_field_name("name")) is not None
+    ]
 
 
 def _type_specs(source: Source, package: Package | Lazy, name: str) -> list[Node]:
     """The declarations of type ``name`` in the file and the package, those of the package only from
     files that hold a logger field's type (other structs cannot have a logger field)."""
-    own = [n.parent for n in captures("(type_spec name: (type_identifier) @n)", source.root).get("n", [])]
-    return [s for s in own if s is not None and _text(s.child_by_field_name("name")) == name] + package.types_holding(
-        name, FIELD_TYPES
-    )
+    return _own_type_specs(source, name) + package.types_holding(name, FIELD_TYPES)
+
+
+def _own_type_specs(source: Source, name: str) -> list[Node]:
+    """The file's ``type name ...`` specs (local ones too), in order: found where the text spells ``name``."""
+    found = []
+    for at in spelled(source.data, name.encode()):  # a spec's name is written as the word itself
+        node = source.root.named_descendant_for_byte_range(at, at + len(name.encode()))
+        spec = node.parent if node is not None and node.type == "type_identifier" else None
+        if spec is not None and spec.type == "type_spec" and spec.child_by_field_name("name") == node:
+            found.append(spec)
+    return found
 
 
 def _receiver_type(method: Node) -> str:

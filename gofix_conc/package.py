@@ -147,8 +147,8 @@ class Lazy:
     def types_holding(self, name: str, words: tuple[bytes, ...]) -> list[Node]:
         """``types[name]`` from the files whose text holds one of ``words`` (only those that also hold ``name``
         are parsed)."""
-        word = name.encode()
-        found = [m for m in self._shared.holding(words) if m in self._seen and word in m.raw]
+        # The files that spell the name, found once per package, are fewer than those holding one of ``words``.
+        found = [m for m in self._package.mentioning(name) if m in self._seen and any(w in m.raw for w in words)]
         return [n for m in found for n in m.facts.types.get(name, [])]
 
 
@@ -237,7 +237,10 @@ class _Shared:
         found = self._importers.get(path)
         if found is None:
             quoted = (f'"{path}"'.encode(), f"`{path}`".encode())
-            candidates = [m for m in self.members if any(q in m.raw for q in quoted)]
+            # A text quoting the path holds each part of it: "log", which most logging packages' paths hold,
+            # is looked for once per package for all of them.
+            part = b"log" if b"log" in quoted[0] else path.encode()
+            candidates = [m for m in self.holding((part,)) if any(q in m.raw for q in quoted)]
             found = self._importers[path] = [
                 m for m in candidates if any(i.path == path for i in imports(index.source_for(m.path, m.raw)))
             ]
