@@ -101,8 +101,10 @@ LARGE = 1024
 FUNC_KEYWORD = re.compile(rb"func\s*[(/]")
 # Bytes of Go identifiers (non-ASCII letters are UTF-8 bytes of 0x80 and above).
 _NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_" + bytes(range(0x80, 0x100)))
-_NAMES = re.compile(rb"[\w\x80-\xff]+")
-_BLANKS = re.compile(rb"[ \t\r\n]*")
+# Names followed by a "." (name.field) and names after a "(" (len(name)), blanks between; a "/"
+# stands for a comment between. Each match starts and ends a whole name.
+_SELECTED = re.compile(rb"([\w\x80-\xff]+)[ \t\r\n]*[./]")
+_MEASURED = re.compile(rb"[(/][ \t\r\n]*([\w\x80-\xff]+)")
 
 # Functions that keep the closure they are given, by import path.
 KEEPERS = {
@@ -203,11 +205,17 @@ def closures(source: Source) -> Iterator[Node]:
         at = match.start()
         if at and data[at - 1] in _NAME_BYTES:
             continue  # the end of a longer name
+        if at == 0 or data[at - 1] == 10:
+            top = root.first_named_child_for_byte(at)
+            if top is not None and top.start_byte == at and top.type in _DECLARATIONS:
+                continue  # a function or method declaration: one step down from the root, no walk back up
         keyword = root.descendant_for_byte_range(at, at + 4)
         parent = keyword.parent if keyword is not None and keyword.type == "func" else None
         if parent is not None and parent.type == "func_literal":
             yield parent
 
+
+_DECLARATIONS = frozenset({"function_declaration", "method_declaration"})
 
 # Names of the functions and methods stored_as looks for: any other callee neither keeps nor wraps the closure.
 _KEEPER_NAMES = frozenset(n.encode() for n in {name for _, name in KEEPERS} | KEEPER_METHODS)
@@ -410,18 +418,18 @@ def may_capture_large(
     if _top_level(source, closure).type in ("var_declaration", "const_declaration"):
         return False  # every variable it can capture is declared in a package-level value: shared
     text = source.data[closure.start_byte : closure.end_byte]
-    names = set(_NAMES.findall(text))
-    lengths = b"len" in names or b"cap" in names
+    candidates = set(_SELECTED.findall(text))
+    if b"len" in text or b"cap" in text:
+        candidates.update(_MEASURED.findall(text))
+    if not candidates:
+        return False  # no name is read as name.field or len(name)
     for decl in outer_declarations(closure):
         word = decl.name.encode()
-        if word not in names or decl.kind not in ("var", "param", "receiver", "result"):
-            continue  # not used in the closure, or no variable
-        selected, measured = _spellings(text, word)
-        if not selected and not (measured and lengths):
-            continue  # no use of it can be read as name.field or len(name)
+        if word not in candidates or decl.kind not in ("var", "param", "receiver", "result"):
+            continue  # no use of it can be read as name.field or len(name), or no variable
         reads = _reads(source, closure, decl, word)
-        if reads is None:
-            continue  # a use that needs the variable itself
+        if not reads:
+            continue  # a use that needs the variable itself, or no use of it (a word in a string or comment)
         types = types_of_file()
         if ("kind", decl) not in memo:
             memo["kind", decl] = captured_type(types, decl)
@@ -465,27 +473,16 @@ def outer_declarations(closure: Node) -> Iterator[scopes.Declaration]:
 _STATEMENTS = scopes.memo()
 
 
+# The statements that declare variables in a block: the only declarations a closure's capture can be.
+_DECLARING_STATEMENTS = frozenset({"short_var_declaration", "var_declaration"})
+
+
 def _statement_declarations(block: Node) -> list[tuple[int, list[scopes.Declaration]]]:
-    return [(s.end_byte, scopes.declared_by(s)) for s in block.named_children]
+    return [(s.end_byte, scopes.declared_by(s)) for s in block.named_children if s.type in _DECLARING_STATEMENTS]
 
 
 # An identifier and the field it selects; None when it is the argument of len or cap.
 Read = tuple[Node, "bytes | None"]
-
-
-def _spellings(text: bytes, word: bytes) -> tuple[bool, bool]:
-    """Whether ``word`` is spelled in ``text`` before a ``.`` and after a ``(`` (blanks and comments between)."""
-    selected = measured = False
-    for at in spelled(text, word):
-        after = _BLANKS.match(text, at + len(word)).end()  # type: ignore[union-attr]
-        selected = selected or text[after : after + 1] in (b".", b"/")
-        before = at - 1
-        while before >= 0 and text[before] in b" \t\r\n":
-            before -= 1
-        measured = measured or (before >= 0 and text[before] in b"(/")
-        if selected and measured:
-            break
-    return selected, measured
 
 
 def _reads(source: Source, closure: Node, decl: scopes.Declaration, word: bytes) -> list[Read] | None:
