@@ -50,6 +50,7 @@ _SPEC = rb"([A-Za-z_]\w*)[ \t]+(?:" + _INTEGER + rb"\b|=[ \t]*(?:-?[0-9]|" + _IN
 _VAR_LINE = re.compile(rb"var[ \t]+" + _SPEC)  # matched at a line start
 _VAR_BLOCK = re.compile(rb"var[ \t]*\((.*?)^\)", re.MULTILINE | re.DOTALL)
 _BLOCK_SPEC = re.compile(rb"^[ \t]+" + _SPEC, re.MULTILINE)
+_OPERATORS = re.compile(rb"\+[+=]|-[-=]")  # ++ += -- -=
 _NAME = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _NAME_OR_DOT = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.")
 _FUNCTIONS = ("func_literal", "function_declaration", "method_declaration")
@@ -131,8 +132,8 @@ class _OnDisk:
         return frozenset(n for n in self.declared if self.updating(n))
 
 
-# (directory, package name) -> the package on disk and what its files tell
-_DISK: dict[tuple[Path, str], _OnDisk] = index.package_cache({})
+# id of the package on disk (held by the entry) -> what its files tell; keyed so to hash no path per file
+_DISK: dict[int, _OnDisk] = index.package_cache({})
 
 
 def _holds(data: bytes, triggers: tuple[bytes, ...]) -> bool:
@@ -140,15 +141,16 @@ def _holds(data: bytes, triggers: tuple[bytes, ...]) -> bool:
 
 
 def _disk(ctx: FileContext, triggers: tuple[bytes, ...]) -> _OnDisk:
-    key = (ctx.path.parent, ctx.package.name)
-    package = index.package(ctx.path.parent, key[1], True)  # kept by the index while its files are unchanged
-    hit = _DISK.get(key)
+    package = index.package(ctx.path.parent, ctx.package.name, True)  # kept by the index while unchanged
+    hit = _DISK.get(id(package))
     if hit is None or hit.package is not package:
         declared: set[bytes] = set()
         for member in package.members:
             declared |= _integer_variables(member.raw)
         goroutines = frozenset(m.path for m in package.members if _holds(m.raw, triggers))
-        hit = _DISK[key] = _OnDisk(package, {m.path: m for m in package.members}, goroutines, frozenset(declared))
+        hit = _DISK[id(package)] = _OnDisk(
+            package, {m.path: m for m in package.members}, goroutines, frozenset(declared)
+        )
         if declared:
             # _updated_names finds every name _updated does: the exact test runs on those alone.
             for path in goroutines:
@@ -179,20 +181,21 @@ def _integer_variables(text: bytes) -> set[bytes]:
 
 
 def _updated_names(text: bytes) -> set[bytes]:
-    """The names the text updates with ``++``, ``--``, ``+=`` or ``-=`` (not ``s.x++``): one pass per operator."""
+    """The names the text updates with ``++``, ``--``, ``+=`` or ``-=`` (not ``s.x++``), in one pass.
+
+    Every name :func:`_updated` finds is among them: the operator after a name or a blank cannot be
+    part of a match that starts one byte earlier, on a ``+`` or a ``-``.
+    """
     found: set[bytes] = set()
-    for operator in (b"++", b"--", b"+=", b"-="):
-        at = text.find(operator)
-        while at >= 0:
-            end = at
-            while end > 0 and text[end - 1] in b" \t":
-                end -= 1
-            start = end
-            while start > 0 and text[start - 1] in _NAME:
-                start -= 1
-            if start < end and (start == 0 or text[start - 1] != 0x2E):  # not after a dot
-                found.add(text[start:end])
-            at = text.find(operator, at + 2)
+    for operator in _OPERATORS.finditer(text):
+        end = operator.start()
+        while end > 0 and text[end - 1] in b" \t":
+            end -= 1
+        start = end
+        while start > 0 and text[start - 1] in _NAME:
+            start -= 1
+        if start < end and (start == 0 or text[start - 1] != 0x2E):  # not after a dot
+            found.add(text[start:end])
     return found
 
 
@@ -427,13 +430,9 @@ def _racy_updates(files: list[File], name: str) -> list[str]:
     nac = _nac()
     found: list[str] = []
     for f in sorted(files, key=lambda f: f.path.name):
-        idents = [
-            i
-            for i in _identifiers(f.source, name.encode())
-            if scopes.composite_key_kind(i) not in ("field", "unknown")
-            and ((r := scopes.resolve(i)) is None or scopes.enclosing_function(r.node) is None)
-        ]
-        for ident in idents:
+        named = _identifiers(f.source, name.encode())
+        idents: list[Node] | None = None  # resolved once an update stands in a goroutine: most files have none
+        for ident in named:
             if _kind(ident) != "update":
                 continue
             update = ident.parent
@@ -442,7 +441,13 @@ def _racy_updates(files: list[File], name: str) -> list[str]:
             if update is None or nac._operand(update) != ident:
                 continue
             goroutine = concurrency.goroutine_of(update, None)
-            if goroutine is None or concurrency.holds_lock(update, goroutine.literal):
+            if goroutine is None:
+                continue
+            if idents is None:
+                idents = [i for i in named if _package_level(i)]
+            if ident not in idents:
+                continue  # a local of the same name, or a field key
+            if concurrency.holds_lock(update, goroutine.literal):
                 continue
             others = [i for i in idents if i != ident]
             if concurrency.race_reason(update, goroutine, others, True) is None:
@@ -451,6 +456,14 @@ def _racy_updates(files: list[File], name: str) -> list[str]:
                 continue  # kept on purpose: the other files are not asked to change for it
             found.append(_where(f, update))
     return found
+
+
+def _package_level(ident: Node) -> bool:
+    """Whether an identifier spelled like the variable stands for it: not ``T{requests: 1}``'s key, not a local."""
+    if scopes.composite_key_kind(ident) in ("field", "unknown"):
+        return False
+    resolved = scopes.resolve(ident)
+    return resolved is None or scopes.enclosing_function(resolved.node) is None
 
 
 def _silenced(source: Source, node: Node) -> bool:
