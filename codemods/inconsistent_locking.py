@@ -273,9 +273,12 @@ class _Lazy:
             self._locked_accesses()
         self.keys = [k for k, accesses in self.guarded.items() if any(a.write for a in accesses)]
         self._key_fields: dict[str, set[str]] = {}  # struct type -> its keys' fields
+        self._key_variables: set[str] = set()
         for struct, field in self.keys:
             if struct:
                 self._key_fields.setdefault(struct, set()).add(field)
+            else:
+                self._key_variables.add(field)
 
     def _facts(self, path: Path) -> index.FileFacts:
         member = self._members.get(path)
@@ -429,6 +432,37 @@ class _Lazy:
                     found.append((place, access))
         return found
 
+    def _places_of(self, source: Source, declaration: Node, body: Node, key: tuple[str, str]) -> list[tuple[int, int]]:
+        """The places in :meth:`_accesses_of`'s list of a declaration's accesses to ``key``, found where the key's
+        name is written (an access to it is a selector ``x.name`` or the identifier ``name``): the first is the least.
+        """
+        known = self._accesses.get(id(declaration))
+        if known is not None:
+            return [p for p, a in known if a.key == key]
+        receiver, kind = locks.receiver_of(declaration)
+        fields = self.fields.get(kind, set()) if receiver else set()
+        word = key[1].encode()
+        places = []
+        for at in spelled(source.data, word, body.start_byte, body.end_byte):
+            leaf = source.root.descendant_for_byte_range(at, at + len(word))
+            if leaf is None or (leaf.start_byte, leaf.end_byte) != (at, at + len(word)):
+                continue  # part of a longer token, or not a token
+            selector = leaf.parent
+            if leaf.type == "field_identifier" and selector is not None and selector.type == "selector_expression":
+                operand = selector.child_by_field_name("operand")
+                if operand is None or operand.type != "identifier" or selector.child_by_field_name("field") != leaf:
+                    continue  # not a selector locks.uses matches
+                access = locks.field_access(_as_match(selector), declaration, receiver, kind, fields)
+                place = (0, selector.start_byte)
+            elif leaf.type == "identifier" and self.mutexes:
+                access = self._variable_access(leaf, declaration, self)
+                place = (1, at)
+            else:
+                continue
+            if access is not None and access.key == key:
+                places.append(place)
+        return places
+
     def _first_access(self, key: tuple[str, str]) -> tuple:
         """Where the package's first access to ``key`` is: the order of keys in the whole analysis."""
         found = self._first.get(key)
@@ -436,12 +470,12 @@ class _Lazy:
             word = key[1].encode()
             found = ()
             for path in self._mentioning(key[1]):
-                data = self._source(path).data
+                source = self._source(path)
                 for declaration, body in self._declarations(path):
-                    if data.find(word, body.start_byte, body.end_byte) >= 0:
-                        places = [p for p, a in self._accesses_of(declaration, body) if a.key == key]
+                    if source.data.find(word, body.start_byte, body.end_byte) >= 0:
+                        places = self._places_of(source, declaration, body, key)
                         if places:
-                            found = (path, declaration.start_byte, *places[0])
+                            found = (path, declaration.start_byte, *min(places))
                             break
                 if found:
                     break
@@ -455,7 +489,7 @@ class _Lazy:
         if path not in self._texts or not self.keys:
             return None  # a file the package was not read with, or no field is written under its lock
         source = self._source(path)
-        variables = {k[1] for k in self.keys if not k[0]}
+        variables = self._key_variables
         names = set(variables)
         for struct, fields in self._key_fields.items():
             if next(spelled(source.data, struct.encode()), None) is not None:

@@ -85,27 +85,34 @@ def held(node: Node, stop: Node | None = None, every_literal: bool = False) -> d
     through func literals that run where they stand (see the module doc), or
     through every func literal up to ``stop`` when ``every_literal``.
     """
-    blocks: list[tuple[Node, Node]] = []
-    child = node
-    for ancestor in scopes.ancestors(node):
-        if ancestor.type == "statement_list":
-            blocks.insert(0, (ancestor, child))
-        if ancestor == stop or ancestor.type in ("function_declaration", "method_declaration"):
+    last = _LAST_HELD
+    if last and last[0] == node and last[1] == stop and last[2] == every_literal:
+        return dict(last[3])  # asked again for the node just answered (a precheck, then the access itself)
+    blocks: list[tuple[Node, Node]] = []  # innermost first
+    child, ancestor = node, node.parent
+    while ancestor is not None:
+        kind = ancestor.type
+        if kind == "statement_list":
+            blocks.append((ancestor, child))
+        if kind in _DECLARATIONS or (stop is not None and ancestor == stop):
             break
-        if ancestor.type == "func_literal" and not every_literal and not _runs_in_place(ancestor):
+        if kind == "func_literal" and not every_literal and not _runs_in_place(ancestor):
             break
-        child = ancestor
+        child, ancestor = ancestor, ancestor.parent
     taken: dict[str, str] = {}
-    for block, inner in blocks:
+    for block, inner in reversed(blocks):
         for mutex, method in scopes.remembered(_STATES, block, _lock_states)[inner.start_byte].items():
             if method is None:
                 taken.pop(mutex, None)
             else:
                 taken[mutex] = method
+    _LAST_HELD[:] = [node, stop, every_literal, dict(taken)]
     return taken
 
 
 _STATES = scopes.memo()
+_DECLARATIONS = frozenset({"function_declaration", "method_declaration"})
+_LAST_HELD: list = []  # node, stop, every_literal, what held() answered for them
 
 
 def _lock_states(block: Node) -> dict[int, dict[str, str | None]]:
