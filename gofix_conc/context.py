@@ -40,6 +40,7 @@ class FileContext:
         self._reserved: dict[int, set[str]] = {}
         self._names_cache: dict[int, set[str]] = {}
         self._package: index.PackageView | None = None
+        self._present: dict[bytes | tuple[bytes, ...], bool] = {}
         self.rule: Rule | None = None
 
     @property
@@ -56,6 +57,26 @@ class FileContext:
         if self._package is None:
             self._package = index.view(self.path, self.source)
         return self._package
+
+    def holds(self, triggers: tuple[bytes, ...]) -> bool:
+        """Whether the file's text holds one of ``triggers``.
+
+        Rules share triggers (go statements, ``make(chan``): each set, and each
+        word of it, is looked for once per file, for the engine and for a rule
+        that checks part of its work against triggers itself.
+        """
+        found = self._present.get(triggers)
+        if found is None:
+            found = False
+            for trigger in triggers:
+                hit = self._present.get(trigger)
+                if hit is None:
+                    hit = self._present[trigger] = trigger in self.source.data
+                if hit:
+                    found = True
+                    break
+            self._present[triggers] = found
+        return found
 
     def text(self, node: Node) -> str:
         return self.source.text(node)

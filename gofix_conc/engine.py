@@ -150,14 +150,13 @@ def _check(
         if settings.per_file_ignores
         else frozenset()
     )
-    present: dict[bytes | tuple[bytes, ...], bool] = {}  # triggers rules share: looked for once
     for rule_id in settings.rules:
         if rule_id in off or "ALL" in off:
             continue
         rule = registry.get(rule_id)
         if go_version < rule.min_go_version:
             continue
-        if rule.triggers and not _holds(source.data, rule.triggers, present):
+        if rule.triggers and not ctx.holds(rule.triggers):
             continue
         ctx.rule = rule
         try:
@@ -192,22 +191,6 @@ def _check(
         findings = [_outside(f, broken) for f in findings if not _touches(f.start, f.end, broken)]
     findings.sort(key=lambda f: (f.start, f.rule))
     return findings, errors
-
-
-def _holds(data: bytes, triggers: tuple[bytes, ...], present: dict[bytes | tuple[bytes, ...], bool]) -> bool:
-    """Whether ``data`` holds one of ``triggers``: each set, and each word of it, looked for once per file."""
-    found = present.get(triggers)
-    if found is None:
-        found = False
-        for trigger in triggers:
-            hit = present.get(trigger)
-            if hit is None:
-                hit = present[trigger] = trigger in data
-            if hit:
-                found = True
-                break
-        present[triggers] = found
-    return found
 
 
 def _touches(start: int, end: int, regions: Sequence[tuple[int, int]]) -> bool:
