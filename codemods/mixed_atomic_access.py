@@ -91,6 +91,7 @@ once, or the value is a pointer (`atomic.LoadPointer` needs `unsafe`).
 
 from __future__ import annotations
 
+import os
 import re
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -130,19 +131,18 @@ class AtomicUse:
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
-    if ctx.is_test_file and not _starts_goroutines(ctx):
-        return  # see the doc: a test file's plain access counts only in or beside a goroutine the file starts
     view = ctx.package
-    package = index.package(view.path.parent, view.name, view.is_test)
     own_name = view.path.name  # the members are files of view's directory: their names tell them apart
-    others = [m for m in package.mentioning("sync/atomic") if m.path.name != own_name]
+    others = [m for name, m in _atomic_members(view) if name != own_name]
     own = _atomic_name(ctx.source)
     if own is None and not others:
         return  # no file of the package uses sync/atomic: nothing else is parsed
+    if ctx.is_test_file and not _starts_goroutines(ctx):
+        return  # see the doc: a test file's plain access counts only in or beside a goroutine the file starts
     atomics: dict[tuple[str, ...], list[AtomicUse]] = {}
     found = list(atomic_uses(ctx.source, own, view, own=True)) if own is not None else []
     for member in others:
-        found += _sibling_uses(member.path, index.source_for(member.path, member.raw), view)
+        found += _sibling_uses(member.path, member.raw, view)
     for use in found:
         atomics.setdefault(use.key, []).append(use)
     if not atomics:
@@ -150,22 +150,54 @@ def check(ctx: FileContext) -> Iterator[Finding]:
     yield from _plain_uses(ctx, atomics)
 
 
-def _atomic_name(source: Source) -> str | None:
-    if b"sync/atomic" not in source.data:
-        return None
-    from gofix_conc.imports import imports
+# Per package: its files whose text holds "sync/atomic", with their names.
+_MEMBERS: dict[tuple[str, str, bool], list[tuple[str, index.Member]]] = index.package_cache({})
 
-    return next((i.local_name for i in imports(source) if i.path == "sync/atomic" and i.name not in ("_", ".")), None)
+
+def _atomic_members(view: PackageView) -> list[tuple[str, index.Member]]:
+    key = (os.path.dirname(str(view.path)), view.name, view.is_test)
+    found = _MEMBERS.get(key)
+    if found is None:
+        package = index.package(view.path.parent, view.name, view.is_test)
+        found = _MEMBERS[key] = [(m.path.name, m) for m in package.mentioning("sync/atomic")]
+    return found
+
+
+def _atomic_name(source: Source) -> str | None:
+    """The name the file imports ``sync/atomic`` under (not ``_`` or ``.``): its first such import spec.
+
+    Found from where the path is written rather than from every import of the file.
+    """
+    data, root = source.data, source.root
+    at = data.find(b"sync/atomic")
+    while at >= 0:
+        spec = root.descendant_for_byte_range(at, at + 11)
+        for _ in range(3):  # the path's content, the string literal, the import spec
+            if spec is None or spec.type == "import_spec":
+                break
+            spec = spec.parent
+        declaration = spec.parent if spec is not None and spec.type == "import_spec" else None
+        if declaration is not None and declaration.type == "import_spec_list":
+            declaration = declaration.parent
+        if declaration is not None and declaration.type == "import_declaration" and declaration.parent == root:
+            path, name = spec.child_by_field_name("path"), spec.child_by_field_name("name")  # type: ignore[union-attr]
+            if path is not None and source.text(path).strip('"`') == "sync/atomic":
+                alias = source.text(name) if name is not None else None
+                if alias not in ("_", "."):
+                    return alias or "atomic"
+        at = data.find(b"sync/atomic", at + 11)
+    return None
 
 
 _SIBLINGS: OrderedDict[tuple, list[AtomicUse]] = index.package_cache(OrderedDict())  # type: ignore[type-arg]
 
 
-def _sibling_uses(path: Path, source: Source, view: PackageView) -> list[AtomicUse]:
-    """The atomic calls of another file of the package (kept while its text stays the same)."""
-    key = (path, source.data)
+def _sibling_uses(path: Path, raw: bytes, view: PackageView) -> list[AtomicUse]:
+    """The atomic calls of another file of the package (kept while its text stays the same): parsed on a miss only."""
+    key = (path, raw)
     found = _SIBLINGS.get(key)
     if found is None:
+        source = index.source_for(path, raw)
         name = _atomic_name(source)
         found = _SIBLINGS[key] = list(atomic_uses(source, name, view, own=False)) if name else []
         while len(_SIBLINGS) > 1024:
