@@ -362,7 +362,11 @@ def find_callee_bodies(run: Goroutine, function: Node) -> list[Node] | None:
     elif function.type == "selector_expression":
         operand = function.child_by_field_name("operand")
         name = function.child_by_field_name("field")
-        if operand is None or name is None or is_package(run, operand):
+        if operand is None or name is None:
+            return None
+        if text(name) not in run.file.declared and not run.package.may_declare_function(text(name)):
+            return None  # no file of the package declares a method of that name
+        if is_package(run, operand):
             return None  # another package
         if of_another_package(operand):
             return None  # ready.Broadcast() with ready *sync.Cond: not a method of this package
@@ -471,8 +475,7 @@ def may_recover(ctx: FileContext, siblings: package.Lazy) -> bool:
     """
     helpers = {*(ctx.option("helpers") or []), *KNOWN_HELPERS}
     words = [b"recover", *(str(h).rsplit(".", 1)[-1].encode() for h in helpers)]
-    texts = [ctx.source.data, *siblings.texts()]  # the sibling files' texts, not parsed
-    return any(word in data for data in texts for word in words)
+    return any(word in ctx.source.data for word in words) or siblings.holds_any(words)  # texts, not parsed
 
 
 def is_protected(run: Goroutine, body: Node) -> bool:
@@ -547,7 +550,8 @@ def handles_panics(run: Goroutine, body: Node, depth: int) -> bool:
 
 
 def find_handled_panics(run: Goroutine, body: Node, depth: int) -> bool:
-    defers = captures("(defer_statement) @d", body).get("d", [])
+    data = body.text  # a defer statement spells its keyword: no query over a body without the word
+    defers = captures("(defer_statement) @d", body).get("d", []) if data is None or b"defer" in data else []
     if any(defers_recover(run, d) for d in defers if in_file(run, d) or d.parent != body):
         return True
     if depth == 0:

@@ -105,17 +105,34 @@ class Lazy:
         self.name = index.package_name(source)
         self._package = index.package(path.parent, self.name, path.name.endswith("_test.go"))
         self._shared = _shared(self._package)
-        compatible = self._shared.compatible(buildtags.of_file(path.name, source.raw()))
-        self.members = [m for m in compatible if m.path != path]
-        self._seen = set(self.members)
+        self._path = path
+        self._constraint = buildtags.of_file(path.name, source.raw())
+        self._fits = self._shared.fitting(self._constraint)
+        self._members: list[index.Member] | None = None
         self.functions = _Declared(self._declaring_function, _functions_named, self._everything)
         self.types = _Declared(self._mentioning, lambda facts, name: facts.types.get(name, []), self._everything)
 
+    @property
+    def members(self) -> list[index.Member]:
+        """The package's other files that can build with this one (only asked of all files when a question needs
+        all of them: a lookup by name checks the build constraints of its candidates alone)."""
+        if self._members is None:
+            self._members = [m for m in self._package.members if self._sees(m)]
+        return self._members
+
+    def _sees(self, member: index.Member) -> bool:
+        if member.path == self._path:
+            return False
+        found = self._fits.get(member)
+        if found is None:
+            found = self._fits[member] = buildtags.compatible(self._constraint, member.constraint)
+        return found
+
     def _declaring_function(self, name: str) -> list[index.FileFacts]:
-        return [m.facts for m in self._shared.function_files().get(name, []) if m in self._seen]
+        return [m.facts for m in self._shared.function_files().get(name, []) if self._sees(m)]
 
     def _mentioning(self, name: str) -> list[index.FileFacts]:
-        return [m.facts for m in self._package.mentioning(name) if m in self._seen]
+        return [m.facts for m in self._package.mentioning(name) if self._sees(m)]
 
     def _everything(self) -> Package:
         return _merged(self.name, list(self.facts))
@@ -135,20 +152,29 @@ class Lazy:
         """The files' texts, read without parsing them."""
         return [m.raw for m in self.members]
 
+    def holds_any(self, words: list[bytes]) -> bool:
+        """Whether some file's text holds one of ``words`` (``any`` over :meth:`texts`, the texts read first)."""
+        return any(self._sees(m) for m in self._shared.holding(tuple(words)))
+
+    def may_declare_function(self, name: str) -> bool:
+        """Whether some file may declare a function or method ``name`` (a superset of ``name in functions``,
+        read from the texts without parsing)."""
+        return any(self._sees(m) for m in self._shared.function_files().get(name, []))
+
     def mentioning(self, *words: str) -> list[Sibling]:
         """The files whose text holds every one of ``words`` (parsed)."""
-        found = [m for m in self.members if all(w.encode() in m.raw for w in words)]
+        found = [m for m in self._package.members if all(w.encode() in m.raw for w in words) and self._sees(m)]
         return [Sibling(m.path, index.source_for(m.path, m.raw)) for m in found]
 
     def imports_path(self, path: str) -> bool:
         """Whether some file imports ``path`` (the package's importers are found once for all its files)."""
-        return any(m in self._seen for m in self._shared.importers(path))
+        return any(self._sees(m) for m in self._shared.importers(path))
 
     def types_holding(self, name: str, words: tuple[bytes, ...]) -> list[Node]:
         """``types[name]`` from the files whose text holds one of ``words`` (only those that also hold ``name``
         are parsed)."""
         # The files that spell the name, found once per package, are fewer than those holding one of ``words``.
-        found = [m for m in self._package.mentioning(name) if m in self._seen and any(w in m.raw for w in words)]
+        found = [m for m in self._package.mentioning(name) if self._sees(m) and any(w in m.raw for w in words)]
         return [n for m in found for n in m.facts.types.get(name, [])]
 
 
@@ -211,19 +237,15 @@ class _Shared:
 
     package: index.Package
     members: list[index.Member]
-    _compatible: dict[tuple[str, ...], list[index.Member]] = field(default_factory=dict)
+    _fitting: dict[tuple[str, ...], dict[index.Member, bool]] = field(default_factory=dict)
     _functions: dict[str, list[index.Member]] | None = None
     _importers: dict[str, list[index.Member]] = field(default_factory=dict)
     _holding: dict[tuple[bytes, ...], list[index.Member]] = field(default_factory=dict)
 
-    def compatible(self, constraint: tuple[str, ...]) -> list[index.Member]:
-        """The members that can build with a file of ``constraint`` (as index.PackageView keeps them)."""
-        found = self._compatible.get(constraint)
-        if found is None:
-            found = self._compatible[constraint] = [
-                m for m in self.members if buildtags.compatible(constraint, m.constraint)
-            ]
-        return found
+    def fitting(self, constraint: tuple[str, ...]) -> dict[index.Member, bool]:
+        """Whether each member asked about so far can build with a file of ``constraint`` (as index.PackageView
+        keeps them), filled in by the files of that constraint."""
+        return self._fitting.setdefault(constraint, {})
 
     def holding(self, words: tuple[bytes, ...]) -> list[index.Member]:
         """The members whose text holds one of ``words``."""
