@@ -96,6 +96,7 @@ while it holds it.
 from __future__ import annotations
 
 import bisect
+import os
 from collections import Counter as Tally
 from collections import OrderedDict
 from collections.abc import Callable, Container, Iterator
@@ -199,19 +200,23 @@ def _message(ctx: FileContext, package: Package, pairs: list[tuple[locks.Access,
 _ANALYSED: OrderedDict[tuple, tuple[tuple, _Lazy | None]] = index.package_cache(OrderedDict())  # type: ignore[type-arg]
 
 
-# The files of a package that call Lock(), asked once per package rather than for each of its files.
-_LOCKING: dict[tuple, tuple[Path, ...]] = index.package_cache({})  # type: ignore[type-arg]
+# A package's files that call Lock(), asked once per package rather than for each of its files (keyed by text:
+# a Path's hash and comparisons cost more than the lookup).
+_LOCKING: dict[tuple[str, str, bool], tuple[index.Package, tuple[str, ...]]] = index.package_cache({})
 
 
 def analyse(view: PackageView) -> _Lazy | None:
     """What the rule knows of the package, read on demand; None when nothing is locked."""
-    place = (view.path.parent, view.name, view.is_test)
-    locking = _LOCKING.get(place)
-    if locking is None:
-        locking = _LOCKING[place] = tuple(m.path for m in index.package(*place).mentioning("Lock()"))
-    if b"Lock()" not in view.source.data and not any(path != view.path for path in locking):
+    here = str(view.path)
+    place = (os.path.dirname(here), view.name, view.is_test)
+    known = _LOCKING.get(place)
+    if known is None:
+        package = index.package(view.path.parent, view.name, view.is_test)
+        known = _LOCKING[place] = (package, tuple(str(m.path) for m in package.mentioning("Lock()")))
+    package, locking = known
+    if b"Lock()" not in view.source.data and not any(path != here for path in locking):
         return None  # most packages: nothing of the package is parsed beyond this file
-    contents = index.package(*place).fingerprint(view.path, view.source.raw())
+    contents = package.fingerprint(view.path, view.source.raw())
     kept = _ANALYSED.get(place)
     if kept is None or kept[0] != contents:
         lazy = _Lazy(view)
