@@ -70,7 +70,6 @@ copied, compared or ranged over by value.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import re
 from collections.abc import Callable, Iterator
@@ -118,12 +117,12 @@ class Candidate:
 def check(ctx: FileContext) -> Iterator[Finding]:
     data = ctx.source.data
     here = _directory(ctx)
-    types = _type_texts(ctx, here)
     arrays = _hits(data)
-    mentions = _mentions(data, types.arrays())
+    mentions = _mentions(data, _array_names(ctx, here))
     if not arrays and not mentions:
         return  # most files: no [N]T written that may be large, no type of the package that may be one named
     graph: callgraph.Graph | None = None
+    types = _type_texts(ctx, here)
     for candidate in _large_arrays(ctx, here, types, _constructs(ctx.root, arrays, mentions)):
         parameter = candidate.construct.type == "parameter_declaration"
         uses = [] if parameter else _uses(candidate, ctx.package)
@@ -147,9 +146,7 @@ def _called_somewhere(ctx: FileContext, key: str) -> bool:
     view = ctx.package
     members = index.package(view.path.parent, view.name, view.is_test).members
     texts = [ctx.source.data, *(m.raw for m in members if m.path != view.path)]
-    pattern = re.compile(rb"(?<![\w])" + re.escape(name) + rb"(?:\[[^\]\n]*\])?\(")
-    declared = re.compile(rb"func[ \t]+(?:\([^)]*\)[ \t]*)?" + re.escape(name) + rb"\b")
-    return sum(len(pattern.findall(t)) - len(declared.findall(t)) for t in texts if name in t) > 0
+    return sum(_net_calls(t, name) for t in texts) > 0
 
 
 def _finding(ctx: FileContext, candidate: Candidate, chain: list[str], uses: list[tuple[str, Node]]) -> Finding:
@@ -171,6 +168,7 @@ def _finding(ctx: FileContext, candidate: Candidate, chain: list[str], uses: lis
 
 def _large_arrays(ctx: FileContext, here: _Directory, texts: _TypeTexts, constructs: list[Node]) -> Iterator[Candidate]:
     types: Types | None = None
+    called: dict[str, bool] = {}  # by function name: _may_be_called
     for construct in constructs:
         function = scopes.enclosing_function(construct)
         if function is None or function.type not in ("function_declaration", "method_declaration"):
@@ -198,7 +196,10 @@ def _large_arrays(ctx: FileContext, here: _Directory, texts: _TypeTexts, constru
         if not pairs:
             continue
         key = callgraph.key_of(function)
-        if key is None or not _may_be_called(ctx, here, key.rsplit(".", 1)[-1]):
+        name = key.rsplit(".", 1)[-1] if key is not None else ""
+        if name not in called:
+            called[name] = bool(name) and _may_be_called(ctx, here, name)
+        if not called[name]:
             continue  # nothing calls it by name: no recursion (checked before the sizes, which read other files)
         for ident, kind, known in pairs:
             if kind.type == "type_identifier" and not _declared_as_array(ctx, kind.text or b""):
@@ -348,24 +349,7 @@ class _TypeTexts:
         for text, names in texts:
             for name, at in names:
                 self.declared.setdefault(name, []).append((text, at))
-        self._arrays: frozenset[bytes] | None = None
         self._sizes: dict[bytes, Values | None] = {}
-
-    def arrays(self) -> frozenset[bytes]:
-        """The names that may stand for an array of 8 KiB or more: declared ``[N]T`` (not one the text shows
-        smaller), or as such a name (``type page block``), and so on."""
-        if self._arrays is None:
-            found = {name for name, ds in self.declared.items() if any(_may_be_large_array(t, at) for t, at in ds)}
-            others = [(n, o.group(1)) for n, ds in self.declared.items() for t, at in ds if (o := _other_name(t, at))]
-            grown = True
-            while grown:
-                grown = False
-                for name, other in others:
-                    if other in found and name not in found:
-                        found.add(name)
-                        grown = True
-            self._arrays = frozenset(found)
-        return self._arrays
 
     def sizes(self, name: bytes, depth: int = 0) -> Values:
         """The sizes Types may give the package's type ``name`` (None: none; it may not see a declaration, or not
@@ -408,6 +392,49 @@ class _TypeTexts:
         return self.sizes(other.group(1), depth + 1)
 
 
+class _FileTypes:
+    """One file's type declarations (see _type_declarations), and the names they may give a large array type."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self.declarations = _type_declarations(raw) if b"\ntype" in raw else []
+        # Declared [N]T, not one the text shows smaller.
+        self.roots = frozenset(name for name, at in self.declarations if _may_be_large_array(raw, at))
+        self._others: list[tuple[bytes, bytes]] | None = None
+
+    def others(self) -> list[tuple[bytes, bytes]]:
+        """(name, other) for each name declared as another name: ``type page block``."""
+        if self._others is None:
+            self._others = [(n, o.group(1)) for n, at in self.declarations if (o := _other_name(self.raw, at))]
+        return self._others
+
+
+def _array_names(ctx: FileContext, here: _Directory) -> frozenset[bytes]:
+    """The names of the package that may stand for an array of 8 KiB or more (with this file's text as it is
+    now): declared ``[N]T`` (not one the text shows smaller), or as such a name (``type page block``), and so on."""
+    if here.texts.get(ctx.path.name) == ctx.source.data:
+        if here.arrays is None:
+            here.arrays = _grown(list(here.files.values()))
+        return here.arrays
+    rest = [f for n, f in here.files.items() if n != ctx.path.name]
+    return _grown([_FileTypes(ctx.source.data), *rest])  # the fix loop changed this file
+
+
+def _grown(files: list[_FileTypes]) -> frozenset[bytes]:
+    found = set().union(*(f.roots for f in files))
+    if not found:
+        return frozenset()  # no array type declared: no name declared as one either
+    others = [pair for f in files for pair in f.others()]
+    grown = True
+    while grown:
+        grown = False
+        for name, other in others:
+            if other in found and name not in found:
+                found.add(name)
+                grown = True
+    return frozenset(found)
+
+
 def _may_be_large_array(text: bytes, at: int) -> bool:
     if not text.startswith(b"[", at) or text.startswith(b"[]", at):
         return False
@@ -424,8 +451,9 @@ class _Directory:
     """The Go files of the package as on disk (with its tests for a test file; generated ones too), as indexed."""
 
     texts: dict[str, bytes]  # by file name
-    declarations: dict[str, list[tuple[bytes, int]]]  # by file name: _type_declarations
-    types: _TypeTexts
+    files: dict[str, _FileTypes]  # by file name, those that declare types
+    arrays: frozenset[bytes] | None = None  # _array_names of the files as on disk
+    types: _TypeTexts | None = None  # of the files as on disk
     callers: dict[bytes, list[str]] = field(default_factory=dict)  # name -> the first two files that may call it
     constants: dict[bytes, Values | None] = field(default_factory=dict)  # _literal_definitions
     regions: dict[bytes, list[tuple[str, bytes, int, int]]] | None = None  # _regions of the hand-written files
@@ -434,7 +462,7 @@ class _Directory:
 # Per package of the directory the engine is in, by the index's package (the index empties it when the engine
 # leaves a directory); each file's type declarations, shared by the package with and without its tests.
 _DIRECTORY: dict[int, tuple[index.Package, _Directory]] = index.package_cache({})
-_DECLARATIONS: dict[Path, tuple[bytes, list[tuple[bytes, int]]]] = index.package_cache({})
+_FILES: dict[Path, _FileTypes] = index.package_cache({})
 
 
 def _directory(ctx: FileContext) -> _Directory:
@@ -444,16 +472,16 @@ def _directory(ctx: FileContext) -> _Directory:
     kept = _DIRECTORY.get(id(package))
     if kept is not None and kept[0] is package:
         return kept[1]
-    texts, declarations = {}, {}
+    texts, files = {}, {}
     for member in package.members:
         name, raw = member.path.name, member.raw
         texts[name] = raw
-        if b"\ntype" in raw:
-            known = _DECLARATIONS.get(member.path)
-            if known is None or known[0] is not raw:
-                known = _DECLARATIONS[member.path] = (raw, _type_declarations(raw))
-            declarations[name] = known[1]
-    found = _Directory(texts, declarations, _TypeTexts([(texts[n], d) for n, d in declarations.items()]))
+        known = _FILES.get(member.path)
+        if known is None or known.raw is not raw:
+            known = _FILES[member.path] = _FileTypes(raw)
+        if known.declarations:
+            files[name] = known
+    found = _Directory(texts, files)
     _DIRECTORY[id(package)] = (package, found)
     return found
 
@@ -462,8 +490,10 @@ def _type_texts(ctx: FileContext, here: _Directory) -> _TypeTexts:
     """The package's type declarations, with this file's as it is now."""
     data = ctx.source.data
     if here.texts.get(ctx.path.name) == data:
+        if here.types is None:
+            here.types = _TypeTexts([(f.raw, f.declarations) for f in here.files.values()])
         return here.types
-    rest = [(here.texts[n], d) for n, d in here.declarations.items() if n != ctx.path.name]
+    rest = [(f.raw, f.declarations) for n, f in here.files.items() if n != ctx.path.name]
     return _TypeTexts([(data, _type_declarations(data)), *rest])  # the fix loop changed this file
 
 
@@ -476,36 +506,56 @@ def _may_be_called(ctx: FileContext, here: _Directory, name: str) -> bool:
     """This file's text, or another of the directory, calls ``name`` more often than it declares it (see
     _called_somewhere: for the package's count to be positive, one file's must be)."""
     word = name.encode()
-    patterns = _call_patterns(word)
-    if _net_calls(ctx.source.data, word, patterns) > 0:
+    if _calls_more(ctx.source.data, word):
         return True
     callers = here.callers.get(word)
     if callers is None:
-        found = (n for n, t in here.texts.items() if _net_calls(t, word, patterns) > 0)
+        found = (n for n, t in here.texts.items() if _calls_more(t, word))
         callers = here.callers[word] = list(itertools.islice(found, 2))  # one of two is another file
     return any(n != ctx.path.name for n in callers)
 
 
-@functools.lru_cache(maxsize=4096)
-def _call_patterns(name: bytes) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
-    """The calls of ``name`` (``name(``, ``x.name(``, ``name[T](``) and its declarations (``func (r T) name``)."""
-    return (
-        re.compile(re.escape(name) + rb"(?:\[[^\]\n]*\])?\("),
-        re.compile(rb"func[ \t]+(?:\([^)]*\)[ \t]*)?" + re.escape(name) + rb"\b"),
-    )
+# After a name: its call, with type arguments or not: `(`, `[T](`.
+_CALL_AFTER = re.compile(rb"(?:\[[^\]\n]*\])?\(")
+# Before a declared name: `func `, `func (r *T) `.
+_FUNC_BEFORE = re.compile(rb"func[ \t]+(?:\([^)]*\)[ \t]*)?")
+_BOUNDARY = re.compile(rb"\b")
 
 
-def _net_calls(text: bytes, name: bytes, patterns: tuple[re.Pattern[bytes], re.Pattern[bytes]]) -> int:
-    """_called_somewhere's count for one text (its call pattern starts with a look-behind, which makes it slow)."""
-    if name not in text:
-        return 0
-    calls, at = 0, 0
-    while (call := patterns[0].search(text, at)) is not None:
-        if call.start() > 0 and text[call.start() - 1] in _WORD_CHARS:
-            at = call.start() + 1  # where the look-behind fails, the search goes on from the next byte
+def _net_calls(text: bytes, name: bytes) -> int:
+    """How many more times ``text`` calls ``name`` than it declares it (see _calls and _declarations)."""
+    return _calls(text, name) - _declarations(text, name) if name in text else 0
+
+
+def _calls_more(text: bytes, name: bytes) -> bool:
+    """``_net_calls(text, name) > 0``, counting the declarations only while they may reach the calls."""
+    calls = _calls(text, name) if name in text else 0
+    return calls > 0 and _declarations(text, name, calls) < calls
+
+
+def _calls(text: bytes, name: bytes) -> int:
+    """The calls of ``name`` in ``text`` (``name(``, ``x.name(``, ``name[T](``, not after a letter, digit or ``_``),
+    counted as a regex pass counts matches (no overlaps), found by word search: a pattern per name costs its
+    compilation."""
+    calls, end = 0, 0
+    for at in spelled(text, name):
+        if at >= end and (call := _CALL_AFTER.match(text, at + len(name))) is not None:
+            calls, end = calls + 1, call.end()
+    return calls
+
+
+def _declarations(text: bytes, name: bytes, limit: int | None = None) -> int:
+    """The declarations of ``name`` in ``text`` (``func name``, ``func (r T) name``), counted as a regex pass counts
+    matches (no overlaps), up to ``limit``."""
+    found, at = 0, text.find(b"func")
+    while at >= 0 and (limit is None or found < limit):
+        before = _FUNC_BEFORE.match(text, at)
+        start = before.end() if before is not None else -1
+        if start > 0 and text.startswith(name, start) and _BOUNDARY.match(text, start + len(name)) is not None:
+            found, at = found + 1, text.find(b"func", start + len(name))
         else:
-            calls, at = calls + 1, call.end()
-    return calls - len(patterns[1].findall(text))
+            at = text.find(b"func", at + 1)
+    return found
 
 
 # -- recursion as the text tells it ------------------------------------------------------
@@ -645,19 +695,13 @@ def _package_constant(here: _Directory, name: bytes) -> frozenset[int | None]:
 
 def _literal_definitions(here: _Directory, name: bytes) -> frozenset[int | None] | None:
     values: set[int | None] = {None}
-    given = _GIVEN.pattern.decode()
-    listed = _LISTED.pattern.decode()
-    pattern = re.compile(re.escape(name) + f"(?!\\w)(?={given}|{listed})".encode())  # the lines that give it
     for text in here.texts.values():
-        if name not in text:
-            continue
-        for match in pattern.finditer(text):
-            at = match.start()
-            if at > 0 and (text[at - 1] in _WORD_CHARS or text[at - 1] == _DOT):
-                continue
-            given = _GIVEN.match(text, match.end())
+        for at in spelled(text, name):
+            if at > 0 and text[at - 1] == _DOT:
+                continue  # x.name
+            given = _GIVEN.match(text, at + len(name))
             if given is None:
-                if _LISTED.match(text, match.end()) is not None:
+                if _LISTED.match(text, at + len(name)) is not None:
                     return None  # `name, other = ...`
                 continue  # a use
             if _SELECTOR_TO_END.match(text, given.end()) is not None:
@@ -681,16 +725,29 @@ _DECLARED_AS_ARRAY: dict[tuple[Path, str, bool, bytes], bool] = index.package_ca
 def _declared_as_array(ctx: FileContext, name: bytes) -> bool:
     """A line of this file or of a file of its package declares ``name`` with an array type: ``name [..]T``, with
     ``type`` or in a block (or a field or a var: a superset of the array types that can be looked up)."""
-    pattern = re.compile(rb"^[ \t]*(?:type[ \t]+)?" + re.escape(name) + rb"[ \t]+(?:=[ \t]*)?\[[^\]\n]+\]", re.M)
-    if pattern.search(ctx.source.data) is not None:
+    if _declares_array(ctx.source.data, name):
         return True
     view = ctx.package
     key = (view.path.parent, view.name, view.is_test, name)
     found = _DECLARED_AS_ARRAY.get(key)
     if found is None:
         members = index.package(view.path.parent, view.name, view.is_test).members
-        found = _DECLARED_AS_ARRAY[key] = any(name in m.raw and pattern.search(m.raw) is not None for m in members)
+        found = _DECLARED_AS_ARRAY[key] = any(_declares_array(m.raw, name) for m in members)
     return found
+
+
+# A line's start up to a name it may declare, and what follows the name when it is declared an array type.
+_LINE_BEFORE = re.compile(rb"[ \t]*(?:type[ \t]+)?")
+_ARRAY_AFTER = re.compile(rb"[ \t]+(?:=[ \t]*)?\[[^\]\n]+\]")
+
+
+def _declares_array(text: bytes, name: bytes) -> bool:
+    """A line of ``text`` is ``name [..]T``, after ``type`` or not (see _declared_as_array)."""
+    for at in spelled(text, name):
+        line = text.rfind(b"\n", 0, at) + 1
+        if _ARRAY_AFTER.match(text, at + len(name)) and _LINE_BEFORE.fullmatch(text, line, at):
+            return True
+    return False
 
 
 def _literal_type(value: Node | None) -> Node | None:
