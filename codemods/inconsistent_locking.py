@@ -394,6 +394,11 @@ class _Lazy:
                         access = locks.field_access(match, declaration, receiver, kind, fields)
                     elif "ident" in match:
                         ident = match["ident"][0]
+                        parent = ident.parent
+                        if (parent is not None and parent.type == "selector_expression") or ident.text in (b"_", None):
+                            continue  # _variable_access's own tests, before held(): not a package variable
+                        if ident.text.decode() in self.mutexes:  # type: ignore[union-attr]
+                            continue
                         if ident.start_byte < variable_lock or not any(  # type: ignore[operator]
                             m in self.mutexes for m in locks.held(ident, declaration)
                         ):
