@@ -205,17 +205,11 @@ def closures(source: Source) -> Iterator[Node]:
         at = match.start()
         if at and data[at - 1] in _NAME_BYTES:
             continue  # the end of a longer name
-        if at == 0 or data[at - 1] == 10:
-            top = root.first_named_child_for_byte(at)
-            if top is not None and top.start_byte == at and top.type in _DECLARATIONS:
-                continue  # a function or method declaration: one step down from the root, no walk back up
-        keyword = root.descendant_for_byte_range(at, at + 4)
-        parent = keyword.parent if keyword is not None and keyword.type == "func" else None
-        if parent is not None and parent.type == "func_literal":
-            yield parent
+        # The keyword is not named: the smallest named node around it is what it starts (no walk up for a parent).
+        node = root.named_descendant_for_byte_range(at, at + 4)
+        if node is not None and node.type == "func_literal" and node.start_byte == at:
+            yield node
 
-
-_DECLARATIONS = frozenset({"function_declaration", "method_declaration"})
 
 # Names of the functions and methods stored_as looks for: any other callee neither keeps nor wraps the closure.
 _KEEPER_NAMES = frozenset(n.encode() for n in {name for _, name in KEEPERS} | KEEPER_METHODS)
