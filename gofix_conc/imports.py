@@ -7,7 +7,7 @@ import (\n\t"fmt"\n\n\t"x.io/y"\n)  ⇒ "log" sorted into the standard-library g
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,16 +41,25 @@ def is_std(path: str) -> bool:
 
 
 def imports(source: Source) -> list[Import]:
-    found = []
+    """The file's imports, in order (read once per text: every rule asks)."""
+    found = source.memo.get("imports")
+    if found is None:
+        found = source.memo["imports"] = tuple(_imports(source))
+    return list(found)
+
+
+def _imports(source: Source) -> Iterator[Import]:
     # Imports only stand at the top of the file: no need to search the whole tree.
-    declarations = [d for d in source.root.named_children if d.type == "import_declaration"]
-    specs = [s for d in declarations for s in captures("(import_spec) @s", d).get("s", [])]
-    for spec in specs:
-        path_node = spec.child_by_field_name("path")
-        name_node = spec.child_by_field_name("name")
-        path = source.text(path_node).strip('"`') if path_node else ""
-        found.append(Import(path, source.text(name_node) if name_node else None, spec))
-    return found
+    for declaration in _declarations(source):
+        for spec in captures("(import_spec) @s", declaration).get("s", []):
+            path_node = spec.child_by_field_name("path")
+            name_node = spec.child_by_field_name("name")
+            path = source.text(path_node).strip('"`') if path_node else ""
+            yield Import(path, source.text(name_node) if name_node else None, spec)
+
+
+def _declarations(source: Source) -> list[Node]:
+    return [d for d in source.root.named_children if d.type == "import_declaration"]
 
 
 _NAME_KINDS = ("identifier", "type_identifier", "package_identifier")
@@ -119,7 +128,9 @@ def _block_text(specs: list[tuple[str, str]]) -> str:
 
 
 def _insertions(source: Source, specs: list[tuple[str, str]]) -> list[Edit]:
-    found = captures("(import_declaration) @d", source.root).get("d", [])
+    found = _declarations(source)
+    if source.root.has_error:  # a declaration may stand below an error node: the whole tree is searched
+        found = captures("(import_declaration) @d", source.root).get("d", [])
     # import "C" must stay alone right under its cgo preamble comment: never add to it.
     cgo = [d for d in found if any(_spec_path(source, s) == "C" for s in captures("(import_spec) @s", d).get("s", []))]
     declarations = [d for d in found if d not in cgo]
@@ -141,17 +152,18 @@ def _insertions(source: Source, specs: list[tuple[str, str]]) -> list[Edit]:
 def _groups(source: Source, block: Node) -> list[list[Node]]:
     """The specs of an import block split where a blank line separates them."""
     groups: list[list[Node]] = []
-    last_row = -2
+    last: Node | None = None
     for spec in (c for c in block.named_children if c.type == "import_spec"):
-        if not groups or (spec.start_point.row > last_row + 1 and _blank_between(source, last_row, spec)):
+        if last is None or _blank_between(source, last, spec):
             groups.append([])
         groups[-1].append(spec)
-        last_row = spec.end_point.row
+        last = spec
     return groups
 
 
-def _blank_between(source: Source, row: int, spec: Node) -> bool:
-    lines = source.data.splitlines()[row + 1 : spec.start_point.row]
+def _blank_between(source: Source, last: Node, spec: Node) -> bool:
+    """Whether a blank line stands between the lines of two specs."""
+    lines = source.data[last.end_byte : spec.start_byte].split(b"\n")[1:-1]  # the whole lines between them
     return any(not line.strip() for line in lines)
 
 

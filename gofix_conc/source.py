@@ -6,6 +6,7 @@ import bisect
 import functools
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import tree_sitter_go
 from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
@@ -127,6 +128,7 @@ class Source:
         self.crlf = b"\r\n" in self.data
         self.tree = parse(self.data)
         self._lines: list[int] | None = None
+        self.memo: dict[str, Any] = {}  # what modules read from this text once (holding nodes of its tree)
 
     @property
     def _line_starts(self) -> list[int]:
