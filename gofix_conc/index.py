@@ -367,6 +367,7 @@ class Package:
     members: list[Member]
     _mentioning: dict[str, list[Member]] = field(default_factory=dict)
     _declaring: dict[tuple[str, bool], list[Member]] = field(default_factory=dict)
+    _buildable: dict[tuple[str, ...], list[Member]] = field(default_factory=dict)
     _fingerprint: frozenset[tuple[str, int]] | None = None
 
     def fingerprint(self, path: Path, raw: bytes) -> frozenset[tuple[str, int]]:
@@ -380,6 +381,15 @@ class Package:
         if entry in self._fingerprint:
             return self._fingerprint
         return frozenset({e for e in self._fingerprint if e[0] != path.name} | {entry})
+
+    def buildable_with(self, constraint: tuple[str, ...]) -> list[Member]:
+        """The files that can be built with a file of build ``constraint`` (most files have none: one list)."""
+        found = self._buildable.get(constraint)
+        if found is None:
+            found = self._buildable[constraint] = [
+                m for m in self.members if buildtags.compatible(constraint, m.constraint)
+            ]
+        return found
 
     def mentioning(self, name: str) -> list[Member]:
         """The files whose text holds ``name`` (only those can declare it)."""
@@ -511,9 +521,8 @@ class PackageView:
             self._package = package(self.path.parent, self.name, self.is_test)
             _adopt(self.path, self.source)
             own = buildtags.of_file(self.path.name, self.source.raw())
-            self._members_seen = [
-                m for m in self._package.members if m.path != self.path and buildtags.compatible(own, m.constraint)
-            ]
+            name = self.path.name  # the members are files of this directory
+            self._members_seen = [m for m in self._package.buildable_with(own) if m.path.name != name]
             self._seen = set(self._members_seen)
         return self._members_seen
 
