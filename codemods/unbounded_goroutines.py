@@ -102,7 +102,7 @@ from tree_sitter import Node
 from gofix_conc import concurrency, fanout, goroutines, scopes, types
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, FixKind, Rule, Safety
-from gofix_conc.source import captures, matches
+from gofix_conc.source import captures, matches, spelled
 from gofix_conc.types import Types
 
 # go statements, each checked against the loops around it:
@@ -140,13 +140,13 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         loop = scopes.enclosing(go, scopes.LOOPS)
         if loop is None:
             continue  # not in a loop
-        if types is None:
-            types = Types(ctx.root)
         if is_worker_pool(ctx, loop, go):
             continue  # a fixed number of workers
         inner_acquire = acquired_inside(ctx, go)
         if inner_acquire is None and is_limited(ctx, loop, go):
             continue  # a semaphore is taken before the go in this iteration
+        if types is None:
+            types = Types(ctx.root)  # built for the go statements the cheaper tests above keep
         if fanout.not_unbounded(ctx, go, types, lambda loop: has_constant_bound(ctx, loop)):
             continue  # one goroutine at a time, or a handful in all
         planned.append((go, inner_acquire, verdict(ctx, go, inner_acquire, types)))
@@ -529,11 +529,7 @@ def is_channel(ctx: FileContext, expr: Node) -> bool:
     """Whether an expression is declared with a channel type or made with make(chan ...)."""
     if expr.type == "selector_expression":
         field = expr.child_by_field_name("field")
-        name = ctx.text(field) if field is not None else ""
-        fields = captures("(field_declaration name: (field_identifier) @f type: (channel_type)) @d", ctx.root).get(
-            "f", []
-        )
-        return any(ctx.text(f) == name for f in fields)
+        return field is not None and bool(field.text) and _declares_channel_field(ctx, field.text)  # type: ignore[arg-type]
     if expr.type != "identifier":
         return False
     decl = scopes.resolve(expr)
@@ -558,6 +554,21 @@ def is_channel(ctx: FileContext, expr: Node) -> bool:
     return value is not None and ctx.text(value).replace(" ", "").startswith("make(chan")
 
 
+def _declares_channel_field(ctx: FileContext, name: bytes) -> bool:
+    """Whether the file declares a struct field ``name`` of a channel type (``name chan T``, ``a, name chan T``):
+    the matches of ``(field_declaration name: (field_identifier) @f type: (channel_type))``, looked for where
+    the name is written."""
+    for at in spelled(ctx.source.data, name):
+        node = ctx.root.descendant_for_byte_range(at, at + len(name))
+        declaration = node.parent if node is not None and node.type == "field_identifier" else None
+        if declaration is None or declaration.type != "field_declaration" or node.text != name:  # type: ignore[union-attr]
+            continue
+        kind = declaration.child_by_field_name("type")
+        if kind is not None and kind.type == "channel_type" and node in declaration.children_by_field_name("name"):
+            return True
+    return False
+
+
 def _function_body(ctx: FileContext, go: Node) -> tuple[Node | None, dict[str, Node]]:
     """The body the goroutine runs, and for a named function the arguments by parameter name."""
     literal = goroutines.literal_of(go)
@@ -568,13 +579,18 @@ def _function_body(ctx: FileContext, go: Node) -> tuple[Node | None, dict[str, N
     if function is None:
         return None, {}
     name_node = function.child_by_field_name("field") if function.type == "selector_expression" else function
-    name = ctx.text(name_node) if name_node is not None else ""
-    declarations = captures(
-        "[(function_declaration name: (identifier) @n) (method_declaration name: (field_identifier) @n)] @d", ctx.root
-    )
-    for decl_name in declarations.get("n", []):
-        if ctx.text(decl_name) == name and decl_name.parent is not None:
-            decl = decl_name.parent
+    word = name_node.text if name_node is not None else None
+    # The first function or method declared with that name, found where the name is written.
+    for at in spelled(ctx.source.data, word) if word else ():
+        decl_name = ctx.root.descendant_for_byte_range(at, at + len(word))  # type: ignore[arg-type]
+        decl = decl_name.parent if decl_name is not None else None
+        if (
+            decl is not None
+            and decl.type in ("function_declaration", "method_declaration")
+            and decl_name.type == ("identifier" if decl.type == "function_declaration" else "field_identifier")  # type: ignore[union-attr]
+            and decl.child_by_field_name("name") == decl_name
+            and decl_name.text == word  # type: ignore[union-attr]
+        ):
             params = [
                 p.text.decode()
                 for pd in (decl.child_by_field_name("parameters") or decl).named_children

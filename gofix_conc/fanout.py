@@ -232,9 +232,11 @@ def waits_in_iteration(go: Node, loop: Node) -> bool:
 
     Only statements that always run count: a wait inside ``if sequential {...}`` does not.
     """
+    later = _later_in_iteration(go, loop)
+    if not later:
+        return False  # every wait counted below is a statement after the go in the iteration
     function = scopes.enclosing_function(go)
     used = _declarations_in(go)
-    later = _later_in_iteration(go, loop)
     made_here = {d for d in used if scopes.contains(loop, d.node)}
     if _hears_back(go, later, made_here):
         return True
