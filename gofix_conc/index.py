@@ -116,11 +116,13 @@ def _text(node: Node | None) -> str:
 
 def package_name(source: Source) -> str:
     """The package clause's name: a child of the file node, read without a query over the tree."""
-    for child in source.root.named_children:
+    child = source.root.named_child(0)  # the clause follows comments only: the top level is not listed
+    while child is not None:
         if child.type == "package_clause":
-            return _text(child.named_children[0]) if child.named_children else ""
+            return _text(child.named_child(0))
         if child.type != "comment":
             break
+        child = child.next_named_sibling
     return _clause(source.data)  # a clause the parser folded into an error node
 
 
@@ -716,5 +718,7 @@ def forget() -> None:
     _LISTINGS.clear()
     _READ.clear()
     _CURRENT.clear()
+    for cache in _PACKAGE_CACHES:
+        cache.clear()
     _kept = 0
     _here = None
