@@ -141,10 +141,9 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from gofix_conc import concurrency, contexts, pools, scopes
+from gofix_conc import concurrency, contexts, flows, pools, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, FixKind, Rule, Safety
-from gofix_conc.source import captures
 
 # Fresh contexts under the file's name for package context:
 #   context.Background()    context.TODO()    stdctx.Background()
@@ -194,11 +193,6 @@ CLEANUP = re.compile(
     r"^(?:close|shutdown|stop|rollback|abort|release|unlock|cleanup|cancel|teardown|terminate|kill|drain|flush"
     r"|unregister|deregister|disconnect|finish|discard|revert|undo)(?:[A-Z0-9_]|$)"
 )
-# Callee names (their first word) of components that keep the context they are given.
-KEEPERS = re.compile(
-    r"^(?:new|start|spawn|launch|serve|listenAndServe|background|async|watch|subscribe|register|go)(?:[A-Z0-9_]|$)"
-)
-REQUEST_SCOPED = re.compile(r"^[Nn]ewRequest")
 # Words of a variable name that say the fresh context is deliberate.
 DELIBERATE_WORDS = frozenset(
     {"bg", "background", "detach", "detached", "shutdown", "cleanup", "teardown", "base", "root", "long", "server"}
@@ -306,78 +300,31 @@ def _through(decl: scopes.Declaration, kind: str, function: Node, literals: list
             goroutines.append(literal)
             if not concurrency.joined(start):
                 detached = detached or start
-            elif not _waited(start, literal):
+            elif not flows.is_waited_for(start, literal):
                 unsure = unsure or "the function waits after starting the goroutine, but maybe not for it"
             continue
         if concurrency.called_on_the_spot(literal):
             continue
         caller = concurrency.callback_caller(literal)
-        name = _callee_name(caller) if caller is not None else None
+        name = flows.callee_name(caller) if caller is not None else None
         if caller is None or name is None or name in LATER:
             return None  # stored or returned: it may run after the call returned
         arguments = caller.child_by_field_name("arguments")
         if name == b"Do" and arguments is not None and arguments.named_child_count == 1:
             return None  # once.Do: shared state made once must not hang on one caller's context
-        if name == b"Do" and not _mentions(arguments, decl):
+        if name == b"Do" and not flows.refers_to(arguments, decl):
             # group.Do(key, func() ...) (singleflight): one call serves every caller waiting on the key, and
             # cancelling it for the first caller fails them all; an unknown Do may be that or run it later.
             return None
         if name in SYNC_CALLBACKS:
             continue
-        if _mentions(caller.child_by_field_name("arguments"), decl):
+        if flows.refers_to(caller.child_by_field_name("arguments"), decl):
             unsure = (
                 unsure or f"{name.decode()} receives {decl.name} too; it must call the func literal before returning"
             )
             continue
         return None  # handed to a function that may keep it
     return Origin(decl, kind, function, detached, tuple(goroutines), unsure)
-
-
-def _waited(start: Node, literal: Node) -> bool:
-    """``g.Go(f)`` then ``g.Wait()``, or ``go func() { defer wg.Done() ... }()`` then ``wg.Wait()``."""
-    if start.type == "call_expression":
-        function = start.child_by_field_name("function")
-        group = function.child_by_field_name("operand") if function is not None else None
-    else:
-        body = literal.child_by_field_name("body")
-        group = None
-        for statement in body.named_children[0].named_children if body is not None and body.named_children else []:
-            text = statement.text or b""
-            match = re.fullmatch(rb"defer\s+([\w.]+)\.Done\(\)", text)
-            if statement.type == "defer_statement" and match:
-                group = statement
-                name = match.group(1)
-                break
-        else:
-            return False
-    if group is None:
-        return False
-    name = group.text if start.type == "call_expression" else name
-    frame = scopes.enclosing_function(start)
-    after = frame.text[start.end_byte - frame.start_byte :] if frame is not None and frame.text else b""
-    return re.search(rb"(?<![\w.])" + re.escape(name or b"") + rb"\.Wait\(\)", after) is not None
-
-
-def _callee_name(call: Node) -> bytes | None:
-    function = call.child_by_field_name("function")
-    while function is not None and function.type in ("parenthesized_expression", "generic_type", "index_expression"):
-        function = function.named_children[0] if function.named_children else None  # get[T](...): get
-    if function is None:
-        return None
-    if function.type == "selector_expression":
-        field = function.child_by_field_name("field")
-        return field.text if field is not None else None
-    return function.text if function.type == "identifier" else None
-
-
-def _mentions(node: Node | None, decl: scopes.Declaration) -> bool:
-    if node is None:
-        return False
-    return any(
-        scopes.resolve(i) == decl
-        for i in captures("(identifier) @i", node).get("i", [])
-        if i.text == decl.name.encode()
-    )
 
 
 # -- fresh contexts made on purpose ---------------------------------------------
@@ -501,7 +448,7 @@ def _sinks(ctx: FileContext, value: Node, origin: Origin, package: str, depth: i
         call = parent.parent
         first = parent.named_children[0] if parent.named_children else None
         function = call.child_by_field_name("function")
-        name = _callee_name(call)
+        name = flows.callee_name(call)
         if name is None and function is not None and function.type == "func_literal":
             # go func(c context.Context) { ... }(context.Background()): like go f(context.Background())
             go = call.parent is not None and call.parent.type == "go_statement"
@@ -516,14 +463,14 @@ def _sinks(ctx: FileContext, value: Node, origin: Origin, package: str, depth: i
             return [Sink(call, "go")] if depth == 0 else []
         if call.parent is not None and call.parent.type == "defer_statement":
             return []  # deferred: runs after the context may be done
-        text = _first_lower(name.decode())
-        if CLEANUP.match(text) or (KEEPERS.match(text) and not REQUEST_SCOPED.match(text)):
+        text = flows.first_lower(name.decode())
+        if CLEANUP.match(text) or (flows.KEEPERS.match(text) and not flows.REQUEST_SCOPED.match(text)):
             return []  # cleanup meant to survive, or a component that keeps the context
         if _kept_by_callee(ctx, call, parent.named_children.index(value)):
             return []
-        if _result_stored(call):
+        if flows.result_stored(call):
             return []  # what it returns (a connection, rows, a command) outlives the call: a long-lived component
-        return [Sink(call, "kept" if _result_kept(call, origin) else "call")]
+        return [Sink(call, "kept" if flows.result_kept(call, origin.function) else "call")]
     if parent.type == "selector_expression" and depth > 0:
         field = parent.child_by_field_name("field")
         holder = parent.parent
@@ -571,7 +518,7 @@ def _assigned(ctx: FileContext, value: Node, values: Node, origin: Origin, packa
             continue
         if use.start_byte < holder.end_byte:
             return []  # used before: in a loop, or another variable
-        if not _runs_in_call(use, origin):
+        if not flows.runs_in_call(use, origin.function):
             return []
         found = _sinks(ctx, use, origin, package, depth + 1)
         if not found:
@@ -580,27 +527,9 @@ def _assigned(ctx: FileContext, value: Node, values: Node, origin: Origin, packa
     return sinks
 
 
-def _first_lower(name: str) -> str:
-    return name[:1].lower() + name[1:]
-
-
 def _words(name: str) -> set[str]:
     """``shutdownCtx`` -> {"shutdown", "ctx"}."""
     return {w.lower() for w in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name)}
-
-
-def _runs_in_call(node: Node, origin: Origin) -> bool:
-    """Whether the func literals around ``node`` run within the function's call."""
-    for ancestor in scopes.ancestors(node):
-        if ancestor == origin.function:
-            return True
-        if ancestor.type == "defer_statement":
-            return False
-        if ancestor.type == "func_literal" and not concurrency.called_on_the_spot(ancestor):
-            start = concurrency.goroutine_start(ancestor)
-            if start is None or not concurrency.joined(start):
-                return False
-    return True
 
 
 def _is_package_call(function: Node | None, package: str) -> bool:
@@ -665,9 +594,9 @@ def _keeps_parameter(ctx: FileContext, function: Node, position: int, depth: int
         if parent.type in ("literal_element", "keyed_element", "send_statement", "return_statement"):
             return True
         if parent.type == "argument_list" and parent.parent is not None and parent.parent.type == "call_expression":
-            name = _callee_name(parent.parent)
-            text = _first_lower(name.decode()) if name is not None else ""
-            if KEEPERS.match(text) and not REQUEST_SCOPED.match(text):
+            name = flows.callee_name(parent.parent)
+            text = flows.first_lower(name.decode()) if name is not None else ""
+            if flows.KEEPERS.match(text) and not flows.REQUEST_SCOPED.match(text):
                 return True  # handed on to a constructor or starter
             if _kept_by_callee(ctx, parent.parent, parent.named_children.index(use), depth + 1):
                 return True  # handed on to a function of the package that keeps it
@@ -800,7 +729,7 @@ def _derived_from(decl: scopes.Declaration, origin: scopes.Declaration) -> bool:
     """``ctx, cancel := context.WithTimeout(ctx, d)`` in a nested block: a context made from the parameter."""
     construct = decl.construct
     right = construct.child_by_field_name("right") or construct.child_by_field_name("value")
-    return right is not None and _mentions(right, origin)
+    return right is not None and flows.refers_to(right, origin)
 
 
 def _safety(
@@ -870,85 +799,6 @@ def _on_error_path(call: Node, origin: Origin) -> bool:
                 and re.search(rb"\berr\w*\s*!=\s*nil", condition.text)
             ):
                 return True
-        child = ancestor
-    return False
-
-
-def _result_stored(call: Node) -> bool:
-    parent = call.parent
-    if parent is None or parent.type != "expression_list" or parent.parent is None:
-        return False
-    holder = parent.parent
-    if holder.type != "assignment_statement" or parent != holder.child_by_field_name("right"):
-        return False
-    return _assigns_beyond(holder)
-
-
-def _assigns_beyond(assignment: Node) -> bool:
-    """Whether an assignment writes a field, an element or a package variable (not only locals or ``_``)."""
-    left = assignment.child_by_field_name("left")
-    for target in left.named_children if left is not None else []:
-        if target.type != "identifier":
-            return True
-        decl = scopes.resolve(target)
-        if target.text != b"_" and (decl is None or scopes.top_level(decl.node).type == "var_declaration"):
-            return True
-    return False
-
-
-def _result_kept(call: Node, origin: Origin) -> bool:
-    """``conn, err := dial(ctx)`` then ``s.conn = conn`` or ``p.conns = append(p.conns, conn)``: kept past the call."""
-    parent = call.parent
-    if parent is None or parent.type != "expression_list" or parent.parent is None:
-        return False
-    holder = parent.parent
-    if holder.type not in ("short_var_declaration", "assignment_statement"):
-        return False
-    left = holder.child_by_field_name("left")
-    for target in left.named_children if left is not None else []:
-        if target.type != "identifier" or target.text == b"_" or (target.text or b"").startswith(b"err"):
-            continue
-        decl = scopes.resolve(target)
-        if decl is None:
-            continue
-        for use in scopes.references(decl, origin.function):
-            if use.start_byte < holder.end_byte:
-                continue
-            if _stored_beyond(use, origin.function) or _outlives_call(use, origin.function):
-                return True
-    return False
-
-
-def _outlives_call(use: Node, function: Node) -> bool:
-    """``cmd.Start()``, ``go cmd.Wait()``, a goroutine not waited for using it: it runs on after the call."""
-    parent = use.parent
-    if parent is not None and parent.type == "selector_expression" and parent.child_by_field_name("operand") == use:
-        field = parent.child_by_field_name("field")
-        text = _first_lower((field.text or b"").decode()) if field is not None else ""
-        if KEEPERS.match(text) and not REQUEST_SCOPED.match(text):
-            return True  # cmd.Start(), srv.Serve(l): starts something that keeps running
-    for ancestor in scopes.ancestors(use):
-        if ancestor == function:
-            return False
-        if ancestor.type == "go_statement":
-            return True
-        if ancestor.type == "func_literal" and not concurrency.called_on_the_spot(ancestor):
-            start = concurrency.goroutine_start(ancestor)
-            if start is not None and not concurrency.joined(start):
-                return True
-    return False
-
-
-def _stored_beyond(use: Node, function: Node) -> bool:
-    """Whether ``use`` is assigned to a field, an element or a package variable, or built into a composite literal."""
-    child = use
-    for ancestor in scopes.ancestors(use):
-        if ancestor == function or ancestor.type in ("block", "func_literal"):
-            return False
-        if ancestor.type in ("literal_element", "keyed_element"):
-            return True  # &Client{conn: conn}: a value built around it
-        if ancestor.type == "assignment_statement":
-            return child == ancestor.child_by_field_name("right") and _assigns_beyond(ancestor)
         child = ancestor
     return False
 
