@@ -18,7 +18,7 @@ from conftest import FIXTURES
 from gofix_conc.codemods import inconsistent_locking as il
 from tree_sitter import Node
 
-from gofix_conc import index, locks, scopes
+from gofix_conc import guards, index, locks, scopes
 from gofix_conc.engine import Settings, process
 from gofix_conc.source import captures, parse
 
@@ -172,7 +172,7 @@ def test_test_files_are_not_flagged(tmp_path: Path) -> None:
 # -- inconsistent-locking reads the package on demand, with the answers of reading it all --------
 
 
-def _whole_package(view: index.PackageView) -> il.Package | None:
+def _whole_package(view: index.PackageView) -> guards.Guards | None:
     """The reference: every file's :func:`locks.collect`, then every function's status, as the rule first did."""
     fields: dict[str, set[str]] = {}
     kinds: dict[tuple[str, str], str] = {}
@@ -205,7 +205,7 @@ def _whole_package(view: index.PackageView) -> il.Package | None:
             paths[id(access.function)] = path
     declarations: dict[tuple[str, str], dict[int, Node]] = {}
     for function in [a.function for group in accesses.values() for a in group] + [c.caller for c in calls]:
-        declarations.setdefault(il._declaration_key(function), {}).setdefault(id(function), function)
+        declarations.setdefault(guards.declaration_key(function), {}).setdefault(id(function), function)
     callers: dict[tuple[str, str], list[locks.Call]] = {}
     for call in calls:
         callers.setdefault(call.callee, []).append(call)
@@ -213,7 +213,7 @@ def _whole_package(view: index.PackageView) -> il.Package | None:
     concurrent: dict[int, str] = {}
     for key, nodes in declarations.items():
         for node in nodes.values():
-            reason = il._exemption(node, lambda key=key: callers.get(key, []))
+            reason = guards.why_lock_held(node, lambda key=key: callers.get(key, []))
             if reason:
                 exempt[id(node)] = reason
             elif key[1][:1].isupper():
@@ -233,27 +233,27 @@ def _whole_package(view: index.PackageView) -> il.Package | None:
                     if not c.locked and (c.goroutine or id(c.caller) in concurrent) and id(c.caller) not in exempt
                 ]
                 if via:
-                    concurrent[id(node)] = f"is called without the lock from {il._name(via[0].caller)}"
+                    concurrent[id(node)] = f"is called without the lock from {guards.declaration_name(via[0].caller)}"
                     changed = True
-    return il.Package(kinds, accesses, paths, concurrent, exempt)
+    return guards.Guards(kinds, accesses, paths, concurrent, exempt)
 
 
 class _Whole:
     def __init__(self, view: index.PackageView) -> None:
         self.package = _whole_package(view)
 
-    def for_file(self, path: Path) -> il.Package | None:
+    def for_file(self, path: Path) -> guards.Guards | None:
         return self.package
 
-    def in_package_order(self, package: il.Package) -> il.Package:
+    def in_package_order(self, package: guards.Guards) -> guards.Guards:
         return package
 
 
 def _findings_both_ways(directory: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[tuple]]:
     settings = Settings(rules=("inconsistent-locking",))
     found = []
-    for analyse in (il.analyse, _Whole):
-        monkeypatch.setattr(il, "analyse", analyse)
+    for analyse in (il.package_guards, _Whole):
+        monkeypatch.setattr(il, "package_guards", analyse)
         index.forget()
         results = [process(p, settings) for p in sorted(directory.glob("*.go"))]
         found.append([(r.path.name, f.line, f.message, f.fix) for r in results for f in r.findings])
