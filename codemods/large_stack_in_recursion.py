@@ -70,7 +70,6 @@ copied, compared or ranged over by value.
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -81,7 +80,7 @@ from tree_sitter import Node
 from gofix_conc import callgraph, gofmt, index, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
-from gofix_conc.source import is_generated, spelled
+from gofix_conc.source import spelled
 from gofix_conc.types import QUALIFIED, Type, Types, constant, operate
 
 # Declarations in function bodies and signatures that can hold an array, found from the type's text:
@@ -129,24 +128,15 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         if any(kind in ("address", "element address", "escaping slice") for kind, _ in uses):
             continue  # its address or a slice of it may leave the frame: the array is (or may be) on the heap
         key = callgraph.key_of(candidate.function)
-        if key is None or not _called_somewhere(ctx, key):
+        if key is None or not callgraph.called_by_name(ctx, key):
             continue  # nothing in the package calls it by name: no recursion to look for
-        if not _may_recurse(ctx, here, key.rsplit(".", 1)[-1]):
+        if not callgraph.may_recurse(ctx, key.rsplit(".", 1)[-1]):
             continue  # no chain of names called leads back to it: the graph (which parses the package) has none
         graph = graph or callgraph.graph(ctx.package)
         chain = graph.cycle(key)
         if chain is None:
             continue  # not recursive, or only through func values and interfaces
         yield _finding(ctx, candidate, chain, uses)
-
-
-def _called_somewhere(ctx: FileContext, key: str) -> bool:
-    """The function's name followed by ``(`` appears in the package's text other than where it is declared."""
-    name = key.rsplit(".", 1)[-1].encode()
-    view = ctx.package
-    members = index.package(view.path.parent, view.name, view.is_test).members
-    texts = [ctx.source.data, *(m.raw for m in members if m.path != view.path)]
-    return sum(_net_calls(t, name) for t in texts) > 0
 
 
 def _finding(ctx: FileContext, candidate: Candidate, chain: list[str], uses: list[tuple[str, Node]]) -> Finding:
@@ -168,7 +158,7 @@ def _finding(ctx: FileContext, candidate: Candidate, chain: list[str], uses: lis
 
 def _large_arrays(ctx: FileContext, here: _Directory, texts: _TypeTexts, constructs: list[Node]) -> Iterator[Candidate]:
     types: Types | None = None
-    called: dict[str, bool] = {}  # by function name: _may_be_called
+    called: dict[str, bool] = {}  # by function name: callgraph.may_be_called
     for construct in constructs:
         function = scopes.enclosing_function(construct)
         if function is None or function.type not in ("function_declaration", "method_declaration"):
@@ -198,7 +188,7 @@ def _large_arrays(ctx: FileContext, here: _Directory, texts: _TypeTexts, constru
         key = callgraph.key_of(function)
         name = key.rsplit(".", 1)[-1] if key is not None else ""
         if name not in called:
-            called[name] = bool(name) and _may_be_called(ctx, here, name)
+            called[name] = bool(name) and callgraph.may_be_called(ctx, name)
         if not called[name]:
             continue  # nothing calls it by name: no recursion (checked before the sizes, which read other files)
         for ident, kind, known in pairs:
@@ -454,9 +444,7 @@ class _Directory:
     files: dict[str, _FileTypes]  # by file name, those that declare types
     arrays: frozenset[bytes] | None = None  # _array_names of the files as on disk
     types: _TypeTexts | None = None  # of the files as on disk
-    callers: dict[bytes, list[str]] = field(default_factory=dict)  # name -> the first two files that may call it
     constants: dict[bytes, Values | None] = field(default_factory=dict)  # _literal_definitions
-    regions: dict[bytes, list[tuple[str, bytes, int, int]]] | None = None  # _regions of the hand-written files
 
 
 # Per package of the directory the engine is in, by the index's package (the index empties it when the engine
@@ -466,7 +454,7 @@ _FILES: dict[Path, _FileTypes] = index.package_cache({})
 
 
 def _directory(ctx: FileContext) -> _Directory:
-    """The files of the package (every file Types, the call graph and _called_somewhere may read: a superset)."""
+    """The files of the package (every file Types may read: a superset)."""
     view = ctx.package
     package = index.package(view.path.parent, view.name, view.is_test)  # read once per directory by the index
     kept = _DIRECTORY.get(id(package))
@@ -500,107 +488,6 @@ def _type_texts(ctx: FileContext, here: _Directory) -> _TypeTexts:
 def _mentions(data: bytes, names: frozenset[bytes]) -> list[tuple[int, int]]:
     """Where ``data`` names one of ``names`` as a whole word, not as a field or qualified name (``x.name``)."""
     return [(at, at + len(name)) for name in names for at in spelled(data, name) if at == 0 or data[at - 1] != _DOT]
-
-
-def _may_be_called(ctx: FileContext, here: _Directory, name: str) -> bool:
-    """This file's text, or another of the directory, calls ``name`` more often than it declares it (see
-    _called_somewhere: for the package's count to be positive, one file's must be)."""
-    word = name.encode()
-    if _calls_more(ctx.source.data, word):
-        return True
-    callers = here.callers.get(word)
-    if callers is None:
-        found = (n for n, t in here.texts.items() if _calls_more(t, word))
-        callers = here.callers[word] = list(itertools.islice(found, 2))  # one of two is another file
-    return any(n != ctx.path.name for n in callers)
-
-
-# After a name: its call, with type arguments or not: `(`, `[T](`.
-_CALL_AFTER = re.compile(rb"(?:\[[^\]\n]*\])?\(")
-# Before a declared name: `func `, `func (r *T) `.
-_FUNC_BEFORE = re.compile(rb"func[ \t]+(?:\([^)]*\)[ \t]*)?")
-_BOUNDARY = re.compile(rb"\b")
-
-
-def _net_calls(text: bytes, name: bytes) -> int:
-    """How many more times ``text`` calls ``name`` than it declares it (see _calls and _declarations)."""
-    return _calls(text, name) - _declarations(text, name) if name in text else 0
-
-
-def _calls_more(text: bytes, name: bytes) -> bool:
-    """``_net_calls(text, name) > 0``, counting the declarations only while they may reach the calls."""
-    calls = _calls(text, name) if name in text else 0
-    return calls > 0 and _declarations(text, name, calls) < calls
-
-
-def _calls(text: bytes, name: bytes) -> int:
-    """The calls of ``name`` in ``text`` (``name(``, ``x.name(``, ``name[T](``, not after a letter, digit or ``_``),
-    counted as a regex pass counts matches (no overlaps), found by word search: a pattern per name costs its
-    compilation."""
-    calls, end = 0, 0
-    for at in spelled(text, name):
-        if at >= end and (call := _CALL_AFTER.match(text, at + len(name))) is not None:
-            calls, end = calls + 1, call.end()
-    return calls
-
-
-def _declarations(text: bytes, name: bytes, limit: int | None = None) -> int:
-    """The declarations of ``name`` in ``text`` (``func name``, ``func (r T) name``), counted as a regex pass counts
-    matches (no overlaps), up to ``limit``."""
-    found, at = 0, text.find(b"func")
-    while at >= 0 and (limit is None or found < limit):
-        before = _FUNC_BEFORE.match(text, at)
-        start = before.end() if before is not None else -1
-        if start > 0 and text.startswith(name, start) and _BOUNDARY.match(text, start + len(name)) is not None:
-            found, at = found + 1, text.find(b"func", start + len(name))
-        else:
-            at = text.find(b"func", at + 1)
-    return found
-
-
-# -- recursion as the text tells it ------------------------------------------------------
-
-# A function's or method's declaration as gofmt writes it, at the start of a line: `func (r *T) name`.
-_FUNCTION = re.compile(rb"\nfunc[ \t]*(?:\((?:[^()\n]|\([^()\n]*\))*\)[ \t]*)?([A-Za-z_]\w*)")
-# A call by name: `name(`, `x.name(`, `name[T](` (and keywords before a parenthesis: no function has their names).
-_CALL = re.compile(rb"\b([A-Za-z_]\w*)[ \t]*(?:\[[^\]\n]*\][ \t]*)?\(")
-
-
-def _regions(text: bytes) -> dict[bytes, list[tuple[bytes, int, int]]]:
-    """The text of each function and method declaration, by name: from after its name to the next `func`."""
-    starts = [(m.start(), m.end(), m.group(1)) for m in _FUNCTION.finditer(text)]
-    found: dict[bytes, list[tuple[bytes, int, int]]] = {}
-    for i, (_, start, name) in enumerate(starts):
-        end = starts[i + 1][0] if i + 1 < len(starts) else len(text)
-        found.setdefault(name, []).append((text, start, end))
-    return found
-
-
-def _may_recurse(ctx: FileContext, here: _Directory, name: str) -> bool:
-    """Some chain of calls by name (``f(``, ``x.f(``) from the functions and methods named ``name`` leads back to
-    one of them, across the directory's hand-written files: a superset of the call graph's edges, which go from
-    a declaration's body to a function or method of the package called by its name."""
-    if here.regions is None:
-        here.regions = {}
-        for file, text in here.texts.items():
-            if not is_generated(text):  # the call graph leaves them out too
-                for key, found in _regions(text).items():
-                    here.regions.setdefault(key, []).extend((file, *r) for r in found)
-    own = _regions(ctx.source.data)
-    target = name.encode()
-    seen: set[bytes] = set()
-    todo = [target]
-    while todo:
-        current = todo.pop()
-        mine = [r for r in here.regions.get(current, []) if r[0] != ctx.path.name]
-        for text, start, end in [*own.get(current, []), *(r[1:] for r in mine)]:
-            for called in _CALL.findall(text, start, end):
-                if called == target:
-                    return True
-                if called not in seen:
-                    seen.add(called)
-                    todo.append(called)
-    return False
 
 
 # -- sizes the text gives ------------------------------------------------------------------

@@ -14,17 +14,26 @@ Calls in a func literal count for the function that holds it (the literal
 runs on the same stack), except in a literal started with ``go`` and the call
 of a ``go`` statement itself (a new goroutine has a stack of its own). Calls
 through func values and interfaces are no edges: where they lead is unknown.
+
+Before anything is parsed, the text alone tells a superset: whether a name
+is called more often than it is declared (``may_be_called``,
+``called_by_name``), and whether some chain of calls by name leads back to
+it (``may_recurse``), so that most functions are passed over without a graph.
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections import OrderedDict, deque
+from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
 from gofix_conc import concurrency, index, scopes
+from gofix_conc.context import FileContext
 from gofix_conc.index import PackageView
-from gofix_conc.source import captures
+from gofix_conc.source import captures, is_generated, spelled
 from gofix_conc.types import Type, Types
 
 # Calls:  f(x)   r.m(x)   s.child.walk(x)
@@ -189,3 +198,144 @@ def _named(t: Type | None) -> str | None:
     if node.type == "generic_type":
         node = node.child_by_field_name("type") or node
     return node.text.decode() if node.type == "type_identifier" and node.text else None
+
+
+# -- calls as the text tells them, before anything is parsed -------------------------------
+
+
+@dataclass
+class _PackageText:
+    """The Go files of a package as on disk (with its tests for a test file; generated ones too), as indexed."""
+
+    texts: dict[str, bytes]  # by file name
+    callers: dict[bytes, list[str]] = field(default_factory=dict)  # name -> the first two files that may call it
+    regions: dict[bytes, list[tuple[str, bytes, int, int]]] | None = None  # _regions of the hand-written files
+
+
+# Per package of the directory the engine is in, by the index's package (the index empties it when the engine
+# leaves a directory).
+_TEXTS: dict[int, tuple[index.Package, _PackageText]] = index.package_cache({})
+
+
+def _package_text(ctx: FileContext) -> _PackageText:
+    """The files of the package (every file the call graph and called_by_name may read: a superset)."""
+    view = ctx.package
+    package = index.package(view.path.parent, view.name, view.is_test)  # read once per directory by the index
+    kept = _TEXTS.get(id(package))
+    if kept is not None and kept[0] is package:
+        return kept[1]
+    found = _PackageText({member.path.name: member.raw for member in package.members})
+    _TEXTS[id(package)] = (package, found)
+    return found
+
+
+def called_by_name(ctx: FileContext, key: str) -> bool:
+    """The function's name followed by ``(`` appears in the package's text other than where it is declared."""
+    name = key.rsplit(".", 1)[-1].encode()
+    view = ctx.package
+    members = index.package(view.path.parent, view.name, view.is_test).members
+    texts = [ctx.source.data, *(m.raw for m in members if m.path != view.path)]
+    return sum(_net_calls(t, name) for t in texts) > 0
+
+
+def may_be_called(ctx: FileContext, name: str) -> bool:
+    """This file's text, or another of the directory, calls ``name`` more often than it declares it (see
+    called_by_name: for the package's count to be positive, one file's must be)."""
+    word = name.encode()
+    if _calls_more(ctx.source.data, word):
+        return True
+    here = _package_text(ctx)
+    callers = here.callers.get(word)
+    if callers is None:
+        found = (n for n, t in here.texts.items() if _calls_more(t, word))
+        callers = here.callers[word] = list(itertools.islice(found, 2))  # one of two is another file
+    return any(n != ctx.path.name for n in callers)
+
+
+# After a name: its call, with type arguments or not: `(`, `[T](`.
+_CALL_AFTER = re.compile(rb"(?:\[[^\]\n]*\])?\(")
+# Before a declared name: `func `, `func (r *T) `.
+_FUNC_BEFORE = re.compile(rb"func[ \t]+(?:\([^)]*\)[ \t]*)?")
+_BOUNDARY = re.compile(rb"\b")
+
+
+def _net_calls(text: bytes, name: bytes) -> int:
+    """How many more times ``text`` calls ``name`` than it declares it (see _text_calls and _text_declarations)."""
+    return _text_calls(text, name) - _text_declarations(text, name) if name in text else 0
+
+
+def _calls_more(text: bytes, name: bytes) -> bool:
+    """``_net_calls(text, name) > 0``, counting the declarations only while they may reach the calls."""
+    calls = _text_calls(text, name) if name in text else 0
+    return calls > 0 and _text_declarations(text, name, calls) < calls
+
+
+def _text_calls(text: bytes, name: bytes) -> int:
+    """The calls of ``name`` in ``text`` (``name(``, ``x.name(``, ``name[T](``, not after a letter, digit or ``_``),
+    counted as a regex pass counts matches (no overlaps), found by word search: a pattern per name costs its
+    compilation."""
+    calls, end = 0, 0
+    for at in spelled(text, name):
+        if at >= end and (call := _CALL_AFTER.match(text, at + len(name))) is not None:
+            calls, end = calls + 1, call.end()
+    return calls
+
+
+def _text_declarations(text: bytes, name: bytes, limit: int | None = None) -> int:
+    """The declarations of ``name`` in ``text`` (``func name``, ``func (r T) name``), counted as a regex pass counts
+    matches (no overlaps), up to ``limit``."""
+    found, at = 0, text.find(b"func")
+    while at >= 0 and (limit is None or found < limit):
+        before = _FUNC_BEFORE.match(text, at)
+        start = before.end() if before is not None else -1
+        if start > 0 and text.startswith(name, start) and _BOUNDARY.match(text, start + len(name)) is not None:
+            found, at = found + 1, text.find(b"func", start + len(name))
+        else:
+            at = text.find(b"func", at + 1)
+    return found
+
+
+# -- recursion as the text tells it ------------------------------------------------------
+
+# A function's or method's declaration as gofmt writes it, at the start of a line: `func (r *T) name`.
+_FUNCTION = re.compile(rb"\nfunc[ \t]*(?:\((?:[^()\n]|\([^()\n]*\))*\)[ \t]*)?([A-Za-z_]\w*)")
+# A call by name: `name(`, `x.name(`, `name[T](` (and keywords before a parenthesis: no function has their names).
+_NAMED_CALL = re.compile(rb"\b([A-Za-z_]\w*)[ \t]*(?:\[[^\]\n]*\][ \t]*)?\(")
+
+
+def _regions(text: bytes) -> dict[bytes, list[tuple[bytes, int, int]]]:
+    """The text of each function and method declaration, by name: from after its name to the next `func`."""
+    starts = [(m.start(), m.end(), m.group(1)) for m in _FUNCTION.finditer(text)]
+    found: dict[bytes, list[tuple[bytes, int, int]]] = {}
+    for i, (_, start, name) in enumerate(starts):
+        end = starts[i + 1][0] if i + 1 < len(starts) else len(text)
+        found.setdefault(name, []).append((text, start, end))
+    return found
+
+
+def may_recurse(ctx: FileContext, name: str) -> bool:
+    """Some chain of calls by name (``f(``, ``x.f(``) from the functions and methods named ``name`` leads back to
+    one of them, across the directory's hand-written files: a superset of the call graph's edges, which go from
+    a declaration's body to a function or method of the package called by its name."""
+    here = _package_text(ctx)
+    if here.regions is None:
+        here.regions = {}
+        for file, text in here.texts.items():
+            if not is_generated(text):  # the call graph leaves them out too
+                for key, found in _regions(text).items():
+                    here.regions.setdefault(key, []).extend((file, *r) for r in found)
+    own = _regions(ctx.source.data)
+    target = name.encode()
+    seen: set[bytes] = set()
+    todo = [target]
+    while todo:
+        current = todo.pop()
+        mine = [r for r in here.regions.get(current, []) if r[0] != ctx.path.name]
+        for text, start, end in [*own.get(current, []), *(r[1:] for r in mine)]:
+            for called in _NAMED_CALL.findall(text, start, end):
+                if called == target:
+                    return True
+                if called not in seen:
+                    seen.add(called)
+                    todo.append(called)
+    return False
