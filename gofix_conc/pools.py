@@ -11,6 +11,10 @@ A pool is known by where it lives, so calls in different files meet:
 The receiver is a pool when its type, as :class:`gofix_conc.types.Types`
 reads it from the source, is `sync.Pool` or `*sync.Pool` (the file's name for
 package sync), or when it names a package-level pool the index found.
+
+A pool stores `any`: what a `Put` of a value costs is whether converting it to
+an interface allocates (a slice, string, struct or array value does; a pointer,
+or a struct holding just one, does not).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from tree_sitter import Node
 from gofix_conc import index, scopes
 from gofix_conc.imports import imports
 from gofix_conc.index import PackageView
-from gofix_conc.source import Source, spelled
+from gofix_conc.source import LITERALS, Source, captures, spelled
 from gofix_conc.types import Type, Types
 
 # Method calls on some receiver:  pool.Put(b)   s.pool.Get()   pools[i].Put(b)
@@ -34,6 +38,10 @@ CALLS = """
 """
 
 PoolKey = tuple[str, ...]
+
+_ALLOCATING = frozenset({"slice", "string", "struct", "array"})
+_POINTER_SHAPED = frozenset({"pointer", "map", "chan", "func"})
+_LITERALS = LITERALS | {"literal_value", "literal_element"}
 
 
 @dataclass(frozen=True)
@@ -117,12 +125,12 @@ def package_calls(package: PackageView, key: PoolKey, method: str) -> list[PoolC
 
 def pool_key(types: Types, operand: Node, sync: str | None, package: PackageView) -> PoolKey | None:
     """Where the pool ``operand`` stands for lives; None when it is no pool the source shows."""
-    operand = _unparen(operand)
+    operand = unparen(operand)
     if not _is_pool(types, operand, sync, package):
         return None
     if operand.type == "index_expression":  # an element of an array of pools: the array
         inner = operand.child_by_field_name("operand")
-        return _place(types, _unparen(inner)) if inner is not None else None
+        return _place(types, unparen(inner)) if inner is not None else None
     return _place(types, operand)
 
 
@@ -136,7 +144,7 @@ def _is_pool(types: Types, operand: Node, sync: str | None, package: PackageView
         return sync is not None and _names_pool(u, sync)
     root = operand
     if root.type == "index_expression":
-        root = _unparen(root.child_by_field_name("operand") or root)
+        root = unparen(root.child_by_field_name("operand") or root)
     if root.type == "identifier" and scopes.resolve(root) is None:
         return root.text.decode() in package.pools()  # var p = sync.Pool{...} in another file
     return False
@@ -171,7 +179,7 @@ def _place(types: Types, operand: Node) -> PoolKey | None:
 
 def type_of(types: Types, expr: Node) -> Type | None:
     """:meth:`Types.of_expression`, receivers included (``s.pool``, ``*s`` in a method of ``*S``)."""
-    expr = _unparen(expr)
+    expr = unparen(expr)
     if expr.type == "identifier":
         decl = scopes.resolve(expr)
         declared = scopes.declared_type(decl) if decl is not None and decl.kind == "receiver" else None
@@ -207,7 +215,134 @@ def struct_name(found: Type | None) -> str | None:
     return node.text.decode() if node.type == "type_identifier" else None
 
 
-def _unparen(node: Node) -> Node:
+# -- what a Put of a value costs ------------------------------------------------
+
+
+def allocating_type(types: Types, arg: Node) -> str | None:
+    """The type of a value whose conversion to ``any`` allocates (slice, string, struct, array); else None."""
+    arg = unparen(arg)
+    if arg.type == "composite_literal" and _static(arg):
+        return None  # a literal of constants is boxed from read-only data
+    if arg.type == "slice_expression":
+        operand = arg.child_by_field_name("operand")
+        inner = value_type(types, operand) if operand is not None else None
+        element = types.element(inner) if inner is not None and types.kind(inner) == "array" else None
+        if element is not None:
+            return f"[]{types.name(element)}"  # a slice of an array
+    found = value_type(types, arg)
+    if found is None or _type_parameter(found, arg):
+        return None
+    kind = types.kind(found)
+    if kind not in _ALLOCATING or _pointer_shaped(types, found, 0):
+        return None
+    size = types.size(found)
+    if size is not None and size <= 1:
+        return None  # zero-size and one-byte values are boxed without allocating
+    return types.name(found) if kind != "slice" or found.node.type != "slice_type" else found.node.text.decode()
+
+
+def _type_parameter(found: Type, at: Node) -> bool:
+    """Whether the type is a type parameter of a function around ``at`` (it may hide a package type's name)."""
+    if found.node.type != "type_identifier":
+        return False
+    name = found.node.text
+    for function in scopes.ancestors(at):
+        if function.type == "function_declaration":
+            params = function.child_by_field_name("type_parameters")
+            names = captures("(type_parameter_declaration name: (identifier) @n)", params) if params else {}
+            if any(n.text == name for n in names.get("n", [])):
+                return True
+        elif function.type == "method_declaration":
+            receiver = function.child_by_field_name("receiver")
+            arguments = captures("(type_arguments (type_elem (type_identifier) @n))", receiver) if receiver else {}
+            if any(n.text == name for n in arguments.get("n", [])):
+                return True
+    return False
+
+
+def _static(literal: Node) -> bool:
+    """A composite literal whose elements are all literals."""
+    body = literal.child_by_field_name("body")
+    for value in captures("(literal_value (_) @v)", body).get("v", []) if body is not None else []:
+        inner = value.named_children if value.type in ("literal_element", "keyed_element") else [value]
+        for part in inner:
+            if part.type not in _LITERALS and part.type != "field_identifier":
+                return False
+    return True
+
+
+def value_type(types: Types, expr: Node) -> Type | None:
+    """The type of ``expr``, with what :class:`Types` leaves out: type assertions, conversions, reslices."""
+    expr = unparen(expr)
+    if expr.type in ("type_assertion_expression", "type_conversion_expression"):
+        kind = expr.child_by_field_name("type")
+        return Type(kind) if kind is not None else None
+    if expr.type == "identifier":
+        decl = scopes.resolve(expr)
+        if decl is not None and decl.kind == "var" and decl.construct.type == "short_var_declaration":
+            asserted = asserted_type(decl)
+            if asserted is not None:
+                return asserted
+    if expr.type == "slice_expression":
+        operand = expr.child_by_field_name("operand")
+        inner = value_type(types, operand) if operand is not None else None
+        if inner is not None and types.kind(inner) in ("slice", "string"):
+            return inner
+        return None  # a slice of an array: a type with no node to name it
+    return type_of(types, expr)
+
+
+def asserted_type(decl: scopes.Declaration) -> Type | None:
+    """``T`` for ``x := v.(T)`` and ``x, ok := v.(T)``."""
+    left = decl.construct.child_by_field_name("left")
+    right = decl.construct.child_by_field_name("right")
+    names = [c for c in left.named_children if c.type != "comment"] if left is not None else []
+    values = [c for c in right.named_children if c.type != "comment"] if right is not None else []
+    if len(values) != 1 or not names or names[0] != decl.node:
+        return None
+    value = unparen(values[0])
+    kind = value.child_by_field_name("type") if value.type == "type_assertion_expression" else None
+    return Type(kind) if kind is not None else None
+
+
+def _pointer_shaped(types: Types, t: Type, depth: int) -> bool:
+    """A struct or array holding exactly one pointer-shaped value is stored in an interface as is.
+
+    A lone field (or element) of another package's type counts as one: it may be a pointer.
+    """
+    if depth > 8:
+        return False
+    kind = types.kind(t)
+    if kind in _POINTER_SHAPED or (depth and kind == "unknown"):
+        return True  # a pointer, or a type of another package that may be one
+    u = types.underlying(t)
+    if kind == "array":
+        length = u.node.child_by_field_name("length")
+        element = types.element(t)
+        return (
+            length is not None
+            and length.text == b"1"
+            and element is not None
+            and _pointer_shaped(types, element, depth + 1)
+        )
+    if kind == "struct":
+        fields = types.fields(t)
+        sized = [f for f in (fields or {}).values() if types.size(f) != 0]
+        return len(sized) == 1 and _pointer_shaped(types, sized[0], depth + 1)
+    return False
+
+
+# -- small helpers -------------------------------------------------------------
+
+
+def call_arguments(call: Node | None) -> list[Node]:
+    """The arguments of a call, comments left out."""
+    arguments = call.child_by_field_name("arguments") if call is not None else None
+    return [a for a in arguments.named_children if a.type != "comment"] if arguments is not None else []
+
+
+def unparen(node: Node) -> Node:
+    """The expression inside any parentheses."""
     while node.type == "parenthesized_expression" and node.named_children:
         node = node.named_children[0]
     return node
