@@ -144,29 +144,29 @@ from __future__ import annotations
 
 import textwrap
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from tree_sitter import Node
 
-from gofix_conc import concurrency, goroutines, loggers, package, scopes
+from gofix_conc import concurrency, goroutines, loggers, package, panics, scopes
 from gofix_conc.context import FileContext
-from gofix_conc.imports import default_name, imports
+from gofix_conc.imports import default_name
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
-from gofix_conc.source import Source, captures, matches, parse, spelled
-
-# A call of recover, whose enclosing function decides whether it recovers:
-#   recover()
-RECOVER_CALLS = '(call_expression function: (identifier) @f (#eq? @f "recover")) @call'
-
-# Calls, by the name they call:  f(x)   x.f(y)
-CALLS = """
-[
-  (call_expression function: (identifier) @name) @call
-  (call_expression function: (selector_expression field: (field_identifier) @name)) @call
-]
-"""
+from gofix_conc.package import callee_bodies, is_package, remembered, text, type_name
+from gofix_conc.panics import (
+    SERVE_LOOPS,
+    calls_in,
+    exits_the_process,
+    handles_panics,
+    is_protected,
+    is_signal_value,
+    outside_literals,
+    own_statements,
+    panic_free,
+    runs_for_the_program,
+)
+from gofix_conc.source import captures, matches, parse, spelled
 
 # What a goroutine hands to whoever waits for it, by kind (one pattern each: predicates are per pattern):
 #   ch <- v     close(ch)     cancel()     wg.Done()     mu.Unlock()     cond.Broadcast()     w.Close()     <-sem
@@ -197,36 +197,28 @@ RECEIVES = """
 ]
 """
 
-# Ways out of a loop or a goroutine that skip what follows:
-#   return   goto L   break   runtime.Goexit()   t.FailNow()
-EXITS = "[(return_statement) (goto_statement) (break_statement)] @exit"
-
-SERVE_LOOPS = frozenset({"Serve", "ServeTLS", "ListenAndServe", "ListenAndServeTLS"})
-PROCESS_EXITS = frozenset({"Exit", "Fatal", "Fatalf", "Fatalln"})
 SKIPPING_CALLS = frozenset({"Goexit", "FailNow", "Fatal", "Fatalf", "SkipNow", "Skip", "Skipf"})
-BREAKABLE = frozenset({"for_statement", "expression_switch_statement", "type_switch_statement", "select_statement"})
-KNOWN_HELPERS = (
-    "k8s.io/apimachinery/pkg/util/runtime.HandleCrash",
-    "k8s.io/apimachinery/pkg/util/runtime.HandleCrashWithContext",
-)
 UNKNOWN_FUNCTION = "it runs a function the package does not show (a callback, from elsewhere): check what it hands over"
 MESSAGE = "goroutine has no deferred recover: a panic in it crashes the whole program"
 HANDOFF_KINDS = ("send", "signal", "unlock", "wake", "close", "result", "receive")
-T = TypeVar("T")
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
     if ctx.is_test_file and not ctx.option("include-tests"):
         return  # a panic in a test goroutine fails the test run, which is what tests want
     found: package.Lazy | None = None
-    file: File | None = None
+    file: package.File | None = None
+    helpers: frozenset[str] = frozenset()
+    recovers = True
     for go in concurrency.go_statements(ctx.source):  # every goroutine:  go <call>
         if found is None or file is None:  # read once, and only for files with a go
             found = package.Lazy(ctx.path, ctx.source)  # each question parses only the files that may answer it
-            file = File(*own_file(ctx), recovers=may_recover(ctx, found))
+            helpers = frozenset({*(ctx.option("helpers") or []), *panics.KNOWN_HELPERS})
+            file = package.file_in(ctx.source, found)
+            recovers = panics.may_recover(ctx.source, found, helpers)  # whether a deferred call may recover
         if not ctx.option("include-tests") and loggers.testing_parameter(scopes.top_level(go)) is not None:
             continue  # a test helper outside _test.go (func f(t *testing.T)): tests want the crash too
-        run = Goroutine(ctx, found, go, file)
+        run = Goroutine(ctx, found, go, file, recovers, helpers)
         if run.wants_the_crash():
             continue
         fix = plan_fix(run)
@@ -237,33 +229,21 @@ def check(ctx: FileContext) -> Iterator[Finding]:
 
 
 @dataclass
-class File:
-    """What the rule reads of the checked file once, and what it works out for one goroutine that holds for all."""
-
-    imports: frozenset[str]  # the names the file's imports take
-    declared: dict[str, list[Node]]  # its functions and methods by name
-    recovers: bool = True  # whether a deferred call of the package may recover (see may_recover)
-    memo: dict[tuple[str, int], tuple[Node, object]] = field(default_factory=dict)  # by question and node
-
-
-@dataclass
 class Goroutine:
     """One go statement, what it runs (as far as the package shows) and what it hands over."""
 
     ctx: FileContext
     package: package.Lazy
     go: Node
-    file: File
+    file: package.File  # the checked file, read once for all its goroutines
+    recovers: bool  # whether a deferred call of the package may recover (see panics.may_recover)
+    helpers: frozenset[str]  # the deferred calls that count as a recover: configured and known
     bodies: list[Node] | None = field(init=False)
     literal: Node | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.literal = goroutines.literal_of(self.go)
         self.bodies = goroutine_bodies(self, self.go)
-
-    @property
-    def recovers(self) -> bool:
-        return self.file.recovers
 
     def wants_the_crash(self) -> bool:
         """Already protected, handling panics on purpose, or meant to end the process when it dies."""
@@ -275,13 +255,13 @@ class Goroutine:
             return True  # go srv.Serve(l): the server's accept loop
         if not self.bodies:
             return False
-        if self.recovers and all(is_protected(self, body) for body in self.bodies):
+        if self.recovers and all(is_protected(self.file, self.helpers, body) for body in self.bodies):
             return True
-        if all(panic_free(self, body) for body in self.bodies):
+        if all(panic_free(self.file, body) for body in self.bodies):
             return True  # only waits, signals and stops: there is nothing to recover
-        if all(runs_for_the_program(self, body) or exits_the_process(self, body) for body in self.bodies):
+        if all(runs_for_the_program(self.file, body) or exits_the_process(self.file, body) for body in self.bodies):
             return True  # asked before handles_panics, which costs far more: both are only read
-        return self.recovers and any(handles_panics(self, body, depth=2) for body in self.bodies)
+        return self.recovers and any(handles_panics(self.file, self.helpers, body, depth=2) for body in self.bodies)
 
 
 def plan_fix(run: Goroutine) -> Fix | str | None:
@@ -317,11 +297,6 @@ def plan_fix(run: Goroutine) -> Fix | str | None:
 # -- what the goroutine runs ------------------------------------------------
 
 
-def text(node: Node | None) -> str:
-    """A node's text, whichever file of the package it comes from."""
-    return node.text.decode() if node is not None and node.text is not None else ""
-
-
 def goroutine_bodies(run: Goroutine, go: Node) -> list[Node] | None:
     """The body (bodies, for a method name several types share) the goroutine runs; None when unknown."""
     if run.literal is not None:
@@ -329,295 +304,10 @@ def goroutine_bodies(run: Goroutine, go: Node) -> list[Node] | None:
         return [body] if body is not None else None
     call = goroutines.call_of(go)
     function = call.child_by_field_name("function") if call is not None else None
-    return callee_bodies(run, function) if function is not None else None
-
-
-def remembered(run: Goroutine, question: str, node: Node, answer: Callable[[], T]) -> T:
-    """``answer()``, worked out once per file: what the rule asks of a node does not depend on the goroutine."""
-    key = (question, node.id)
-    hit = run.file.memo.get(key)
-    if hit is not None and hit[0] == node:
-        return hit[1]  # type: ignore[return-value]
-    found = answer()
-    run.file.memo[key] = (node, found)
-    return found
-
-
-def callee_bodies(run: Goroutine, function: Node) -> list[Node] | None:
-    """Bodies of the functions a call expression's function part may be, in this file or the package."""
-    return remembered(run, "callees", function, lambda: find_callee_bodies(run, function))
-
-
-def find_callee_bodies(run: Goroutine, function: Node) -> list[Node] | None:
-    found: list[Node] = []
-    if function.type == "identifier":
-        decl = scopes.resolve(function)
-        if decl is None:
-            found = [d for d in declarations(run, text(function)) if d.type == "function_declaration"]
-        elif decl.kind == "func":
-            found = [decl.construct]
-        else:
-            literal = bound_literal(decl)
-            found = [literal] if literal is not None else []
-    elif function.type == "selector_expression":
-        operand = function.child_by_field_name("operand")
-        name = function.child_by_field_name("field")
-        if operand is None or name is None:
-            return None
-        if text(name) not in run.file.declared and not run.package.may_declare_function(text(name)):
-            return None  # no file of the package declares a method of that name
-        if is_package(run, operand):
-            return None  # another package
-        if of_another_package(operand):
-            return None  # ready.Broadcast() with ready *sync.Cond: not a method of this package
-        found = [d for d in declarations(run, text(name)) if d.type == "method_declaration"]
-        receiver = type_name(operand)
-        if receiver is not None:
-            found = [d for d in found if receiver_type(d) == receiver]
-    bodies = [b for d in found if (b := d.child_by_field_name("body")) is not None]
-    return bodies or None
-
-
-def declarations(run: Goroutine, name: str) -> list[Node]:
-    """Functions and methods called ``name``: this file's, else the package's other files'."""
-    own = run.file.declared.get(name)
-    return list(own) if own else run.package.functions.get(name, [])
+    return callee_bodies(run.file, function) if function is not None else None
 
 
 # Per file, while its Source lives: the names its imports take, its functions and methods by name.
-# Weak, so the tree is let go of where the engine lets go of the file.
-_OWN: weakref.WeakKeyDictionary[Source, tuple[frozenset[str], dict[str, list[Node]]]] = weakref.WeakKeyDictionary()
-
-
-def own_file(ctx: FileContext) -> tuple[frozenset[str], dict[str, list[Node]]]:
-    """The names the file's imports take and its functions and methods by name, read once per file."""
-    found = _OWN.get(ctx.source)
-    if found is None:
-        declared: dict[str, list[Node]] = {}
-        for n in loggers.declaration_names(ctx.source):
-            declared.setdefault(text(n), []).append(n.parent)  # type: ignore[arg-type]
-        found = _OWN[ctx.source] = (frozenset(i.local_name for i in imports(ctx.source)), declared)
-    return found
-
-
-def bound_literal(decl: scopes.Declaration) -> Node | None:
-    """The func literal a local variable is declared with and never reassigned."""
-    value = scopes.initial_value(decl)
-    function = scopes.enclosing_function(decl.construct)
-    if value is None or value.type != "func_literal" or function is None:
-        return None
-    rewritten = [w for w in scopes.writes(decl, scopes.top_level(function)) if w != decl.node]
-    return None if rewritten else value
-
-
-def type_name(operand: Node) -> str | None:
-    """``T`` for a variable declared ``x T``, ``x *T``, ``x := T{...}`` or ``x := &T{...}``; else None."""
-    decl = scopes.resolve(operand) if operand.type == "identifier" else None
-    if decl is None:
-        return None
-    declared = decl.construct.child_by_field_name("type")
-    if declared is None and decl.construct.type == "short_var_declaration":
-        value = scopes.initial_value(decl)
-        if value is not None and value.type == "unary_expression":
-            value = value.child_by_field_name("operand")
-        if value is not None and value.type == "composite_literal":
-            declared = value.child_by_field_name("type")
-    return type_name_of(declared)
-
-
-def of_another_package(operand: Node) -> bool:
-    """A variable declared with a type of another package (``x *sync.Cond``)."""
-    decl = scopes.resolve(operand) if operand.type == "identifier" else None
-    declared = decl.construct.child_by_field_name("type") if decl is not None else None
-    while declared is not None and declared.type == "pointer_type":
-        declared = declared.named_children[0]
-    return declared is not None and declared.type == "qualified_type"
-
-
-def receiver_type(method: Node) -> str | None:
-    receiver = method.child_by_field_name("receiver")
-    declaration = receiver.named_children[0] if receiver is not None and receiver.named_children else None
-    return type_name_of(declaration.child_by_field_name("type")) if declaration is not None else None
-
-
-def type_name_of(declared: Node | None) -> str | None:
-    while declared is not None and declared.type in ("pointer_type", "generic_type"):
-        declared = declared.named_children[0]
-    return text(declared) if declared is not None and declared.type == "type_identifier" else None
-
-
-def is_package(run: Goroutine, operand: Node) -> bool:
-    """``x`` in ``x.F`` names an imported package (not shadowed by a local declaration)."""
-    if operand.type != "identifier" or text(operand) not in run.file.imports:
-        return False  # asked first: resolving the name costs more
-    return scopes.resolve(operand) is None
-
-
-def own_statements(body: Node) -> list[Node]:
-    return [s for s in goroutines.statements(body) if s.type != "comment"]
-
-
-def outside_literals(body: Node, nodes: list[Node]) -> list[Node]:
-    """The nodes that run as part of ``body`` itself, not in a func literal nested in it."""
-    return [n for n in nodes if scopes.enclosing_function(n) == body.parent]
-
-
-# -- protection -------------------------------------------------------------
-
-
-def may_recover(ctx: FileContext, siblings: package.Lazy) -> bool:
-    """Whether some file of the package writes ``recover`` or the name of a helper (see :func:`defers_recover`).
-
-    A deferred call recovers through a ``recover()`` in a func literal or a
-    function of the package, or by naming a helper (``safe.Recover``, whose
-    name ends the helper's text): without these words in any file the
-    package can hold, nothing it runs is protected or handles panics.
-    """
-    helpers = {*(ctx.option("helpers") or []), *KNOWN_HELPERS}
-    words = [b"recover", *(str(h).rsplit(".", 1)[-1].encode() for h in helpers)]
-    return any(word in ctx.source.data for word in words) or siblings.holds_any(words)  # texts, not parsed
-
-
-def is_protected(run: Goroutine, body: Node) -> bool:
-    """A top-level defer recovers, or the body only defers calls and then calls a protected function."""
-    if has_deferred_recover(run, body):
-        return True
-    rest = [s for s in own_statements(body) if s.type != "defer_statement"]
-    return len(rest) == 1 and delegates_to_protected(run, rest[0])
-
-
-def has_deferred_recover(run: Goroutine, body: Node) -> bool:
-    return any(defers_recover(run, s) for s in own_statements(body) if s.type == "defer_statement")
-
-
-def defers_recover(run: Goroutine, defer: Node) -> bool:
-    call = next((c for c in defer.named_children if c.type == "call_expression"), None)
-    function = call.child_by_field_name("function") if call is not None else None
-    if function is None:
-        return False
-    if function.type == "func_literal":
-        return calls_recover(function)
-    if is_configured_helper(run, function):
-        return True
-    bodies = callee_bodies(run, function)
-    return bodies is not None and all(calls_recover(b.parent) for b in bodies if b.parent is not None)
-
-
-def calls_recover(function: Node) -> bool:
-    """``function`` itself calls recover (a call in a nested func literal recovers nothing)."""
-    calls = captures(RECOVER_CALLS, function).get("call", [])
-    return any(scopes.enclosing_function(c) == function for c in calls if scopes.resolve(c.named_children[0]) is None)
-
-
-def is_configured_helper(run: Goroutine, function: Node) -> bool:
-    """The deferred function is listed in ``helpers`` (or known): by its text, or as package path + name."""
-    ctx = run.ctx
-    helpers = {*(ctx.option("helpers") or []), *KNOWN_HELPERS}
-    if text(function) in helpers:
-        return True
-    operand = function.child_by_field_name("operand") if function.type == "selector_expression" else None
-    if operand is None or not is_package(run, operand):
-        return False
-    name = text(function.child_by_field_name("field"))
-    imported = next(i for i in imports(ctx.source) if i.local_name == text(operand))
-    return f"{default_name(imported.path)}.{name}" in helpers or f"{imported.path}.{name}" in helpers
-
-
-def delegates_to_protected(run: Goroutine, statement: Node) -> bool:
-    """``f(a, b.c)`` with f protected: nothing else in the goroutine can panic in practice."""
-    call = statement.named_children[0] if statement.type == "expression_statement" else None
-    if call is None or call.type != "call_expression":
-        return False
-    arguments = call.child_by_field_name("arguments")
-    simple = ("identifier", "selector_expression", "int_literal", "interpreted_string_literal", "true", "false", "nil")
-    if arguments is None or any(a.type not in simple for a in arguments.named_children):
-        return False
-    bodies = callee_bodies(run, call.child_by_field_name("function"))  # type: ignore[arg-type]
-    # One level only: the callee itself must defer the recover (no chains, no recursion).
-    return bodies is not None and all(has_deferred_recover(run, b) for b in bodies)
-
-
-def handles_panics(run: Goroutine, body: Node, depth: int) -> bool:
-    """A working recover deferred anywhere in the body, or in a package function it calls.
-
-    Whoever wrote one thought about panics here: a recover per item in a loop,
-    a deferred closure that cleans up and panics again on purpose, a crash
-    handler such as ``HandleCrash``. A second wrapper around that would only
-    hide the crash the code asks for. ``defer recover()`` and the like recover
-    nothing and do not count.
-    """
-    return remembered(run, f"handles{depth}", body, lambda: find_handled_panics(run, body, depth))
-
-
-def find_handled_panics(run: Goroutine, body: Node, depth: int) -> bool:
-    data = body.text  # a defer statement spells its keyword: no query over a body without the word
-    defers = captures("(defer_statement) @d", body).get("d", []) if data is None or b"defer" in data else []
-    if any(defers_recover(run, d) for d in defers if in_file(run, d) or d.parent != body):
-        return True
-    if depth == 0:
-        return False
-    for call in calls_in(run, body).get("call", []):
-        function = call.child_by_field_name("function")
-        if function is None or (call.parent is not None and call.parent.type == "defer_statement"):
-            continue  # deferred helpers are judged above
-        callees = [b for b in callee_bodies(run, function) or [] if b != body]
-        if callees and all(handles_panics(run, callee, depth - 1) for callee in callees):
-            return True  # every function the call may be (one, unless the receiver's type is unknown)
-    return False
-
-
-def in_file(run: Goroutine, node: Node) -> bool:
-    """Whether ``node`` belongs to the file being checked (not to another file of the package)."""
-    return scopes.top_level(node).parent == run.ctx.root
-
-
-# -- goroutines that should crash -------------------------------------------
-
-
-def runs_for_the_program(run: Goroutine, body: Node) -> bool:
-    """An endless loop with no way out, or a server's Serve loop: when it dies the process should too."""
-    names = calls_in(run, body).get("name", [])
-    for statement in own_statements(body):
-        if statement.type == "for_statement" and endless(statement):
-            return True
-        calls = [n for n in names if statement.start_byte <= n.start_byte < statement.end_byte]  # its own calls
-        if any(text(n) in SERVE_LOOPS for n in outside_literals(body, calls)):
-            return True
-    return False
-
-
-def endless(loop: Node) -> bool:
-    """``for { ... }`` that nothing breaks out of, returns from or jumps out of."""
-    body = loop.child_by_field_name("body")
-    if any(c.is_named and c != body for c in loop.children if c.type != "comment"):
-        return False  # a condition or a clause
-    label = (
-        loop.parent.child_by_field_name("label") if loop.parent and loop.parent.type == "labeled_statement" else None
-    )
-    for exit in captures(EXITS, loop).get("exit", []):
-        if scopes.enclosing_function(exit) != scopes.enclosing_function(loop):
-            continue  # a return in a nested func literal leaves only that literal
-        if exit.type != "break_statement":
-            return False
-        target = exit.named_children[0] if exit.named_children else None
-        if target is not None:
-            if label is not None and text(target) == text(label):
-                return False
-            continue  # breaks an inner labelled statement
-        if next((a for a in scopes.ancestors(exit) if a.type in BREAKABLE), None) == loop:
-            return False
-    return True
-
-
-def exits_the_process(run: Goroutine, body: Node) -> bool:
-    """``os.Exit``, ``log.Fatal``: the goroutine's job is to end the process on its own failure."""
-    for name in calls_in(run, body).get("name", []):
-        selector = name.parent
-        if text(name) in PROCESS_EXITS and selector is not None and selector.type == "selector_expression":
-            operand = text(selector.child_by_field_name("operand"))
-            if text(name) != "Exit" or operand in ("os", "syscall"):
-                return True
-    return False
 
 
 # -- what a recovered panic skips --------------------------------------------
@@ -658,7 +348,7 @@ def what_a_panic_skips(run: Goroutine, body: Node, moved: set[Node]) -> list[str
     concerns += state_left_behind(run, body, whose)
     for loop in consuming_loops(run, body):
         concerns.append(f"{whose} receives in a loop (line {loop.start_point.row + 1}): after a panic senders block")
-    for call in calls_in(run, body).get("name", []):
+    for call in calls_in(run.file, body).get("name", []):
         if text(call) == "panic" and call.parent is not None and call.parent.type == "call_expression":
             concerns.append(f"{whose} panics on purpose at line {call.start_point.row + 1}: the crash was asked for")
             break
@@ -673,11 +363,11 @@ def what_callees_hand_over(run: Goroutine, body: Node, depth: int = 2, seen: set
     """
     seen = seen if seen is not None else {body.id}
     concerns = []
-    for call in calls_in(run, body).get("call", []):
+    for call in calls_in(run.file, body).get("call", []):
         function = call.child_by_field_name("function")
         if function is None or is_deferred(body, call) or function.type not in ("identifier", "selector_expression"):
             continue
-        for callee in callee_bodies(run, function) or []:
+        for callee in callee_bodies(run.file, function) or []:
             if callee.id in seen or callee.parent is None or callee.parent.type == "func_literal":
                 continue  # recursion; a func literal bound to a local is the goroutine's own code
             seen.add(callee.id)
@@ -756,7 +446,7 @@ def state_left_behind(run: Goroutine, body: Node, whose: str) -> list[str]:
     ``hook(cc); hook = cc.shouldRunStateHook(true)``: after a recovered panic
     in the hook, the flag the method clears stays set and the hook never runs again.
     """
-    calls = [c for c in calls_in(run, body).get("call", []) if not is_deferred(body, c)]
+    calls = [c for c in calls_in(run.file, body).get("call", []) if not is_deferred(body, c)]
     callback = next((c for c in calls if calls_value_from_outside(body, c)), None)
     if callback is None:
         return []
@@ -764,7 +454,7 @@ def state_left_behind(run: Goroutine, body: Node, whose: str) -> list[str]:
         function = call.child_by_field_name("function")
         if call.start_byte <= callback.end_byte or function is None or function.type != "selector_expression":
             continue
-        for callee in callee_bodies(run, function) or []:
+        for callee in callee_bodies(run.file, function) or []:
             field = receiver_field_written(callee)
             if field is not None:
                 return [
@@ -812,12 +502,7 @@ def handoffs(run: Goroutine, body: Node) -> dict[str, list[Node]]:
             ]
         return {kind: found.get(kind, []) for kind in HANDOFF_KINDS}  # not the names captured inside them
 
-    return remembered(run, "handoffs", body, by_kind)
-
-
-def calls_in(run: Goroutine, body: Node) -> dict[str, list[Node]]:
-    """CALLS captured in ``body``, once per file (several questions go through the same calls). Read only."""
-    return remembered(run, "calls", body, lambda: captures(CALLS, body))
+    return remembered(run.file, "handoffs", body, by_kind)
 
 
 # Every HANDOFFS pattern holds one of these words (``Close`` also stands for CloseWrite, CloseWithError...).
@@ -836,7 +521,7 @@ def handoff_captures(run: Goroutine, body: Node) -> dict[str, list[Node]]:
             return {}  # nothing a pattern matches is written in it
         return captures(HANDOFFS, body)
 
-    return remembered(run, "handoff-captures", body, found)
+    return remembered(run.file, "handoff-captures", body, found)
 
 
 def is_release(receive: Node) -> bool:
@@ -849,16 +534,6 @@ def is_release(receive: Node) -> bool:
 
 def is_deferred(body: Node, node: Node) -> bool:
     return any(a.type == "defer_statement" for a in scopes.ancestors(node) if scopes.contains(body, a))
-
-
-def is_signal_value(value: Node | None) -> bool:
-    """``struct{}{}``, ``true``, ``1``: a send that says "done" and carries no result."""
-    if value is None:
-        return False
-    if value.type == "composite_literal":
-        body = value.child_by_field_name("body")
-        return body is not None and not body.named_children
-    return value.type in ("true", "false", "int_literal")
 
 
 def starter_variables_written(run: Goroutine, literal: Node) -> list[str]:
@@ -1080,14 +755,14 @@ def visible_work(run: Goroutine, body: Node) -> str | None:
     for send in captures("(send_statement) @s", body).get("s", []):
         if not is_signal_value(send.child_by_field_name("value")):
             return f"it sends on {text(send.child_by_field_name('channel'))}"
-    for call in calls_in(run, body).get("call", []):
+    for call in calls_in(run.file, body).get("call", []):
         function = call.child_by_field_name("function")
         if function is None or is_completion_signal(call):
             continue
         if function.type == "selector_expression":
             operand = function.child_by_field_name("operand")
             name = text(function.child_by_field_name("field"))
-            if operand is not None and is_package(run, operand):
+            if operand is not None and is_package(run.file, operand):
                 allowed = READ_ONLY.get(text(operand), ())
                 if allowed is None or name in (allowed or ()):
                     continue  # reads its arguments only
@@ -1103,7 +778,7 @@ def visible_work(run: Goroutine, body: Node) -> str | None:
             continue  # len(x), string(b): reads only
         arguments = call.child_by_field_name("arguments")
         for ident in captures("(identifier) @i", arguments).get("i", []) if arguments is not None else []:
-            if from_outside(run, body, ident) and not is_package(run, ident):
+            if from_outside(run, body, ident) and not is_package(run.file, ident):
                 return f"it passes {text(ident)} to {text(function)}"
     return None
 
@@ -1124,104 +799,8 @@ def from_outside(run: Goroutine, body: Node, ident: Node) -> bool:
     if decl is None:
         # The package's functions are looked up (parsing the files that may declare one) only for a name that
         # is a builtin or an import's: any other undeclared name is from outside whatever the package declares.
-        return not (text(ident) in BUILTINS or is_package(run, ident)) or text(ident) in run.package.functions
+        return not (text(ident) in BUILTINS or is_package(run.file, ident)) or text(ident) in run.package.functions
     return decl.kind not in ("type", "const") and not scopes.contains(body, decl.node)
-
-
-# -- goroutines with nothing to recover ---------------------------------------
-
-# Calls that wait, signal or stop, and cannot panic on bad input:
-#   wg.Wait()   wg.Done()   t.Stop()   flag.Store(true)   cancel()   close(ch)
-QUIET_METHODS = frozenset({"Wait", "Done", "Stop"})
-QUIET_STORES = frozenset({"Store", "Add", "Swap"})
-QUIET_VALUES = frozenset({"identifier", "true", "false", "int_literal", "nil"})
-
-
-def panic_free(run: Goroutine, body: Node) -> bool:
-    """Nothing but channel operations, waits, timer stops, literal atomic stores and cancel calls.
-
-    ``go func() { wg.Wait(); close(done) }()``, a select that cancels on a
-    timeout: nothing in it panics on bad input, so a recover there is noise.
-    """
-    statements = own_statements(body)
-    return bool(statements) and all(quiet_statement(run, s) for s in statements)
-
-
-def quiet_statement(run: Goroutine, statement: Node) -> bool:
-    kind = statement.type
-    if kind in ("comment", "empty_statement", "break_statement", "continue_statement"):
-        return True
-    if kind == "return_statement":
-        return not statement.named_children
-    if kind == "send_statement":
-        value = statement.child_by_field_name("value")
-        return value is not None and (value.type in QUIET_VALUES or is_signal_value(value))
-    if kind == "defer_statement":
-        call = next((c for c in statement.named_children if c.type == "call_expression"), None)
-        return call is not None and quiet_call(run, call)
-    if kind == "select_statement":
-        for case in (c for c in statement.named_children if c.type in ("communication_case", "default_case")):
-            communication = case.child_by_field_name("communication")
-            if communication is not None and communication.type == "send_statement":
-                if not quiet_statement(run, communication):
-                    return False
-            elif communication is not None and not quiet_receive(communication):
-                return False
-            if not all(quiet_statement(run, s) for s in goroutines.statements(case) if s != communication):
-                return False
-        return True
-    if kind != "expression_statement" or not statement.named_children:
-        return False
-    inner = statement.named_children[0]
-    if inner.type == "unary_expression":
-        return quiet_receive(inner)
-    return inner.type == "call_expression" and quiet_call(run, inner)
-
-
-def quiet_receive(node: Node) -> bool:
-    """``<-ch``, ``v := <-ch``, ``<-ctx.Done()``: a wait, whatever it receives."""
-    if node.type in ("receive_statement", "short_var_declaration", "assignment_statement"):
-        right = node.child_by_field_name("right")
-        if right is None:
-            return False
-        node = right.named_children[0] if right.type == "expression_list" and right.named_children else right
-    if node.type != "unary_expression" or text(node.child_by_field_name("operator")) != "<-":
-        return False
-    operand = node.child_by_field_name("operand")
-    if operand is not None and operand.type == "call_expression":  # <-ctx.Done()
-        function = operand.child_by_field_name("function")
-        arguments = operand.child_by_field_name("arguments")
-        return (
-            function is not None
-            and function.type == "selector_expression"
-            and text(function.child_by_field_name("field")) == "Done"
-            and arguments is not None
-            and not arguments.named_children
-        )
-    return operand is not None and operand.type in ("identifier", "selector_expression")
-
-
-def quiet_call(run: Goroutine, call: Node) -> bool:
-    function = call.child_by_field_name("function")
-    arguments = call.child_by_field_name("arguments")
-    values = arguments.named_children if arguments is not None else []
-    if function is None:
-        return False
-    if function.type == "identifier":
-        if text(function) == "close":
-            return len(values) == 1 and values[0].type in ("identifier", "selector_expression")
-        decl = scopes.resolve(function)
-        local = decl is not None and decl.kind != "func"
-        return local and not values and "cancel" in text(function).lower()  # a context's CancelFunc
-    if function.type != "selector_expression":
-        return False
-    name = text(function.child_by_field_name("field"))
-    operand = function.child_by_field_name("operand")
-    if operand is None or is_package(run, operand):
-        return False
-    if name in QUIET_METHODS:
-        return not values
-    return name in QUIET_STORES and len(values) == 1 and values[0].type in ("true", "false", "int_literal")
 
 
 # -- completion signals turned into defers -----------------------------------
@@ -1296,7 +875,7 @@ def keeps_normal_path(run: Goroutine, body: Node, statements: list[Node], tail: 
     exits = [e for e in captures("[(return_statement) (goto_statement)] @e", body).get("e", [])]
     if outside_literals(body, exits):
         return False  # today a return skips the signals; deferred they would run on that path
-    skipping = [n for n in calls_in(run, body).get("name", []) if text(n) in SKIPPING_CALLS]
+    skipping = [n for n in calls_in(run.file, body).get("name", []) if text(n) in SKIPPING_CALLS]
     if outside_literals(body, skipping):
         return False  # Goexit runs defers: the signal would run where it did not
     if any(not ends_its_line(run, s) for s in tail) or not run.ctx.source.starts_line(tail[0].start_byte):

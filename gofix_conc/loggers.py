@@ -29,7 +29,7 @@ from tree_sitter import Node
 
 from gofix_conc import scopes
 from gofix_conc.imports import imports
-from gofix_conc.package import Lazy, Package
+from gofix_conc.package import Lazy, Package, declaration_names
 from gofix_conc.source import Source, captures, spelled
 
 LOGGER_NAMES = ("log", "logger", "Log", "Logger")
@@ -170,29 +170,6 @@ def _text(node: Node | None) -> str:
 
 def _own_declarations(source: Source, name: str) -> list[Node]:
     return [n.parent for n in declaration_names(source) if _text(n) == name and n.parent is not None]
-
-
-def declaration_names(source: Source) -> list[Node]:
-    """The names of the file's functions and methods, in order (read once per file). Read only."""
-    found = _DECLARATION_NAMES.get(source)
-    if found is None:
-        found = _DECLARATION_NAMES[source] = _declaration_names(source)
-    return found
-
-
-_DECLARATION_NAMES: weakref.WeakKeyDictionary[Source, list[Node]] = weakref.WeakKeyDictionary()
-
-
-def _declaration_names(source: Source) -> list[Node]:
-    if source.root.has_error:  # an error node may hold a declaration: look through the whole tree
-        query = "[(function_declaration name: (identifier) @n) (method_declaration name: (field_identifier) @n)]"
-        return [n for n in captures(query, source.root).get("n", []) if n.parent is not None]
-    # Without errors, functions and methods are declared at the top level only.
-    return [
-        n
-        for d in source.root.named_children
-        if d.type in ("function_declaration", "method_declaration") and (n := d.child_by_field_name("name")) is not None
-    ]
 
 
 def _type_specs(source: Source, package: Package | Lazy, name: str) -> list[Node]:

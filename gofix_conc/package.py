@@ -1,23 +1,27 @@
-"""The other files of a file's Go package, as goroutine-without-recover reads them.
+"""The other files of a file's Go package, as goroutine-without-recover reads them, and where a call leads in them.
 
 A thin view over :mod:`gofix_conc.index` (which parses and indexes each
 package once): the ``.go`` files of the same directory with the same package
 clause, ``_test.go`` files only for a test file, the file being checked left
-out (the rule has its current text in its own context).
+out (the rule has its current text in its own context). :class:`File` reads
+the checked file with them: which of the package's function bodies a call may
+run (:func:`callee_bodies`).
 """
 
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from tree_sitter import Node
 
-from gofix_conc import buildtags, index
+from gofix_conc import buildtags, index, scopes
 from gofix_conc.imports import Import, imports
-from gofix_conc.source import Source
+from gofix_conc.source import Source, captures
 
 # Functions and methods by name:  func name(...) {...}   func (r T) name(...) {...}
 DECLARATIONS = "[(function_declaration name: (identifier) @name) (method_declaration name: (field_identifier) @name)]"
@@ -26,6 +30,8 @@ DECLARATIONS = "[(function_declaration name: (identifier) @name) (method_declara
 TYPES = "(type_spec name: (type_identifier) @name)"
 
 PACKAGE_CLAUSE = index.PACKAGE_CLAUSE
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -288,3 +294,176 @@ def _shared(package: index.Package) -> _Shared:
     if found is None or found.package is not package:
         found = _SHARED[id(package)] = _Shared(package, list(package.members))
     return found
+
+
+# -- where a call of a file leads in its package -------------------------------
+
+
+@dataclass
+class File:
+    """A file read with its package once: what a call in it may run, and the answers worked out per node."""
+
+    source: Source
+    package: Lazy
+    imports: frozenset[str]  # the names the file's imports take
+    declared: dict[str, list[Node]]  # its functions and methods by name
+    memo: dict[tuple[str, int], tuple[Node, object]] = field(default_factory=dict)  # by question and node
+
+
+def file_in(source: Source, package: Lazy) -> File:
+    """The file ``source`` of ``package``, its imports and declarations read once per file (:func:`own_file`)."""
+    return File(source, package, *own_file(source))
+
+
+def text(node: Node | None) -> str:
+    """A node's text, whichever file of the package it comes from."""
+    return node.text.decode() if node is not None and node.text is not None else ""
+
+
+def remembered(file: File, question: str, node: Node, answer: Callable[[], T]) -> T:
+    """``answer()``, worked out once per file: what the rule asks of a node does not depend on the goroutine."""
+    key = (question, node.id)
+    hit = file.memo.get(key)
+    if hit is not None and hit[0] == node:
+        return hit[1]  # type: ignore[return-value]
+    found = answer()
+    file.memo[key] = (node, found)
+    return found
+
+
+def callee_bodies(file: File, function: Node) -> list[Node] | None:
+    """Bodies of the functions a call expression's function part may be, in this file or the package."""
+    return remembered(file, "callees", function, lambda: _find_callee_bodies(file, function))
+
+
+def _find_callee_bodies(file: File, function: Node) -> list[Node] | None:
+    found: list[Node] = []
+    if function.type == "identifier":
+        decl = scopes.resolve(function)
+        if decl is None:
+            found = [d for d in declarations(file, text(function)) if d.type == "function_declaration"]
+        elif decl.kind == "func":
+            found = [decl.construct]
+        else:
+            literal = bound_literal(decl)
+            found = [literal] if literal is not None else []
+    elif function.type == "selector_expression":
+        operand = function.child_by_field_name("operand")
+        name = function.child_by_field_name("field")
+        if operand is None or name is None:
+            return None
+        if text(name) not in file.declared and not file.package.may_declare_function(text(name)):
+            return None  # no file of the package declares a method of that name
+        if is_package(file, operand):
+            return None  # another package
+        if of_another_package(operand):
+            return None  # ready.Broadcast() with ready *sync.Cond: not a method of this package
+        found = [d for d in declarations(file, text(name)) if d.type == "method_declaration"]
+        receiver = type_name(operand)
+        if receiver is not None:
+            found = [d for d in found if receiver_type(d) == receiver]
+    bodies = [b for d in found if (b := d.child_by_field_name("body")) is not None]
+    return bodies or None
+
+
+def declarations(file: File, name: str) -> list[Node]:
+    """Functions and methods called ``name``: this file's, else the package's other files'."""
+    own = file.declared.get(name)
+    return list(own) if own else file.package.functions.get(name, [])
+
+
+# Per file, while its Source lives: the names its imports take, its functions and methods by name.
+# Weak, so the tree is let go of where the engine lets go of the file.
+_OWN: weakref.WeakKeyDictionary[Source, tuple[frozenset[str], dict[str, list[Node]]]] = weakref.WeakKeyDictionary()
+
+
+def own_file(source: Source) -> tuple[frozenset[str], dict[str, list[Node]]]:
+    """The names the file's imports take and its functions and methods by name, read once per file."""
+    found = _OWN.get(source)
+    if found is None:
+        declared: dict[str, list[Node]] = {}
+        for n in declaration_names(source):
+            declared.setdefault(text(n), []).append(n.parent)  # type: ignore[arg-type]
+        found = _OWN[source] = (frozenset(i.local_name for i in imports(source)), declared)
+    return found
+
+
+def bound_literal(decl: scopes.Declaration) -> Node | None:
+    """The func literal a local variable is declared with and never reassigned."""
+    value = scopes.initial_value(decl)
+    function = scopes.enclosing_function(decl.construct)
+    if value is None or value.type != "func_literal" or function is None:
+        return None
+    rewritten = [w for w in scopes.writes(decl, scopes.top_level(function)) if w != decl.node]
+    return None if rewritten else value
+
+
+def type_name(operand: Node) -> str | None:
+    """``T`` for a variable declared ``x T``, ``x *T``, ``x := T{...}`` or ``x := &T{...}``; else None."""
+    decl = scopes.resolve(operand) if operand.type == "identifier" else None
+    if decl is None:
+        return None
+    declared = decl.construct.child_by_field_name("type")
+    if declared is None and decl.construct.type == "short_var_declaration":
+        value = scopes.initial_value(decl)
+        if value is not None and value.type == "unary_expression":
+            value = value.child_by_field_name("operand")
+        if value is not None and value.type == "composite_literal":
+            declared = value.child_by_field_name("type")
+    return type_name_of(declared)
+
+
+def of_another_package(operand: Node) -> bool:
+    """A variable declared with a type of another package (``x *sync.Cond``)."""
+    decl = scopes.resolve(operand) if operand.type == "identifier" else None
+    declared = decl.construct.child_by_field_name("type") if decl is not None else None
+    while declared is not None and declared.type == "pointer_type":
+        declared = declared.named_children[0]
+    return declared is not None and declared.type == "qualified_type"
+
+
+def receiver_type(method: Node) -> str | None:
+    receiver = method.child_by_field_name("receiver")
+    declaration = receiver.named_children[0] if receiver is not None and receiver.named_children else None
+    return type_name_of(declaration.child_by_field_name("type")) if declaration is not None else None
+
+
+def type_name_of(declared: Node | None) -> str | None:
+    while declared is not None and declared.type in ("pointer_type", "generic_type"):
+        declared = declared.named_children[0]
+    return text(declared) if declared is not None and declared.type == "type_identifier" else None
+
+
+def is_package(file: File, operand: Node) -> bool:
+    """``x`` in ``x.F`` names an imported package (not shadowed by a local declaration)."""
+    if operand.type != "identifier" or text(operand) not in file.imports:
+        return False  # asked first: resolving the name costs more
+    return scopes.resolve(operand) is None
+
+
+def in_file(file: File, node: Node) -> bool:
+    """Whether ``node`` belongs to the file being checked (not to another file of the package)."""
+    return scopes.top_level(node).parent == file.source.root
+
+
+def declaration_names(source: Source) -> list[Node]:
+    """The names of the file's functions and methods, in order (read once per file). Read only."""
+    found = _DECLARATION_NAMES.get(source)
+    if found is None:
+        found = _DECLARATION_NAMES[source] = _declaration_names(source)
+    return found
+
+
+_DECLARATION_NAMES: weakref.WeakKeyDictionary[Source, list[Node]] = weakref.WeakKeyDictionary()
+
+
+def _declaration_names(source: Source) -> list[Node]:
+    if source.root.has_error:  # an error node may hold a declaration: look through the whole tree
+        query = "[(function_declaration name: (identifier) @n) (method_declaration name: (field_identifier) @n)]"
+        return [n for n in captures(query, source.root).get("n", []) if n.parent is not None]
+    # Without errors, functions and methods are declared at the top level only.
+    return [
+        n
+        for d in source.root.named_children
+        if d.type in ("function_declaration", "method_declaration") and (n := d.child_by_field_name("name")) is not None
+    ]
