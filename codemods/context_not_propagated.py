@@ -166,28 +166,6 @@ DERIVE = frozenset(
         b"WithValue",
     }
 )
-# Functions that call their func-literal argument before they return.
-SYNC_CALLBACKS = frozenset(
-    {
-        b"Do",
-        b"Slice",
-        b"SliceStable",
-        b"Search",
-        b"SortFunc",
-        b"SortStableFunc",
-        b"IndexFunc",
-        b"ContainsFunc",
-        b"DeleteFunc",
-        b"Walk",
-        b"WalkDir",
-        b"Range",
-        b"Map",
-        b"FieldsFunc",
-        b"TrimFunc",
-    }
-)
-# Calls that run their callback later, whatever else they receive.
-LATER = frozenset({b"AfterFunc", b"OnceFunc", b"OnceValue", b"OnceValues", b"Go", b"TryGo"})
 # Callee names (their first word) of work meant to survive a cancellation.
 CLEANUP = re.compile(
     r"^(?:close|shutdown|stop|rollback|abort|release|unlock|cleanup|cancel|teardown|terminate|kill|drain|flush"
@@ -213,18 +191,6 @@ DONE_CHECK = re.compile(rb"\.Err\(\)|\.Done\(\)|\bCanceled\b|\bDeadlineExceeded\
 
 
 @dataclass(frozen=True)
-class Origin:
-    """The context the function around the call has."""
-
-    decl: scopes.Declaration  # the context.Context or *http.Request parameter
-    kind: str  # "context" or "request"
-    function: Node  # the function declaring it
-    goroutine: Node | None  # the start of a goroutine between, that the function does not wait for
-    goroutines: tuple[Node, ...]  # the func literals run as goroutines between the call and the function
-    unsure: str  # why the literals between may not run within the call ("" when they do)
-
-
-@dataclass(frozen=True)
 class Sink:
     """A place the fresh context ends up."""
 
@@ -244,7 +210,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         top = scopes.top_level(call)
         if top.type == "function_declaration" and top.child_by_field_name("name").text in (b"main", b"init"):  # type: ignore[union-attr]
             continue  # the program's root context is made here
-        origin = _origin(call, package, http)
+        origin = contexts.origin(call, package, http)
         if origin is None or _deliberate(ctx, call, origin):
             continue
         sinks = _sinks(ctx, call, origin, package)
@@ -268,69 +234,10 @@ def captures_calls(ctx: FileContext, package: str) -> list[tuple[Node, Node]]:
     return found
 
 
-# -- where the function's context comes from ------------------------------------
-
-
-def _origin(call: Node, package: str, http: str | None) -> Origin | None:
-    literals: list[Node] = []
-    for ancestor in scopes.ancestors(call):
-        if ancestor.type == "defer_statement":
-            return None  # deferred work runs after the context may be done: cleanup
-        if ancestor.type not in scopes.FUNCTIONS:
-            continue
-        params = contexts.parameters(ancestor, package, http)
-        if params is not None:
-            if len(params.usable) != 1 or params.blank:
-                return None  # `_` says the context is ignored on purpose; two contexts: which one?
-            return _through(params.usable[0], params.kind, ancestor, literals)
-        if ancestor.type != "func_literal":
-            return None
-        literals.append(ancestor)
-    return None
-
-
-def _through(decl: scopes.Declaration, kind: str, function: Node, literals: list[Node]) -> Origin | None:
-    """The origin, when each func literal between runs while the function's call does (or as a goroutine)."""
-    detached: Node | None = None
-    goroutines: list[Node] = []
-    unsure = ""
-    for literal in literals:
-        start = concurrency.goroutine_start(literal)
-        if start is not None:
-            goroutines.append(literal)
-            if not concurrency.joined(start):
-                detached = detached or start
-            elif not flows.is_waited_for(start, literal):
-                unsure = unsure or "the function waits after starting the goroutine, but maybe not for it"
-            continue
-        if concurrency.called_on_the_spot(literal):
-            continue
-        caller = concurrency.callback_caller(literal)
-        name = flows.callee_name(caller) if caller is not None else None
-        if caller is None or name is None or name in LATER:
-            return None  # stored or returned: it may run after the call returned
-        arguments = caller.child_by_field_name("arguments")
-        if name == b"Do" and arguments is not None and arguments.named_child_count == 1:
-            return None  # once.Do: shared state made once must not hang on one caller's context
-        if name == b"Do" and not flows.refers_to(arguments, decl):
-            # group.Do(key, func() ...) (singleflight): one call serves every caller waiting on the key, and
-            # cancelling it for the first caller fails them all; an unknown Do may be that or run it later.
-            return None
-        if name in SYNC_CALLBACKS:
-            continue
-        if flows.refers_to(caller.child_by_field_name("arguments"), decl):
-            unsure = (
-                unsure or f"{name.decode()} receives {decl.name} too; it must call the func literal before returning"
-            )
-            continue
-        return None  # handed to a function that may keep it
-    return Origin(decl, kind, function, detached, tuple(goroutines), unsure)
-
-
 # -- fresh contexts made on purpose ---------------------------------------------
 
 
-def _deliberate(ctx: FileContext, call: Node, origin: Origin) -> bool:
+def _deliberate(ctx: FileContext, call: Node, origin: contexts.Origin) -> bool:
     """Whether the code shows the fresh context is meant: comments, done checks, nil checks."""
     if _commented(ctx, call, origin.function) or _documented(ctx, origin.function):
         return True
@@ -437,7 +344,7 @@ def _statement(node: Node) -> Node:
 # -- where the fresh context goes ---------------------------------------------------
 
 
-def _sinks(ctx: FileContext, value: Node, origin: Origin, package: str, depth: int = 0) -> list[Sink]:
+def _sinks(ctx: FileContext, value: Node, origin: contexts.Origin, package: str, depth: int = 0) -> list[Sink]:
     """The calls the fresh context (or one derived from it) ends up in; empty when it is kept or made on purpose."""
     parent = value.parent
     while parent is not None and parent.type == "parenthesized_expression":
@@ -466,7 +373,7 @@ def _sinks(ctx: FileContext, value: Node, origin: Origin, package: str, depth: i
         text = flows.first_lower(name.decode())
         if CLEANUP.match(text) or (flows.KEEPERS.match(text) and not flows.REQUEST_SCOPED.match(text)):
             return []  # cleanup meant to survive, or a component that keeps the context
-        if _kept_by_callee(ctx, call, parent.named_children.index(value)):
+        if contexts.kept_by_callee(ctx, call, parent.named_children.index(value)):
             return []
         if flows.result_stored(call):
             return []  # what it returns (a connection, rows, a command) outlives the call: a long-lived component
@@ -487,7 +394,9 @@ def _sinks(ctx: FileContext, value: Node, origin: Origin, package: str, depth: i
     return []  # returned, stored in a literal, sent, compared: kept, or not a context handed down
 
 
-def _assigned(ctx: FileContext, value: Node, values: Node, origin: Origin, package: str, depth: int) -> list[Sink]:
+def _assigned(
+    ctx: FileContext, value: Node, values: Node, origin: contexts.Origin, package: str, depth: int
+) -> list[Sink]:
     holder = values.parent
     if holder is None or holder.type not in ("short_var_declaration", "assignment_statement"):
         return []
@@ -541,83 +450,6 @@ def _is_package_call(function: Node | None, package: str) -> bool:
     return operand is not None and operand.text == package.encode() and scopes.resolve(operand) is None
 
 
-def _kept_by_callee(ctx: FileContext, call: Node, position: int, depth: int = 0) -> bool:
-    """Whether a function of the package called here stores its context parameter or hands it to a goroutine.
-
-    Followed through the package's functions that pass the parameter on
-    (``warm(ctx)`` calling ``s.runWarmers(ctx)``, which starts a goroutine).
-    """
-    if depth > 3:
-        return False
-    function = call.child_by_field_name("function")
-    if function is None:
-        return False
-    if function.type == "identifier":
-        if scopes.resolve(function) is not None and scopes.resolve(function).kind != "func":  # type: ignore[union-attr]
-            return False  # a function value
-        candidates = ctx.package.functions(function.text.decode())  # type: ignore[union-attr]
-    elif function.type == "selector_expression":
-        operand = function.child_by_field_name("operand")
-        field = function.child_by_field_name("field")
-        if operand is None or field is None:
-            return False
-        if operand.type == "identifier" and scopes.resolve(operand) is None and _is_import(ctx, operand.text):
-            return False  # another package's function: its name decided above
-        candidates = [m.node for m in ctx.package.methods_named(field.text.decode())]  # type: ignore[union-attr]
-    else:
-        return False
-    return any(_keeps_parameter(ctx, candidate, position, depth) for candidate in candidates)
-
-
-def _is_import(ctx: FileContext, name: bytes | None) -> bool:
-    return name is not None and any(i.local_name == name.decode() for i in ctx.package.own.imports)
-
-
-def _keeps_parameter(ctx: FileContext, function: Node, position: int, depth: int) -> bool:
-    params = function.child_by_field_name("parameters")
-    names: list[Node | None] = []
-    for declaration in params.named_children if params is not None else []:
-        if declaration.type not in ("parameter_declaration", "variadic_parameter_declaration"):
-            continue
-        found = [n for n in declaration.children_by_field_name("name") if n.is_named]
-        names += found or [None]
-    if position >= len(names) or names[position] is None:
-        return False
-    decl = scopes.resolve(names[position])  # type: ignore[arg-type]
-    body = function.child_by_field_name("body")
-    if decl is None or body is None:
-        return False
-    for use in scopes.references(decl, body):
-        parent = use.parent
-        if parent is None:
-            continue
-        if parent.type in ("literal_element", "keyed_element", "send_statement", "return_statement"):
-            return True
-        if parent.type == "argument_list" and parent.parent is not None and parent.parent.type == "call_expression":
-            name = flows.callee_name(parent.parent)
-            text = flows.first_lower(name.decode()) if name is not None else ""
-            if flows.KEEPERS.match(text) and not flows.REQUEST_SCOPED.match(text):
-                return True  # handed on to a constructor or starter
-            if _kept_by_callee(ctx, parent.parent, parent.named_children.index(use), depth + 1):
-                return True  # handed on to a function of the package that keeps it
-        if parent.type == "expression_list" and parent.parent is not None:
-            holder = parent.parent
-            if holder.type in ("return_statement", "send_statement"):
-                return True
-            if holder.type == "assignment_statement" and parent == holder.child_by_field_name("right"):
-                left = holder.child_by_field_name("left")
-                if left is not None and any(t.type != "identifier" for t in left.named_children):
-                    return True  # s.ctx = ctx
-        for ancestor in scopes.ancestors(use):
-            if ancestor == function:
-                break
-            if ancestor.type == "go_statement":
-                return True
-            if ancestor.type == "func_literal" and not concurrency.called_on_the_spot(ancestor):
-                return True  # captured by a closure that may run later
-    return False
-
-
 # -- the finding and its fix ----------------------------------------------------------
 
 
@@ -635,7 +467,7 @@ class Plan:
     drops_use: bool  # the fix removes a use of the context package and adds none (r.Context())
 
 
-def _plan(ctx: FileContext, call: Node, name: Node, origin: Origin, sinks: list[Sink], package: str) -> Plan:
+def _plan(ctx: FileContext, call: Node, name: Node, origin: contexts.Origin, sinks: list[Sink], package: str) -> Plan:
     fresh = f"{package}.{name.text.decode()}()"  # type: ignore[union-attr]
     param = origin.decl.name
     own = f"{param}.Context()" if origin.kind == "request" else param
@@ -644,7 +476,7 @@ def _plan(ctx: FileContext, call: Node, name: Node, origin: Origin, sinks: list[
         message = (
             f"{fresh} in a goroutine that outlives the function drops the values of {own} (trace ids, credentials)"
         )
-    elif origin.kind == "request" and _is_handler(origin.function):
+    elif origin.kind == "request" and contexts.is_handler(origin.function):
         message = f"{fresh} in an HTTP handler ignores {own}, cancelled when the client goes away"
     elif origin.kind == "request":
         message = f"{fresh} ignores {own}, the context of the request the function is given"
@@ -654,12 +486,6 @@ def _plan(ctx: FileContext, call: Node, name: Node, origin: Origin, sinks: list[
     safety, caveat = _safety(ctx, call, name, origin, sinks, own, detached)
     drops = replacement is not None and origin.kind == "request" and not detached
     return Plan(call, name, message, replacement, why, safety, caveat, drops)
-
-
-def _is_handler(function: Node) -> bool:
-    """``func(w http.ResponseWriter, r *http.Request)``: a ResponseWriter among the parameters."""
-    params = function.child_by_field_name("parameters")
-    return params is not None and b"ResponseWriter" in (params.text or b"")
 
 
 def _findings(ctx: FileContext, plans: list[Plan], package: str) -> Iterator[Finding]:
@@ -706,7 +532,7 @@ def _call_of(package: Node) -> int | None:
 
 
 def _replacement(
-    ctx: FileContext, call: Node, origin: Origin, package: str, own: str, detached: bool
+    ctx: FileContext, call: Node, origin: contexts.Origin, package: str, own: str, detached: bool
 ) -> tuple[str | None, str]:
     param = origin.decl.name
     seen = contexts.visible(call, param)
@@ -733,7 +559,7 @@ def _derived_from(decl: scopes.Declaration, origin: scopes.Declaration) -> bool:
 
 
 def _safety(
-    ctx: FileContext, call: Node, name: Node, origin: Origin, sinks: list[Sink], own: str, detached: bool
+    ctx: FileContext, call: Node, name: Node, origin: contexts.Origin, sinks: list[Sink], own: str, detached: bool
 ) -> tuple[Safety, str]:
     if detached:
         return Safety.UNSAFE, (
@@ -754,12 +580,12 @@ def _safety(
             "what the call returns is kept or keeps running after the function returns; if it is a connection,"
             f" a client, a process or a request whose lifetime follows its context, it would now end with {own}"
         )
-    if _after_response(call, origin):
+    if origin.kind == "request" and contexts.responded_before(call, origin.function):
         return Safety.UNSAFE, (
             f"this runs after the handler has written its response; {own} may be cancelled once the client has"
             " its answer, and work done after responding is often meant to finish regardless"
         )
-    if origin.kind == "request" and not _is_handler(origin.function):
+    if origin.kind == "request" and not contexts.is_handler(origin.function):
         return Safety.UNSAFE, (
             f"{origin.decl.name} is a request the function is given, not one it serves (a RoundTrip, a client"
             f" helper): {own} belongs to whoever sends it, and the work may be shared beyond that request"
@@ -786,7 +612,7 @@ def _safety(
     return Safety.SAFE, ""
 
 
-def _on_error_path(call: Node, origin: Origin) -> bool:
+def _on_error_path(call: Node, origin: contexts.Origin) -> bool:
     child = call
     for ancestor in scopes.ancestors(call):
         if ancestor == origin.function:
@@ -810,53 +636,6 @@ AFTERMATH_WORDS = frozenset(
 )
 
 
-def _after_response(call: Node, origin: Origin) -> bool:
-    """In an HTTP handler, whether the response is written (or flushed) on the way to ``call``.
-
-    Statements before the call (in each block around it) count, except an
-    ``if`` whose branch ends in a return (``http.Error(w, ...); return``).
-    """
-    if origin.kind != "request" or not _is_handler(origin.function):
-        return False
-    writer = _writer_name(origin.function)
-    if writer is None:
-        return False
-    name = re.escape(writer)
-    # w.WriteHeader(...), w.Write(...), f.Flush(), http.Error(w, ...), fmt.Fprintf(w, ...), json.NewEncoder(w)
-    pattern = re.compile(
-        rb"\b" + name + rb"\.(?:WriteHeader|Write|WriteString)\(|\.Flush\(\)|\(\s*" + name + rb"\s*[,)]"
-    )
-    child = call
-    for ancestor in scopes.ancestors(call):
-        if ancestor == origin.function:
-            break
-        if ancestor.type == "statement_list":
-            for statement in ancestor.named_children:
-                if statement.start_byte >= child.start_byte:
-                    break
-                if statement.type == "if_statement" and _returns(statement.child_by_field_name("consequence")):
-                    continue
-                if statement.text is not None and pattern.search(statement.text):
-                    return True
-        child = ancestor
-    return False
-
-
-def _writer_name(function: Node) -> bytes | None:
-    params = function.child_by_field_name("parameters")
-    for declaration in params.named_children if params is not None else []:
-        type_node = declaration.child_by_field_name("type")
-        if type_node is not None and (type_node.text or b"").endswith(b"ResponseWriter"):
-            names = [n for n in declaration.children_by_field_name("name") if n.is_named]
-            return names[0].text if names and names[0].text != b"_" else None
-    return None
-
-
-def _returns(block: Node | None) -> bool:
-    statements = block.named_children[0].named_children if block is not None and block.named_children else []
-    return bool(statements) and statements[-1].type in ("return_statement", "goto_statement")
-
-
 # Words of a callee that hands work off to run later (it may keep the context with the job).
 HANDOFF_WORDS = frozenset({"enqueue", "schedule", "submit", "dispatch", "defer", "queue", "later", "delay", "delayed"})
 
@@ -873,7 +652,7 @@ def _aftermath(sinks: list[Sink], words: frozenset[str] = AFTERMATH_WORDS) -> st
     return None
 
 
-def _uses_context(origin: Origin, call: Node) -> bool:
+def _uses_context(origin: contexts.Origin, call: Node) -> bool:
     """Whether the function hands its context to other code (``r.Context()`` for a request)."""
     for use in scopes.references(origin.decl, origin.function):
         if use == origin.decl.node or scopes.contains(call, use):

@@ -1,6 +1,9 @@
 """Contexts in Go code: the ``context.Context`` (or ``*http.Request``) a
-function receives, what a name means at a point where no identifier stands
-yet, and the import of a package once its last use is rewritten away.
+function receives and the one a call sees through the func literals around
+it, whether a function of the package keeps a context it is given, whether
+an HTTP handler has answered before a point, what a name means at a point
+where no identifier stands yet, and the import of a package once its last
+use is rewritten away.
 
 func (s *S) Get(ctx context.Context, id string)   ⇒ ctx (a usable context parameter)
 func handle(w http.ResponseWriter, r *http.Request) ⇒ r (its Context() is usable)
@@ -9,11 +12,13 @@ func (s *S) Get(_ context.Context, id string)      ⇒ blank: the function says 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from gofix_conc import imports, scopes
+from gofix_conc import concurrency, flows, imports, scopes
+from gofix_conc.context import FileContext
 from gofix_conc.model import Edit
 from gofix_conc.source import Source, captures
 
@@ -91,6 +96,236 @@ def visible(at: Node, name: str) -> scopes.Declaration | None:
                     return decl
         child, node = node, node.parent
     return None
+
+
+# Functions that call their func-literal argument before they return.
+SYNC_CALLBACKS = frozenset(
+    {
+        b"Do",
+        b"Slice",
+        b"SliceStable",
+        b"Search",
+        b"SortFunc",
+        b"SortStableFunc",
+        b"IndexFunc",
+        b"ContainsFunc",
+        b"DeleteFunc",
+        b"Walk",
+        b"WalkDir",
+        b"Range",
+        b"Map",
+        b"FieldsFunc",
+        b"TrimFunc",
+    }
+)
+
+
+# Calls that run their callback later, whatever else they receive.
+LATER = frozenset({b"AfterFunc", b"OnceFunc", b"OnceValue", b"OnceValues", b"Go", b"TryGo"})
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The context the function around the call has."""
+
+    decl: scopes.Declaration  # the context.Context or *http.Request parameter
+    kind: str  # "context" or "request"
+    function: Node  # the function declaring it
+    goroutine: Node | None  # the start of a goroutine between, that the function does not wait for
+    goroutines: tuple[Node, ...]  # the func literals run as goroutines between the call and the function
+    unsure: str  # why the literals between may not run within the call ("" when they do)
+
+
+def origin(call: Node, package: str, http: str | None) -> Origin | None:
+    """The context the function around ``call`` has; None when it has none it may hand down to the call.
+
+    None too when the call is deferred, or in a func literal that may run
+    after the call of the function that has the context.
+    """
+    literals: list[Node] = []
+    for ancestor in scopes.ancestors(call):
+        if ancestor.type == "defer_statement":
+            return None  # deferred work runs after the context may be done: cleanup
+        if ancestor.type not in scopes.FUNCTIONS:
+            continue
+        params = parameters(ancestor, package, http)
+        if params is not None:
+            if len(params.usable) != 1 or params.blank:
+                return None  # `_` says the context is ignored on purpose; two contexts: which one?
+            return _through(params.usable[0], params.kind, ancestor, literals)
+        if ancestor.type != "func_literal":
+            return None
+        literals.append(ancestor)
+    return None
+
+
+def _through(decl: scopes.Declaration, kind: str, function: Node, literals: list[Node]) -> Origin | None:
+    """The origin, when each func literal between runs while the function's call does (or as a goroutine)."""
+    detached: Node | None = None
+    goroutines: list[Node] = []
+    unsure = ""
+    for literal in literals:
+        start = concurrency.goroutine_start(literal)
+        if start is not None:
+            goroutines.append(literal)
+            if not concurrency.joined(start):
+                detached = detached or start
+            elif not flows.is_waited_for(start, literal):
+                unsure = unsure or "the function waits after starting the goroutine, but maybe not for it"
+            continue
+        if concurrency.called_on_the_spot(literal):
+            continue
+        caller = concurrency.callback_caller(literal)
+        name = flows.callee_name(caller) if caller is not None else None
+        if caller is None or name is None or name in LATER:
+            return None  # stored or returned: it may run after the call returned
+        arguments = caller.child_by_field_name("arguments")
+        if name == b"Do" and arguments is not None and arguments.named_child_count == 1:
+            return None  # once.Do: shared state made once must not hang on one caller's context
+        if name == b"Do" and not flows.refers_to(arguments, decl):
+            # group.Do(key, func() ...) (singleflight): one call serves every caller waiting on the key, and
+            # cancelling it for the first caller fails them all; an unknown Do may be that or run it later.
+            return None
+        if name in SYNC_CALLBACKS:
+            continue
+        if flows.refers_to(caller.child_by_field_name("arguments"), decl):
+            unsure = (
+                unsure or f"{name.decode()} receives {decl.name} too; it must call the func literal before returning"
+            )
+            continue
+        return None  # handed to a function that may keep it
+    return Origin(decl, kind, function, detached, tuple(goroutines), unsure)
+
+
+def kept_by_callee(ctx: FileContext, call: Node, position: int, depth: int = 0) -> bool:
+    """Whether a function of the package called here stores its context parameter or hands it to a goroutine.
+
+    Followed through the package's functions that pass the parameter on
+    (``warm(ctx)`` calling ``s.runWarmers(ctx)``, which starts a goroutine).
+    """
+    if depth > 3:
+        return False
+    function = call.child_by_field_name("function")
+    if function is None:
+        return False
+    if function.type == "identifier":
+        if scopes.resolve(function) is not None and scopes.resolve(function).kind != "func":  # type: ignore[union-attr]
+            return False  # a function value
+        candidates = ctx.package.functions(function.text.decode())  # type: ignore[union-attr]
+    elif function.type == "selector_expression":
+        operand = function.child_by_field_name("operand")
+        field = function.child_by_field_name("field")
+        if operand is None or field is None:
+            return False
+        if operand.type == "identifier" and scopes.resolve(operand) is None and _is_import(ctx, operand.text):
+            return False  # another package's function: its name decided above
+        candidates = [m.node for m in ctx.package.methods_named(field.text.decode())]  # type: ignore[union-attr]
+    else:
+        return False
+    return any(_keeps_parameter(ctx, candidate, position, depth) for candidate in candidates)
+
+
+def _is_import(ctx: FileContext, name: bytes | None) -> bool:
+    return name is not None and any(i.local_name == name.decode() for i in ctx.package.own.imports)
+
+
+def _keeps_parameter(ctx: FileContext, function: Node, position: int, depth: int) -> bool:
+    params = function.child_by_field_name("parameters")
+    names: list[Node | None] = []
+    for declaration in params.named_children if params is not None else []:
+        if declaration.type not in ("parameter_declaration", "variadic_parameter_declaration"):
+            continue
+        found = [n for n in declaration.children_by_field_name("name") if n.is_named]
+        names += found or [None]
+    if position >= len(names) or names[position] is None:
+        return False
+    decl = scopes.resolve(names[position])  # type: ignore[arg-type]
+    body = function.child_by_field_name("body")
+    if decl is None or body is None:
+        return False
+    for use in scopes.references(decl, body):
+        parent = use.parent
+        if parent is None:
+            continue
+        if parent.type in ("literal_element", "keyed_element", "send_statement", "return_statement"):
+            return True
+        if parent.type == "argument_list" and parent.parent is not None and parent.parent.type == "call_expression":
+            name = flows.callee_name(parent.parent)
+            text = flows.first_lower(name.decode()) if name is not None else ""
+            if flows.KEEPERS.match(text) and not flows.REQUEST_SCOPED.match(text):
+                return True  # handed on to a constructor or starter
+            if kept_by_callee(ctx, parent.parent, parent.named_children.index(use), depth + 1):
+                return True  # handed on to a function of the package that keeps it
+        if parent.type == "expression_list" and parent.parent is not None:
+            holder = parent.parent
+            if holder.type in ("return_statement", "send_statement"):
+                return True
+            if holder.type == "assignment_statement" and parent == holder.child_by_field_name("right"):
+                left = holder.child_by_field_name("left")
+                if left is not None and any(t.type != "identifier" for t in left.named_children):
+                    return True  # s.ctx = ctx
+        for ancestor in scopes.ancestors(use):
+            if ancestor == function:
+                break
+            if ancestor.type == "go_statement":
+                return True
+            if ancestor.type == "func_literal" and not concurrency.called_on_the_spot(ancestor):
+                return True  # captured by a closure that may run later
+    return False
+
+
+def is_handler(function: Node) -> bool:
+    """``func(w http.ResponseWriter, r *http.Request)``: a ResponseWriter among the parameters."""
+    params = function.child_by_field_name("parameters")
+    return params is not None and b"ResponseWriter" in (params.text or b"")
+
+
+def responded_before(call: Node, function: Node) -> bool:
+    """In an HTTP handler, whether the response is written (or flushed) on the way to ``call``.
+
+    Statements before the call (in each block around it) count, except an
+    ``if`` whose branch ends in a return (``http.Error(w, ...); return``).
+    """
+    if not is_handler(function):
+        return False
+    writer = response_writer(function)
+    if writer is None:
+        return False
+    name = re.escape(writer)
+    # w.WriteHeader(...), w.Write(...), f.Flush(), http.Error(w, ...), fmt.Fprintf(w, ...), json.NewEncoder(w)
+    pattern = re.compile(
+        rb"\b" + name + rb"\.(?:WriteHeader|Write|WriteString)\(|\.Flush\(\)|\(\s*" + name + rb"\s*[,)]"
+    )
+    child = call
+    for ancestor in scopes.ancestors(call):
+        if ancestor == function:
+            break
+        if ancestor.type == "statement_list":
+            for statement in ancestor.named_children:
+                if statement.start_byte >= child.start_byte:
+                    break
+                if statement.type == "if_statement" and _returns(statement.child_by_field_name("consequence")):
+                    continue
+                if statement.text is not None and pattern.search(statement.text):
+                    return True
+        child = ancestor
+    return False
+
+
+def response_writer(function: Node) -> bytes | None:
+    """The name of the function's ``http.ResponseWriter`` parameter (None: none, or ``_``)."""
+    params = function.child_by_field_name("parameters")
+    for declaration in params.named_children if params is not None else []:
+        type_node = declaration.child_by_field_name("type")
+        if type_node is not None and (type_node.text or b"").endswith(b"ResponseWriter"):
+            names = [n for n in declaration.children_by_field_name("name") if n.is_named]
+            return names[0].text if names and names[0].text != b"_" else None
+    return None
+
+
+def _returns(block: Node | None) -> bool:
+    statements = block.named_children[0].named_children if block is not None and block.named_children else []
+    return bool(statements) and statements[-1].type in ("return_statement", "goto_statement")
 
 
 def package_uses(source: Source, name: str) -> list[Node]:
