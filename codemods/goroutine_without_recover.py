@@ -153,7 +153,7 @@ from gofix_conc import concurrency, goroutines, loggers, package, panics, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.imports import default_name
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
-from gofix_conc.package import callee_bodies, is_package, remembered, text, type_name
+from gofix_conc.package import callee_bodies, is_channel, is_package, remembered, text
 from gofix_conc.panics import (
     SERVE_LOOPS,
     calls_in,
@@ -587,31 +587,9 @@ def consuming_loops(run: Goroutine, body: Node) -> list[Node]:
     for clause in found.get("range", []):
         operand = clause.child_by_field_name("right")
         loop = clause.parent
-        if operand is not None and loop is not None and loop not in loops and is_channel(run, operand):
+        if operand is not None and loop is not None and loop not in loops and is_channel(run.file, operand):
             loops.append(loop)
     return loops
-
-
-def field_is_channel(run: Goroutine, selector: Node) -> bool:
-    """``x.f`` where ``x``'s struct type, declared in the package, has ``f chan T``."""
-    operand = selector.child_by_field_name("operand")
-    owner = type_name(operand) if operand is not None else None
-    if owner is None:
-        return False
-    specs = [s for s in captures(package.TYPES, run.ctx.root).get("name", []) if text(s) == owner]
-    for spec in [s.parent for s in specs if s.parent is not None] + run.package.types.get(owner, []):
-        struct = spec.child_by_field_name("type")
-        field_type = scopes.struct_field_type(struct, text(selector.child_by_field_name("field"))) if struct else None
-        if field_type is not None and field_type.type == "channel_type":
-            return True
-    return False
-
-
-def is_channel(run: Goroutine, expr: Node) -> bool:
-    """A range operand known to be a channel: ``ch`` declared ``chan T`` or ``make(chan T)``, ``t.C``."""
-    if expr.type == "selector_expression":
-        return text(expr.child_by_field_name("field")) == "C" or field_is_channel(run, expr)
-    return concurrency.is_channel_variable(expr)
 
 
 # -- joined workers ----------------------------------------------------------

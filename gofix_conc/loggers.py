@@ -29,7 +29,7 @@ from tree_sitter import Node
 
 from gofix_conc import scopes
 from gofix_conc.imports import imports
-from gofix_conc.package import Lazy, Package, declaration_names
+from gofix_conc.package import Lazy, Package, declaration_names, text
 from gofix_conc.source import Source, captures, spelled
 
 LOGGER_NAMES = ("log", "logger", "Log", "Logger")
@@ -106,9 +106,9 @@ def _from_function(source: Source, package: Package | Lazy, function: Node) -> L
     ]
     for params, declaration in parameters:
         type_node = declaration.child_by_field_name("type")
-        written = _text(type_node)
+        written = text(type_node)
         for name in declaration.children_by_field_name("name"):
-            value = _text(name)
+            value = text(name)
             if value == "_":
                 continue
             kind = VALUE_TYPES.get(written)
@@ -127,7 +127,7 @@ def _receiver_logger(source: Source, package: Package | Lazy, receiver: str, typ
         type_node = type_node.named_children[0]
     if type_node is None or type_node.type != "type_identifier":
         return None
-    type_name = _text(type_node)
+    type_name = text(type_node)
     for method in package.functions.get("logf", []) + _own_declarations(source, "logf"):
         if method.type == "method_declaration" and _receiver_type(method) == type_name and _is_printf(method):
             return Logger("logf", f"{receiver}.logf", None, f"{receiver}.logf")
@@ -136,7 +136,7 @@ def _receiver_logger(source: Source, package: Package | Lazy, receiver: str, typ
         if struct is None or struct.type != "struct_type":
             continue
         for field in LOGGER_NAMES:
-            written = _text(scopes.struct_field_type(struct, field))
+            written = text(scopes.struct_field_type(struct, field))
             kind = VALUE_TYPES.get(written)
             if kind is not None and kind != "testing" and not _field_compared_with_nil(source, package, field):
                 return Logger(kind, f"{receiver}.{field}", None, f"{receiver}.{field} ({written})")
@@ -164,12 +164,8 @@ def _imported(source: Source, package: Package | Lazy) -> Logger | None:
 # -- helpers ----------------------------------------------------------------
 
 
-def _text(node: Node | None) -> str:
-    return node.text.decode() if node is not None and node.text is not None else ""
-
-
 def _own_declarations(source: Source, name: str) -> list[Node]:
-    return [n.parent for n in declaration_names(source) if _text(n) == name and n.parent is not None]
+    return [n.parent for n in declaration_names(source) if text(n) == name and n.parent is not None]
 
 
 def _type_specs(source: Source, package: Package | Lazy, name: str) -> list[Node]:
@@ -195,7 +191,7 @@ def _receiver_type(method: Node) -> str:
     type_node = declaration.child_by_field_name("type") if declaration is not None else None
     while type_node is not None and type_node.type in ("pointer_type", "generic_type"):
         type_node = type_node.named_children[0]
-    return _text(type_node)
+    return text(type_node)
 
 
 def _is_printf(function: Node) -> bool:
@@ -209,7 +205,7 @@ def _is_printf(function: Node) -> bool:
 
 
 def _compared_with_nil(function: Node, name: str) -> bool:
-    return any(_text(x) == name for x in captures(NIL_CHECKS, function).get("x", []))
+    return any(text(x) == name for x in captures(NIL_CHECKS, function).get("x", []))
 
 
 def _field_compared_with_nil(source: Source, package: Package | Lazy, field: str) -> bool:
@@ -217,7 +213,7 @@ def _field_compared_with_nil(source: Source, package: Package | Lazy, field: str
     roots = [source.root, *(f.source.root for f in package.mentioning(field, "nil"))]
     for root in roots:
         for x in captures(NIL_CHECKS, root).get("x", []):
-            if x.type == "selector_expression" and _text(x.child_by_field_name("field")) == field:
+            if x.type == "selector_expression" and text(x.child_by_field_name("field")) == field:
                 return True
     return False
 
@@ -226,9 +222,9 @@ def testing_parameter(function: Node) -> str | None:
     """The name of a ``*testing.T``/``B``/``TB`` parameter of ``function``: code that runs in a test."""
     params = function.child_by_field_name("parameters")
     for declaration in params.named_children if params is not None else []:
-        if VALUE_TYPES.get(_text(declaration.child_by_field_name("type"))) == "testing":
+        if VALUE_TYPES.get(text(declaration.child_by_field_name("type"))) == "testing":
             names = declaration.children_by_field_name("name")
-            return _text(names[0]) if names else "_"
+            return text(names[0]) if names else "_"
     return None
 
 

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from tree_sitter import Node
 
-from gofix_conc import buildtags, index, scopes
+from gofix_conc import buildtags, concurrency, index, scopes
 from gofix_conc.imports import Import, imports
 from gofix_conc.source import Source, captures
 
@@ -439,6 +439,28 @@ def is_package(file: File, operand: Node) -> bool:
     if operand.type != "identifier" or text(operand) not in file.imports:
         return False  # asked first: resolving the name costs more
     return scopes.resolve(operand) is None
+
+
+def field_is_channel(file: File, selector: Node) -> bool:
+    """``x.f`` where ``x``'s struct type, declared in the package, has ``f chan T``."""
+    operand = selector.child_by_field_name("operand")
+    owner = type_name(operand) if operand is not None else None
+    if owner is None:
+        return False
+    specs = [s for s in captures(TYPES, file.source.root).get("name", []) if text(s) == owner]
+    for spec in [s.parent for s in specs if s.parent is not None] + file.package.types.get(owner, []):
+        struct = spec.child_by_field_name("type")
+        field_type = scopes.struct_field_type(struct, text(selector.child_by_field_name("field"))) if struct else None
+        if field_type is not None and field_type.type == "channel_type":
+            return True
+    return False
+
+
+def is_channel(file: File, expr: Node) -> bool:
+    """A range operand known to be a channel: ``ch`` declared ``chan T`` or ``make(chan T)``, ``t.C``."""
+    if expr.type == "selector_expression":
+        return text(expr.child_by_field_name("field")) == "C" or field_is_channel(file, expr)
+    return concurrency.is_channel_variable(expr)
 
 
 def in_file(file: File, node: Node) -> bool:
