@@ -154,28 +154,7 @@ CALLS = """
 """
 
 FRESH = frozenset({b"Background", b"TODO"})
-# context.WithX(parent, ...): the result carries the parent's cancellation.
-DERIVE = frozenset(
-    {
-        b"WithCancel",
-        b"WithCancelCause",
-        b"WithTimeout",
-        b"WithTimeoutCause",
-        b"WithDeadline",
-        b"WithDeadlineCause",
-        b"WithValue",
-    }
-)
-# Callee names (their first word) of work meant to survive a cancellation.
-CLEANUP = re.compile(
-    r"^(?:close|shutdown|stop|rollback|abort|release|unlock|cleanup|cancel|teardown|terminate|kill|drain|flush"
-    r"|unregister|deregister|disconnect|finish|discard|revert|undo)(?:[A-Z0-9_]|$)"
-)
-# Words of a variable name that say the fresh context is deliberate.
-DELIBERATE_WORDS = frozenset(
-    {"bg", "background", "detach", "detached", "shutdown", "cleanup", "teardown", "base", "root", "long", "server"}
-    | {"global", "fresh", "independent", "stop", "close", "closing", "app", "lifetime", "worker"}
-)
+# Comments on or above the call, and doc comments, that say the fresh context is deliberate.
 DELIBERATE_COMMENT = re.compile(
     r"(context|ctx|cancel|detach|outliv|independen|background|survive|deadline|on purpose|deliberate|intentional"
     r"|caller|regardless|even (?:when|if)|gives? up|shut ?down|clean ?up)",
@@ -187,15 +166,6 @@ DETACHED_DOC = re.compile(
     r"|ignor\w* .{0,20}(?:cancel|context)|background context|fresh context)",
     re.IGNORECASE,
 )
-DONE_CHECK = re.compile(rb"\.Err\(\)|\.Done\(\)|\bCanceled\b|\bDeadlineExceeded\b|\bCause\(")
-
-
-@dataclass(frozen=True)
-class Sink:
-    """A place the fresh context ends up."""
-
-    node: Node  # the call receiving it
-    kind: str  # "call", "go" (go f(ctx)), "wait" (c.Done(), c.Err()), "kept" (its result is stored later)
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
@@ -213,7 +183,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         origin = contexts.origin(call, package, http)
         if origin is None or _deliberate(ctx, call, origin):
             continue
-        sinks = _sinks(ctx, call, origin, package)
+        sinks = contexts.sinks_of(ctx, call, origin, package)
         if not sinks:
             continue  # the fresh context is kept, or meant for cleanup
         plans.append(_plan(ctx, call, name, origin, sinks, package))
@@ -241,39 +211,7 @@ def _deliberate(ctx: FileContext, call: Node, origin: contexts.Origin) -> bool:
     """Whether the code shows the fresh context is meant: comments, done checks, nil checks."""
     if _commented(ctx, call, origin.function) or _documented(ctx, origin.function):
         return True
-    name = re.escape(origin.decl.name).encode()
-    nil_check = re.compile(rb"\b" + name + rb"\s*[!=]=\s*nil\b|\bnil\s*[!=]=\s*" + name + rb"\b")
-    if origin.function.text is not None and nil_check.search(origin.function.text):
-        return True  # the function allows a nil context: a fresh one is its default
-    child = call
-    for ancestor in scopes.ancestors(call):
-        if ancestor == origin.function:
-            break
-        condition = None
-        if ancestor.type == "if_statement" and child in _branches(ancestor):
-            condition = ancestor.child_by_field_name("condition")
-        elif ancestor.type == "communication_case":
-            condition = ancestor.child_by_field_name("communication")
-        elif ancestor.type == "expression_case":
-            condition = ancestor.named_children[0] if ancestor.named_children else None
-        elif ancestor.type == "expression_switch_statement":
-            condition = ancestor.child_by_field_name("value")
-        text = condition.text if condition is not None else None
-        if text is not None and (DONE_CHECK.search(text) or nil_check.search(text)):
-            return True  # runs once the context is done, or when there is none
-        if ancestor.type == "statement_list":
-            for statement in ancestor.named_children:
-                if statement.start_byte >= child.start_byte:
-                    break
-                waits = statement.type == "expression_statement" and statement.text is not None
-                if waits and re.match(rb"<-\s*[\w.]+\.Done\(\)\s*$", statement.text):  # type: ignore[arg-type]
-                    return True  # after waiting for the context to end
-        child = ancestor
-    return False
-
-
-def _branches(statement: Node) -> list[Node]:
-    return [b for b in (statement.child_by_field_name(f) for f in ("consequence", "alternative")) if b is not None]
+    return contexts.nil_or_done_at(call, origin)
 
 
 def _commented(ctx: FileContext, call: Node, function: Node) -> bool:
@@ -341,115 +279,6 @@ def _statement(node: Node) -> Node:
     return node
 
 
-# -- where the fresh context goes ---------------------------------------------------
-
-
-def _sinks(ctx: FileContext, value: Node, origin: contexts.Origin, package: str, depth: int = 0) -> list[Sink]:
-    """The calls the fresh context (or one derived from it) ends up in; empty when it is kept or made on purpose."""
-    parent = value.parent
-    while parent is not None and parent.type == "parenthesized_expression":
-        value, parent = parent, parent.parent
-    if parent is None or depth > 3:
-        return []
-    if parent.type == "argument_list" and parent.parent is not None and parent.parent.type == "call_expression":
-        call = parent.parent
-        first = parent.named_children[0] if parent.named_children else None
-        function = call.child_by_field_name("function")
-        name = flows.callee_name(call)
-        if name is None and function is not None and function.type == "func_literal":
-            # go func(c context.Context) { ... }(context.Background()): like go f(context.Background())
-            go = call.parent is not None and call.parent.type == "go_statement"
-            return [Sink(call, "go")] if go and depth == 0 else []
-        if name is None:
-            return []
-        if _is_package_call(function, package) and name in DERIVE | {b"WithoutCancel"}:
-            return _sinks(ctx, call, origin, package, depth + 1) if first == value and name != b"WithoutCancel" else []
-        if name == b"NotifyContext" and first == value:
-            return _sinks(ctx, call, origin, package, depth + 1)
-        if call.parent is not None and call.parent.type == "go_statement":
-            return [Sink(call, "go")] if depth == 0 else []
-        if call.parent is not None and call.parent.type == "defer_statement":
-            return []  # deferred: runs after the context may be done
-        text = flows.first_lower(name.decode())
-        if CLEANUP.match(text) or (flows.KEEPERS.match(text) and not flows.REQUEST_SCOPED.match(text)):
-            return []  # cleanup meant to survive, or a component that keeps the context
-        if contexts.kept_by_callee(ctx, call, parent.named_children.index(value)):
-            return []
-        if flows.result_stored(call):
-            return []  # what it returns (a connection, rows, a command) outlives the call: a long-lived component
-        return [Sink(call, "kept" if flows.result_kept(call, origin.function) else "call")]
-    if parent.type == "selector_expression" and depth > 0:
-        field = parent.child_by_field_name("field")
-        holder = parent.parent
-        if (
-            field is not None
-            and field.text in (b"Done", b"Err")
-            and holder is not None
-            and holder.type == "call_expression"
-        ):
-            return [Sink(holder, "wait")]
-        return []
-    if parent.type == "expression_list" and parent.parent is not None:
-        return _assigned(ctx, value, parent, origin, package, depth)
-    return []  # returned, stored in a literal, sent, compared: kept, or not a context handed down
-
-
-def _assigned(
-    ctx: FileContext, value: Node, values: Node, origin: contexts.Origin, package: str, depth: int
-) -> list[Sink]:
-    holder = values.parent
-    if holder is None or holder.type not in ("short_var_declaration", "assignment_statement"):
-        return []
-    if values != holder.child_by_field_name("right"):
-        return []
-    left = holder.child_by_field_name("left")
-    targets = [c for c in left.named_children if c.type != "comment"] if left is not None else []
-    items = [c for c in values.named_children if c.type != "comment"]
-    if not targets or value not in items:
-        return []
-    target = targets[items.index(value)] if len(targets) == len(items) else targets[0]
-    if target.type != "identifier" or target.text == b"_":
-        return []  # stored in a field, an element: kept
-    decl = scopes.resolve(target)
-    if decl is not None and decl == origin.decl:
-        # ctx, cancel := context.WithTimeout(context.Background(), d): the function drops its own context;
-        # plain ctx = context.Background() replaces it on purpose (if ctx == nil { ... }).
-        return [Sink(holder, "rebind")] if depth > 0 else []
-    if decl is None or decl.kind != "var":
-        return []  # a package variable
-    if not scopes.contains(origin.function, decl.node) or _words(decl.name) & DELIBERATE_WORDS:
-        return []
-    if any(w != target for w in scopes.writes(decl, origin.function)):
-        return []  # chosen between several contexts
-    sinks: list[Sink] = []
-    for use in scopes.references(decl, origin.function):
-        if use == decl.node or use == target:
-            continue
-        if use.start_byte < holder.end_byte:
-            return []  # used before: in a loop, or another variable
-        if not flows.runs_in_call(use, origin.function):
-            return []
-        found = _sinks(ctx, use, origin, package, depth + 1)
-        if not found:
-            return []
-        sinks += found
-    return sinks
-
-
-def _words(name: str) -> set[str]:
-    """``shutdownCtx`` -> {"shutdown", "ctx"}."""
-    return {w.lower() for w in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name)}
-
-
-def _is_package_call(function: Node | None, package: str) -> bool:
-    operand = (
-        function.child_by_field_name("operand")
-        if function is not None and function.type == "selector_expression"
-        else None
-    )
-    return operand is not None and operand.text == package.encode() and scopes.resolve(operand) is None
-
-
 # -- the finding and its fix ----------------------------------------------------------
 
 
@@ -467,7 +296,9 @@ class Plan:
     drops_use: bool  # the fix removes a use of the context package and adds none (r.Context())
 
 
-def _plan(ctx: FileContext, call: Node, name: Node, origin: contexts.Origin, sinks: list[Sink], package: str) -> Plan:
+def _plan(
+    ctx: FileContext, call: Node, name: Node, origin: contexts.Origin, sinks: list[contexts.Sink], package: str
+) -> Plan:
     fresh = f"{package}.{name.text.decode()}()"  # type: ignore[union-attr]
     param = origin.decl.name
     own = f"{param}.Context()" if origin.kind == "request" else param
@@ -559,7 +390,13 @@ def _derived_from(decl: scopes.Declaration, origin: scopes.Declaration) -> bool:
 
 
 def _safety(
-    ctx: FileContext, call: Node, name: Node, origin: contexts.Origin, sinks: list[Sink], own: str, detached: bool
+    ctx: FileContext,
+    call: Node,
+    name: Node,
+    origin: contexts.Origin,
+    sinks: list[contexts.Sink],
+    own: str,
+    detached: bool,
 ) -> tuple[Safety, str]:
     if detached:
         return Safety.UNSAFE, (
@@ -640,14 +477,14 @@ AFTERMATH_WORDS = frozenset(
 HANDOFF_WORDS = frozenset({"enqueue", "schedule", "submit", "dispatch", "defer", "queue", "later", "delay", "delayed"})
 
 
-def _aftermath(sinks: list[Sink], words: frozenset[str] = AFTERMATH_WORDS) -> str | None:
+def _aftermath(sinks: list[contexts.Sink], words: frozenset[str] = AFTERMATH_WORDS) -> str | None:
     """The callee, when a sink's callee names an audit record, an event, a notification (or other ``words``)."""
     for sink in sinks:
         if sink.kind not in ("call", "kept"):
             continue
         function = sink.node.child_by_field_name("function")
         text = (function.text or b"").decode(errors="replace") if function is not None else ""
-        if _words(text) & words:
+        if contexts.name_words(text) & words:
             return text
     return None
 

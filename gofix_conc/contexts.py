@@ -1,7 +1,9 @@
 """Contexts in Go code: the ``context.Context`` (or ``*http.Request``) a
 function receives and the one a call sees through the func literals around
-it, whether a function of the package keeps a context it is given, whether
-an HTTP handler has answered before a point, what a name means at a point
+it, where a fresh context flows (the calls it ends up in, unless something
+keeps it) and whether one is needed there at all (a nil or done context),
+whether a function of the package keeps a context it is given, whether an
+HTTP handler has answered before a point, what a name means at a point
 where no identifier stands yet, and the import of a package once its last
 use is rewritten away.
 
@@ -326,6 +328,194 @@ def response_writer(function: Node) -> bytes | None:
 def _returns(block: Node | None) -> bool:
     statements = block.named_children[0].named_children if block is not None and block.named_children else []
     return bool(statements) and statements[-1].type in ("return_statement", "goto_statement")
+
+
+# context.WithX(parent, ...): the result carries the parent's cancellation.
+DERIVE = frozenset(
+    {
+        b"WithCancel",
+        b"WithCancelCause",
+        b"WithTimeout",
+        b"WithTimeoutCause",
+        b"WithDeadline",
+        b"WithDeadlineCause",
+        b"WithValue",
+    }
+)
+
+
+# Callee names (their first word) of work meant to survive a cancellation.
+CLEANUP = re.compile(
+    r"^(?:close|shutdown|stop|rollback|abort|release|unlock|cleanup|cancel|teardown|terminate|kill|drain|flush"
+    r"|unregister|deregister|disconnect|finish|discard|revert|undo)(?:[A-Z0-9_]|$)"
+)
+
+
+# Words of a variable name that say the fresh context is deliberate.
+DELIBERATE_WORDS = frozenset(
+    {"bg", "background", "detach", "detached", "shutdown", "cleanup", "teardown", "base", "root", "long", "server"}
+    | {"global", "fresh", "independent", "stop", "close", "closing", "app", "lifetime", "worker"}
+)
+
+
+DONE_CHECK = re.compile(rb"\.Err\(\)|\.Done\(\)|\bCanceled\b|\bDeadlineExceeded\b|\bCause\(")
+
+
+def _branches(statement: Node) -> list[Node]:
+    return [b for b in (statement.child_by_field_name(f) for f in ("consequence", "alternative")) if b is not None]
+
+
+def nil_or_done_at(call: Node, origin: Origin) -> bool:
+    """Whether ``call`` runs where its function has no live context to give it.
+
+    The function allows a nil context (a fresh one is its default), or the
+    call runs in a branch taken once the context is done or nil
+    (``if ctx.Err() != nil``, ``case <-ctx.Done():``, ``if ctx == nil``) or
+    after ``<-ctx.Done()``.
+    """
+    name = re.escape(origin.decl.name).encode()
+    nil_check = re.compile(rb"\b" + name + rb"\s*[!=]=\s*nil\b|\bnil\s*[!=]=\s*" + name + rb"\b")
+    if origin.function.text is not None and nil_check.search(origin.function.text):
+        return True  # the function allows a nil context: a fresh one is its default
+    child = call
+    for ancestor in scopes.ancestors(call):
+        if ancestor == origin.function:
+            break
+        condition = None
+        if ancestor.type == "if_statement" and child in _branches(ancestor):
+            condition = ancestor.child_by_field_name("condition")
+        elif ancestor.type == "communication_case":
+            condition = ancestor.child_by_field_name("communication")
+        elif ancestor.type == "expression_case":
+            condition = ancestor.named_children[0] if ancestor.named_children else None
+        elif ancestor.type == "expression_switch_statement":
+            condition = ancestor.child_by_field_name("value")
+        text = condition.text if condition is not None else None
+        if text is not None and (DONE_CHECK.search(text) or nil_check.search(text)):
+            return True  # runs once the context is done, or when there is none
+        if ancestor.type == "statement_list":
+            for statement in ancestor.named_children:
+                if statement.start_byte >= child.start_byte:
+                    break
+                waits = statement.type == "expression_statement" and statement.text is not None
+                if waits and re.match(rb"<-\s*[\w.]+\.Done\(\)\s*$", statement.text):  # type: ignore[arg-type]
+                    return True  # after waiting for the context to end
+        child = ancestor
+    return False
+
+
+@dataclass(frozen=True)
+class Sink:
+    """A place the fresh context ends up."""
+
+    node: Node  # the call receiving it
+    kind: str  # "call", "go" (go f(ctx)), "wait" (c.Done(), c.Err()), "kept" (its result is stored later)
+
+
+def sinks_of(ctx: FileContext, value: Node, origin: Origin, package: str, depth: int = 0) -> list[Sink]:
+    """The calls the fresh context (or one derived from it) ends up in; empty when it is kept or made on purpose."""
+    parent = value.parent
+    while parent is not None and parent.type == "parenthesized_expression":
+        value, parent = parent, parent.parent
+    if parent is None or depth > 3:
+        return []
+    if parent.type == "argument_list" and parent.parent is not None and parent.parent.type == "call_expression":
+        call = parent.parent
+        first = parent.named_children[0] if parent.named_children else None
+        function = call.child_by_field_name("function")
+        name = flows.callee_name(call)
+        if name is None and function is not None and function.type == "func_literal":
+            # go func(c context.Context) { ... }(context.Background()): like go f(context.Background())
+            go = call.parent is not None and call.parent.type == "go_statement"
+            return [Sink(call, "go")] if go and depth == 0 else []
+        if name is None:
+            return []
+        if _is_package_call(function, package) and name in DERIVE | {b"WithoutCancel"}:
+            return (
+                sinks_of(ctx, call, origin, package, depth + 1) if first == value and name != b"WithoutCancel" else []
+            )
+        if name == b"NotifyContext" and first == value:
+            return sinks_of(ctx, call, origin, package, depth + 1)
+        if call.parent is not None and call.parent.type == "go_statement":
+            return [Sink(call, "go")] if depth == 0 else []
+        if call.parent is not None and call.parent.type == "defer_statement":
+            return []  # deferred: runs after the context may be done
+        text = flows.first_lower(name.decode())
+        if CLEANUP.match(text) or (flows.KEEPERS.match(text) and not flows.REQUEST_SCOPED.match(text)):
+            return []  # cleanup meant to survive, or a component that keeps the context
+        if kept_by_callee(ctx, call, parent.named_children.index(value)):
+            return []
+        if flows.result_stored(call):
+            return []  # what it returns (a connection, rows, a command) outlives the call: a long-lived component
+        return [Sink(call, "kept" if flows.result_kept(call, origin.function) else "call")]
+    if parent.type == "selector_expression" and depth > 0:
+        field = parent.child_by_field_name("field")
+        holder = parent.parent
+        if (
+            field is not None
+            and field.text in (b"Done", b"Err")
+            and holder is not None
+            and holder.type == "call_expression"
+        ):
+            return [Sink(holder, "wait")]
+        return []
+    if parent.type == "expression_list" and parent.parent is not None:
+        return _assigned(ctx, value, parent, origin, package, depth)
+    return []  # returned, stored in a literal, sent, compared: kept, or not a context handed down
+
+
+def _assigned(ctx: FileContext, value: Node, values: Node, origin: Origin, package: str, depth: int) -> list[Sink]:
+    holder = values.parent
+    if holder is None or holder.type not in ("short_var_declaration", "assignment_statement"):
+        return []
+    if values != holder.child_by_field_name("right"):
+        return []
+    left = holder.child_by_field_name("left")
+    targets = [c for c in left.named_children if c.type != "comment"] if left is not None else []
+    items = [c for c in values.named_children if c.type != "comment"]
+    if not targets or value not in items:
+        return []
+    target = targets[items.index(value)] if len(targets) == len(items) else targets[0]
+    if target.type != "identifier" or target.text == b"_":
+        return []  # stored in a field, an element: kept
+    decl = scopes.resolve(target)
+    if decl is not None and decl == origin.decl:
+        # ctx, cancel := context.WithTimeout(context.Background(), d): the function drops its own context;
+        # plain ctx = context.Background() replaces it on purpose (if ctx == nil { ... }).
+        return [Sink(holder, "rebind")] if depth > 0 else []
+    if decl is None or decl.kind != "var":
+        return []  # a package variable
+    if not scopes.contains(origin.function, decl.node) or name_words(decl.name) & DELIBERATE_WORDS:
+        return []
+    if any(w != target for w in scopes.writes(decl, origin.function)):
+        return []  # chosen between several contexts
+    sinks: list[Sink] = []
+    for use in scopes.references(decl, origin.function):
+        if use == decl.node or use == target:
+            continue
+        if use.start_byte < holder.end_byte:
+            return []  # used before: in a loop, or another variable
+        if not flows.runs_in_call(use, origin.function):
+            return []
+        found = sinks_of(ctx, use, origin, package, depth + 1)
+        if not found:
+            return []
+        sinks += found
+    return sinks
+
+
+def name_words(name: str) -> set[str]:
+    """``shutdownCtx`` -> {"shutdown", "ctx"}."""
+    return {w.lower() for w in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name)}
+
+
+def _is_package_call(function: Node | None, package: str) -> bool:
+    operand = (
+        function.child_by_field_name("operand")
+        if function is not None and function.type == "selector_expression"
+        else None
+    )
+    return operand is not None and operand.text == package.encode() and scopes.resolve(operand) is None
 
 
 def package_uses(source: Source, name: str) -> list[Node]:
