@@ -153,54 +153,32 @@ from gofix_conc import concurrency, goroutines, loggers, package, panics, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.imports import default_name
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
-from gofix_conc.package import callee_bodies, is_channel, is_package, remembered, text
+from gofix_conc.package import callee_bodies, is_package, text
 from gofix_conc.panics import (
+    HANDOFF_KINDS,
     SERVE_LOOPS,
     calls_in,
+    consuming_loops,
     exits_the_process,
     handles_panics,
+    handoff_captures,
+    handoffs,
+    is_deferred,
     is_protected,
+    is_release,
     is_signal_value,
+    joined_by_starter,
     outside_literals,
     own_statements,
     panic_free,
     runs_for_the_program,
+    semaphore_fill,
 )
-from gofix_conc.source import captures, matches, parse, spelled
-
-# What a goroutine hands to whoever waits for it, by kind (one pattern each: predicates are per pattern):
-#   ch <- v     close(ch)     cancel()     wg.Done()     mu.Unlock()     cond.Broadcast()     w.Close()     <-sem
-HANDOFFS = """
-(send_statement) @send
-(call_expression function: (identifier) @f (#eq? @f "close")) @signal
-(call_expression function: (identifier) @c (#match? @c "^cancel")) @signal
-(call_expression function: (selector_expression
-  field: (field_identifier) @d (#match? @d "^(Done|Release)$"))) @signal
-(call_expression function: (selector_expression
-  field: (field_identifier) @u (#match? @u "^(Unlock|RUnlock)$"))) @unlock
-(call_expression function: (selector_expression
-  field: (field_identifier) @w (#match? @w "^(Signal|Broadcast)$"))) @wake
-(call_expression function: (selector_expression
-  field: (field_identifier) @x (#match? @x "^(Close|CloseWrite|CloseSend)$"))) @close
-(call_expression function: (selector_expression
-  field: (field_identifier) @e (#match? @e "^(CloseWithError|Commit)$"))) @result
-(expression_statement (unary_expression operator: "<-")) @receive
-"""
-
-# Receiving values in a loop: v := <-ch, case v := <-ch:, for v := range ch
-RECEIVES = """
-[
-  (receive_statement left: (_)) @value
-  (short_var_declaration right: (expression_list (unary_expression operator: "<-"))) @value
-  (assignment_statement right: (expression_list (unary_expression operator: "<-"))) @value
-  (range_clause) @range
-]
-"""
+from gofix_conc.source import captures, parse, spelled
 
 SKIPPING_CALLS = frozenset({"Goexit", "FailNow", "Fatal", "Fatalf", "SkipNow", "Skip", "Skipf"})
 UNKNOWN_FUNCTION = "it runs a function the package does not show (a callback, from elsewhere): check what it hands over"
 MESSAGE = "goroutine has no deferred recover: a panic in it crashes the whole program"
-HANDOFF_KINDS = ("send", "signal", "unlock", "wake", "close", "result", "receive")
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
@@ -319,7 +297,7 @@ def what_a_panic_skips(run: Goroutine, body: Node, moved: set[Node]) -> list[str
     in_literal = run.literal is not None
     name = body.parent.child_by_field_name("name") if body.parent is not None else None
     whose = text(name) if not in_literal and name is not None else "the goroutine"
-    found = handoffs(run, body)
+    found = handoffs(run.file, body)
     first = next((s for s in own_statements(body) if s.type != "defer_statement"), None)
     releases = [r for r in found.get("receive", []) if r != first and is_release(r)]
     for handoff in [*found.get("signal", []), *releases, *completion_callbacks(run, body)]:
@@ -346,7 +324,7 @@ def what_a_panic_skips(run: Goroutine, body: Node, moved: set[Node]) -> list[str
         for name in starter_variables_written(run, run.literal):
             concerns.append(f"{name} is read by the starting function: after a recovered panic it keeps a stale value")
     concerns += state_left_behind(run, body, whose)
-    for loop in consuming_loops(run, body):
+    for loop in consuming_loops(run.file, body):
         concerns.append(f"{whose} receives in a loop (line {loop.start_point.row + 1}): after a panic senders block")
     for call in calls_in(run.file, body).get("name", []):
         if text(call) == "panic" and call.parent is not None and call.parent.type == "call_expression":
@@ -371,7 +349,7 @@ def what_callees_hand_over(run: Goroutine, body: Node, depth: int = 2, seen: set
             if callee.id in seen or callee.parent is None or callee.parent.type == "func_literal":
                 continue  # recursion; a func literal bound to a local is the goroutine's own code
             seen.add(callee.id)
-            found = handoffs(run, callee)
+            found = handoffs(run.file, callee)
             late = sorted(
                 (h for kind in HANDOFF_KINDS if kind != "receive" for h in found.get(kind, [])),
                 key=lambda h: h.start_byte,
@@ -491,51 +469,6 @@ def receiver_field_written(method: Node) -> str | None:
     return None
 
 
-def handoffs(run: Goroutine, body: Node) -> dict[str, list[Node]]:
-    """HANDOFFS by kind; ``Done()`` and the like only as statements (``<-ctx.Done()`` waits). Read only."""
-
-    def by_kind() -> dict[str, list[Node]]:
-        found = dict(handoff_captures(run, body))
-        for kind in ("signal", "unlock", "wake"):
-            found[kind] = [
-                h for h in found.get(kind, []) if h.parent is not None and h.parent.type == "expression_statement"
-            ]
-        return {kind: found.get(kind, []) for kind in HANDOFF_KINDS}  # not the names captured inside them
-
-    return remembered(run.file, "handoffs", body, by_kind)
-
-
-# Every HANDOFFS pattern holds one of these words (``Close`` also stands for CloseWrite, CloseWithError...).
-HANDOFF_WORDS = (
-    *(b"<-", b"close", b"cancel", b"Done", b"Release"),
-    *(b"Unlock", b"Signal", b"Broadcast", b"Close", b"Commit"),
-)
-
-
-def handoff_captures(run: Goroutine, body: Node) -> dict[str, list[Node]]:
-    """HANDOFFS captured in ``body``, once per file (callers of a callee ask again). Read only."""
-
-    def found() -> dict[str, list[Node]]:
-        data = body.text
-        if data is not None and not any(word in data for word in HANDOFF_WORDS):
-            return {}  # nothing a pattern matches is written in it
-        return captures(HANDOFFS, body)
-
-    return remembered(run.file, "handoff-captures", body, found)
-
-
-def is_release(receive: Node) -> bool:
-    """``<-sem`` after some work gives back a slot; ``<-ctx.Done()`` or ``<-t.C`` only waits."""
-    operand = receive.named_children[0].child_by_field_name("operand")
-    if operand is None or operand.type not in ("identifier", "selector_expression"):
-        return False
-    return operand.type == "identifier" or text(operand.child_by_field_name("field")) != "C"
-
-
-def is_deferred(body: Node, node: Node) -> bool:
-    return any(a.type == "defer_statement" for a in scopes.ancestors(node) if scopes.contains(body, a))
-
-
 def starter_variables_written(run: Goroutine, literal: Node) -> list[str]:
     """Variables of the starting function (not its parameters) that the goroutine writes: its results.
 
@@ -576,22 +509,6 @@ def climb(use: Node) -> Node:
     return node
 
 
-def consuming_loops(run: Goroutine, body: Node) -> list[Node]:
-    """Loops of the body that take values from a channel (``for v := range ch``, ``v := <-ch``)."""
-    found = captures(RECEIVES, body)
-    loops: list[Node] = []
-    for node in found.get("value", []):
-        loop = scopes.enclosing(node, scopes.LOOPS)
-        if loop is not None and loop not in loops:
-            loops.append(loop)
-    for clause in found.get("range", []):
-        operand = clause.child_by_field_name("right")
-        loop = clause.parent
-        if operand is not None and loop is not None and loop not in loops and is_channel(run.file, operand):
-            loops.append(loop)
-    return loops
-
-
 # -- joined workers ----------------------------------------------------------
 
 
@@ -617,13 +534,13 @@ STATEMENTS = ("expression_statement", "defer_statement")  # a call as a statemen
 
 def waited_for(run: Goroutine, body: Node) -> str | None:
     """Who waits for the goroutine: the starting function joins it, or it signals that it has finished."""
-    if joined_by_starter(run, body):
+    if joined_by_starter(run.go, body):
         return "the parent waits for this goroutine"
-    fill = semaphore_fill(run, body)
+    fill = semaphore_fill(run.file, run.go, body)
     if fill is not None:
         where = fill.start_point.row + 1
         return f"the parent waits for this goroutine by filling the semaphore (`{text(fill)}` at line {where})"
-    found = handoff_captures(run, body)
+    found = handoff_captures(run.file, body)
     signals = [s for s in found.get("signal", []) if s.parent is not None and s.parent.type in STATEMENTS]
     signals += [s for s in found.get("send", []) if is_signal_value(s.child_by_field_name("value"))]
     for signal in signals:
@@ -631,72 +548,6 @@ def waited_for(run: Goroutine, body: Node) -> str | None:
         if function is None or not text(function).endswith(".Release"):  # a semaphore slot is no wait
             return f"whoever waits for `{text(signal)}` waits for this goroutine"
     return None
-
-
-def joined_by_starter(run: Goroutine, body: Node) -> bool:
-    """A join after the ``go`` (``wg.Wait()``, ``<-done``, ranging over a channel) on something the goroutine uses."""
-    used = {text(n) for part in (run.go, body) for n in captures(NAMES, part).get("n", [])}
-    child = run.go
-    for ancestor in scopes.ancestors(run.go):
-        if ancestor.type == "statement_list":
-            later = [s for s in ancestor.named_children if s.start_byte >= child.end_byte]
-            if any(concurrency.is_join(s) and joined_names(s) & used for s in later):
-                return True
-        if ancestor.type in scopes.FUNCTIONS:
-            return False
-        child = ancestor
-    return False
-
-
-NAMES = "[(identifier) (field_identifier)] @n"
-
-
-def semaphore_fill(run: Goroutine, body: Node) -> Node | None:
-    """``for n := cap(sem); n > 0; n-- { sem <- token{} }`` after the ``go``, on a ``sem`` the goroutine releases.
-
-    Taking every slot back is a join: it ends only when each goroutine has
-    given its slot back with ``<-sem``.
-    """
-    released = {
-        text(r.named_children[0].child_by_field_name("operand"))
-        for r in handoff_captures(run, body).get("receive", [])
-        if is_release(r)
-    }
-    if not released:
-        return None
-    starter = scopes.top_level(run.go)
-    for send in captures("(send_statement) @s", starter).get("s", []):
-        loop = scopes.enclosing(send, scopes.LOOPS, stop=())
-        if (
-            send.start_byte > run.go.end_byte
-            and text(send.child_by_field_name("channel")) in released
-            and loop is not None
-            and not scopes.contains(loop, run.go)
-        ):
-            return send
-    return None
-
-
-def joined_names(statement: Node) -> set[str]:
-    """What a join statement waits on, by its last name: ``wg`` for ``s.wg.Wait()``, ``done`` for ``<-done``."""
-    targets = [m["channel"][0] for m in matches(concurrency.JOINS, statement) if "channel" in m]
-    targets += [m["join"][0].child_by_field_name("function") for m in matches(concurrency.JOINS, statement)]
-    targets = [
-        t.child_by_field_name("operand")
-        if t is not None and t.type == "selector_expression" and text(t.child_by_field_name("field")) == "Wait"
-        else t
-        for t in targets
-    ]
-    targets += captures("(range_clause right: (_) @ch)", statement).get("ch", [])
-    names = set()
-    for target in targets:
-        while target is not None and target.type in ("index_expression", "parenthesized_expression"):
-            target = target.child_by_field_name("operand") or next(iter(target.named_children), None)
-        if target is not None and target.type == "selector_expression":
-            target = target.child_by_field_name("field")
-        if target is not None and target.type in ("identifier", "field_identifier"):
-            names.add(text(target))
-    return names
 
 
 WRITING_BUILTINS = frozenset({"append", "copy", "delete", "clear"})

@@ -1,4 +1,5 @@
-"""What a Go function body does about panics: recovers, handles them on purpose, wants the crash, or cannot panic.
+"""What a Go function body does about panics: recovers, handles them on purpose, wants the crash, or cannot panic;
+and what a recovered panic in a goroutine would leave undone (its hand-overs, and who waits for them).
 
 Read within the body's package (:class:`gofix_conc.package.File`, whose memo
 keeps the answers per node). A deferred call recovers when it is a func
@@ -11,10 +12,10 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from gofix_conc import goroutines, scopes
+from gofix_conc import concurrency, goroutines, scopes
 from gofix_conc.imports import default_name, imports
-from gofix_conc.package import File, Lazy, callee_bodies, in_file, is_package, remembered, text
-from gofix_conc.source import Source, captures
+from gofix_conc.package import File, Lazy, callee_bodies, in_file, is_channel, is_package, remembered, text
+from gofix_conc.source import Source, captures, matches
 
 # A call of recover, whose enclosing function decides whether it recovers:
 #   recover()
@@ -309,3 +310,164 @@ def quiet_call(file: File, call: Node) -> bool:
     if name in QUIET_METHODS:
         return not values
     return name in QUIET_STORES and len(values) == 1 and values[0].type in ("true", "false", "int_literal")
+
+
+# -- what a recovered panic leaves undone: hand-overs and who waits for them ----
+
+# What a goroutine hands to whoever waits for it, by kind (one pattern each: predicates are per pattern):
+#   ch <- v     close(ch)     cancel()     wg.Done()     mu.Unlock()     cond.Broadcast()     w.Close()     <-sem
+HANDOFFS = """
+(send_statement) @send
+(call_expression function: (identifier) @f (#eq? @f "close")) @signal
+(call_expression function: (identifier) @c (#match? @c "^cancel")) @signal
+(call_expression function: (selector_expression
+  field: (field_identifier) @d (#match? @d "^(Done|Release)$"))) @signal
+(call_expression function: (selector_expression
+  field: (field_identifier) @u (#match? @u "^(Unlock|RUnlock)$"))) @unlock
+(call_expression function: (selector_expression
+  field: (field_identifier) @w (#match? @w "^(Signal|Broadcast)$"))) @wake
+(call_expression function: (selector_expression
+  field: (field_identifier) @x (#match? @x "^(Close|CloseWrite|CloseSend)$"))) @close
+(call_expression function: (selector_expression
+  field: (field_identifier) @e (#match? @e "^(CloseWithError|Commit)$"))) @result
+(expression_statement (unary_expression operator: "<-")) @receive
+"""
+
+# Receiving values in a loop: v := <-ch, case v := <-ch:, for v := range ch
+RECEIVES = """
+[
+  (receive_statement left: (_)) @value
+  (short_var_declaration right: (expression_list (unary_expression operator: "<-"))) @value
+  (assignment_statement right: (expression_list (unary_expression operator: "<-"))) @value
+  (range_clause) @range
+]
+"""
+
+HANDOFF_KINDS = ("send", "signal", "unlock", "wake", "close", "result", "receive")
+
+
+def handoffs(file: File, body: Node) -> dict[str, list[Node]]:
+    """HANDOFFS by kind; ``Done()`` and the like only as statements (``<-ctx.Done()`` waits). Read only."""
+
+    def by_kind() -> dict[str, list[Node]]:
+        found = dict(handoff_captures(file, body))
+        for kind in ("signal", "unlock", "wake"):
+            found[kind] = [
+                h for h in found.get(kind, []) if h.parent is not None and h.parent.type == "expression_statement"
+            ]
+        return {kind: found.get(kind, []) for kind in HANDOFF_KINDS}  # not the names captured inside them
+
+    return remembered(file, "handoffs", body, by_kind)
+
+
+# Every HANDOFFS pattern holds one of these words (``Close`` also stands for CloseWrite, CloseWithError...).
+HANDOFF_WORDS = (
+    *(b"<-", b"close", b"cancel", b"Done", b"Release"),
+    *(b"Unlock", b"Signal", b"Broadcast", b"Close", b"Commit"),
+)
+
+
+def handoff_captures(file: File, body: Node) -> dict[str, list[Node]]:
+    """HANDOFFS captured in ``body``, once per file (callers of a callee ask again). Read only."""
+
+    def found() -> dict[str, list[Node]]:
+        data = body.text
+        if data is not None and not any(word in data for word in HANDOFF_WORDS):
+            return {}  # nothing a pattern matches is written in it
+        return captures(HANDOFFS, body)
+
+    return remembered(file, "handoff-captures", body, found)
+
+
+def is_release(receive: Node) -> bool:
+    """``<-sem`` after some work gives back a slot; ``<-ctx.Done()`` or ``<-t.C`` only waits."""
+    operand = receive.named_children[0].child_by_field_name("operand")
+    if operand is None or operand.type not in ("identifier", "selector_expression"):
+        return False
+    return operand.type == "identifier" or text(operand.child_by_field_name("field")) != "C"
+
+
+def is_deferred(body: Node, node: Node) -> bool:
+    return any(a.type == "defer_statement" for a in scopes.ancestors(node) if scopes.contains(body, a))
+
+
+def consuming_loops(file: File, body: Node) -> list[Node]:
+    """Loops of the body that take values from a channel (``for v := range ch``, ``v := <-ch``)."""
+    found = captures(RECEIVES, body)
+    loops: list[Node] = []
+    for node in found.get("value", []):
+        loop = scopes.enclosing(node, scopes.LOOPS)
+        if loop is not None and loop not in loops:
+            loops.append(loop)
+    for clause in found.get("range", []):
+        operand = clause.child_by_field_name("right")
+        loop = clause.parent
+        if operand is not None and loop is not None and loop not in loops and is_channel(file, operand):
+            loops.append(loop)
+    return loops
+
+
+def joined_by_starter(go: Node, body: Node) -> bool:
+    """A join after the ``go`` (``wg.Wait()``, ``<-done``, ranging over a channel) on something the goroutine uses."""
+    used = {text(n) for part in (go, body) for n in captures(NAMES, part).get("n", [])}
+    child = go
+    for ancestor in scopes.ancestors(go):
+        if ancestor.type == "statement_list":
+            later = [s for s in ancestor.named_children if s.start_byte >= child.end_byte]
+            if any(concurrency.is_join(s) and joined_names(s) & used for s in later):
+                return True
+        if ancestor.type in scopes.FUNCTIONS:
+            return False
+        child = ancestor
+    return False
+
+
+NAMES = "[(identifier) (field_identifier)] @n"
+
+
+def semaphore_fill(file: File, go: Node, body: Node) -> Node | None:
+    """``for n := cap(sem); n > 0; n-- { sem <- token{} }`` after the ``go``, on a ``sem`` the goroutine releases.
+
+    Taking every slot back is a join: it ends only when each goroutine has
+    given its slot back with ``<-sem``.
+    """
+    released = {
+        text(r.named_children[0].child_by_field_name("operand"))
+        for r in handoff_captures(file, body).get("receive", [])
+        if is_release(r)
+    }
+    if not released:
+        return None
+    starter = scopes.top_level(go)
+    for send in captures("(send_statement) @s", starter).get("s", []):
+        loop = scopes.enclosing(send, scopes.LOOPS, stop=())
+        if (
+            send.start_byte > go.end_byte
+            and text(send.child_by_field_name("channel")) in released
+            and loop is not None
+            and not scopes.contains(loop, go)
+        ):
+            return send
+    return None
+
+
+def joined_names(statement: Node) -> set[str]:
+    """What a join statement waits on, by its last name: ``wg`` for ``s.wg.Wait()``, ``done`` for ``<-done``."""
+    targets = [m["channel"][0] for m in matches(concurrency.JOINS, statement) if "channel" in m]
+    targets += [m["join"][0].child_by_field_name("function") for m in matches(concurrency.JOINS, statement)]
+    targets = [
+        t.child_by_field_name("operand")
+        if t is not None and t.type == "selector_expression" and text(t.child_by_field_name("field")) == "Wait"
+        else t
+        for t in targets
+    ]
+    targets += captures("(range_clause right: (_) @ch)", statement).get("ch", [])
+    names = set()
+    for target in targets:
+        while target is not None and target.type in ("index_expression", "parenthesized_expression"):
+            target = target.child_by_field_name("operand") or next(iter(target.named_children), None)
+        if target is not None and target.type == "selector_expression":
+            target = target.child_by_field_name("field")
+        if target is not None and target.type in ("identifier", "field_identifier"):
+            names.add(text(target))
+    return names
