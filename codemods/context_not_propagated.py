@@ -141,7 +141,7 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from gofix_conc import concurrency, contexts, flows, pools, scopes
+from gofix_conc import concurrency, contexts, pools, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, FixKind, Rule, Safety
 
@@ -367,7 +367,7 @@ def _replacement(
 ) -> tuple[str | None, str]:
     param = origin.decl.name
     seen = contexts.visible(call, param)
-    if seen != origin.decl and not (seen is not None and _derived_from(seen, origin.decl)):
+    if seen != origin.decl and not (seen is not None and contexts.derived_from(seen, origin.decl)):
         return None, f"{param} is shadowed here by another variable"
     started = [concurrency.goroutine_start(g) for g in origin.goroutines]
     spawns = [s for s in started if s is not None]
@@ -380,13 +380,6 @@ def _replacement(
     if not ctx.at_least(1, 21):
         return None, f"{package}.WithoutCancel needs Go 1.21"
     return f"{package}.WithoutCancel({own})", ""
-
-
-def _derived_from(decl: scopes.Declaration, origin: scopes.Declaration) -> bool:
-    """``ctx, cancel := context.WithTimeout(ctx, d)`` in a nested block: a context made from the parameter."""
-    construct = decl.construct
-    right = construct.child_by_field_name("right") or construct.child_by_field_name("value")
-    return right is not None and flows.refers_to(right, origin)
 
 
 def _safety(
@@ -441,7 +434,7 @@ def _safety(
             f"{handoff} hands work off to run later; if it keeps the context with the job, the job would now be"
             f" cancelled with {own}"
         )
-    if _uses_context(origin, call):
+    if contexts.uses_context_elsewhere(origin, call):
         return Safety.UNSAFE, (
             f"the function passes {own} to other calls but not to this one; the fresh context may be deliberate,"
             " for work that must finish even when the caller gives up"
@@ -487,22 +480,6 @@ def _aftermath(sinks: list[contexts.Sink], words: frozenset[str] = AFTERMATH_WOR
         if contexts.name_words(text) & words:
             return text
     return None
-
-
-def _uses_context(origin: contexts.Origin, call: Node) -> bool:
-    """Whether the function hands its context to other code (``r.Context()`` for a request)."""
-    for use in scopes.references(origin.decl, origin.function):
-        if use == origin.decl.node or scopes.contains(call, use):
-            continue
-        if origin.kind == "context":
-            return True
-        parent = use.parent
-        field = (
-            parent.child_by_field_name("field") if parent is not None and parent.type == "selector_expression" else None
-        )
-        if field is not None and field.text in (b"Context", b"WithContext"):
-            return True
-    return False
 
 
 RULE = Rule(

@@ -518,6 +518,29 @@ def _is_package_call(function: Node | None, package: str) -> bool:
     return operand is not None and operand.text == package.encode() and scopes.resolve(operand) is None
 
 
+def derived_from(decl: scopes.Declaration, origin: scopes.Declaration) -> bool:
+    """``ctx, cancel := context.WithTimeout(ctx, d)`` in a nested block: a context made from the parameter."""
+    construct = decl.construct
+    right = construct.child_by_field_name("right") or construct.child_by_field_name("value")
+    return right is not None and flows.refers_to(right, origin)
+
+
+def uses_context_elsewhere(origin: Origin, call: Node) -> bool:
+    """Whether the function hands its context to other code (``r.Context()`` for a request)."""
+    for use in scopes.references(origin.decl, origin.function):
+        if use == origin.decl.node or scopes.contains(call, use):
+            continue
+        if origin.kind == "context":
+            return True
+        parent = use.parent
+        field = (
+            parent.child_by_field_name("field") if parent is not None and parent.type == "selector_expression" else None
+        )
+        if field is not None and field.text in (b"Context", b"WithContext"):
+            return True
+    return False
+
+
 def package_uses(source: Source, name: str) -> list[Node]:
     """Every ``name.X`` of the file that names the imported package (not a local variable of that name)."""
     found = []
