@@ -153,11 +153,12 @@ from gofix_conc import concurrency, goroutines, loggers, package, panics, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.imports import default_name
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
-from gofix_conc.package import callee_bodies, is_package, text
+from gofix_conc.package import callee_bodies, goroutine_bodies, is_package, text
 from gofix_conc.panics import (
     HANDOFF_KINDS,
     SERVE_LOOPS,
     calls_in,
+    climb,
     consuming_loops,
     exits_the_process,
     handles_panics,
@@ -173,6 +174,7 @@ from gofix_conc.panics import (
     panic_free,
     runs_for_the_program,
     semaphore_fill,
+    starter_variables_written,
 )
 from gofix_conc.source import captures, parse, spelled
 
@@ -221,7 +223,7 @@ class Goroutine:
 
     def __post_init__(self) -> None:
         self.literal = goroutines.literal_of(self.go)
-        self.bodies = goroutine_bodies(self, self.go)
+        self.bodies = goroutine_bodies(self.file, self.go, self.literal)
 
     def wants_the_crash(self) -> bool:
         """Already protected, handling panics on purpose, or meant to end the process when it dies."""
@@ -272,22 +274,6 @@ def plan_fix(run: Goroutine) -> Fix | str | None:
     return ctx.fix("Recover and log panics in the goroutine", edits, Safety.SAFE)
 
 
-# -- what the goroutine runs ------------------------------------------------
-
-
-def goroutine_bodies(run: Goroutine, go: Node) -> list[Node] | None:
-    """The body (bodies, for a method name several types share) the goroutine runs; None when unknown."""
-    if run.literal is not None:
-        body = run.literal.child_by_field_name("body")
-        return [body] if body is not None else None
-    call = goroutines.call_of(go)
-    function = call.child_by_field_name("function") if call is not None else None
-    return callee_bodies(run.file, function) if function is not None else None
-
-
-# Per file, while its Source lives: the names its imports take, its functions and methods by name.
-
-
 # -- what a recovered panic skips --------------------------------------------
 
 
@@ -321,7 +307,7 @@ def what_a_panic_skips(run: Goroutine, body: Node, moved: set[Node]) -> list[str
                 "the receiver waits forever or never gets the value"
             )
     if in_literal and run.literal is not None:
-        for name in starter_variables_written(run, run.literal):
+        for name in starter_variables_written(run.go, run.literal):
             concerns.append(f"{name} is read by the starting function: after a recovered panic it keeps a stale value")
     concerns += state_left_behind(run, body, whose)
     for loop in consuming_loops(run.file, body):
@@ -467,46 +453,6 @@ def receiver_field_written(method: Node) -> str | None:
         ):
             return text(assignment)
     return None
-
-
-def starter_variables_written(run: Goroutine, literal: Node) -> list[str]:
-    """Variables of the starting function (not its parameters) that the goroutine writes: its results.
-
-    A write into a part (``m.Error = ...``) may reach the starter through a
-    pointer, so it counts; a variable assigned as a whole counts only when the
-    starter reads it after the ``go`` (or the ``go`` is in a loop of it).
-    """
-    names = []
-    function = scopes.top_level(literal)
-    for decl, uses in scopes.captured(literal).items():
-        if decl.kind not in ("var", "result"):
-            continue
-        in_part = any(scopes.is_write(climb(use)) and climb(use) != use for use in uses)
-        whole = any(scopes.is_write(use) for use in uses)
-        if in_part or (whole and read_after(run, decl, function, literal)):
-            names.append(decl.name)
-    return names
-
-
-def read_after(run: Goroutine, decl: scopes.Declaration, function: Node, literal: Node) -> bool:
-    """The starter uses the variable after the ``go``, or runs the ``go`` in a loop that uses it."""
-    loop = scopes.enclosing(run.go, scopes.LOOPS)
-    for use in scopes.references(decl, function):
-        if scopes.contains(literal, use) or use == decl.node:
-            continue
-        if use.start_byte > run.go.end_byte or (loop is not None and scopes.contains(loop, use)):
-            return True
-    return decl.kind == "result"
-
-
-def climb(use: Node) -> Node:
-    """``x.f[i]`` for ``x``: writing a part of a variable writes the variable."""
-    node = use
-    while node.parent is not None and node.parent.type in ("selector_expression", "index_expression"):
-        if node.parent.child_by_field_name("operand") != node:
-            break
-        node = node.parent
-    return node
 
 
 # -- joined workers ----------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from tree_sitter import Node
 
-from gofix_conc import buildtags, concurrency, index, scopes
+from gofix_conc import buildtags, concurrency, goroutines, index, scopes
 from gofix_conc.imports import Import, imports
 from gofix_conc.source import Source, captures
 
@@ -334,6 +334,19 @@ def remembered(file: File, question: str, node: Node, answer: Callable[[], T]) -
 def callee_bodies(file: File, function: Node) -> list[Node] | None:
     """Bodies of the functions a call expression's function part may be, in this file or the package."""
     return remembered(file, "callees", function, lambda: _find_callee_bodies(file, function))
+
+
+def goroutine_bodies(file: File, go: Node, literal: Node | None) -> list[Node] | None:
+    """The body (bodies, for a method name several types share) the goroutine runs; None when unknown.
+
+    ``literal`` is the func literal ``go`` starts (:func:`gofix_conc.goroutines.literal_of`), if any.
+    """
+    if literal is not None:
+        body = literal.child_by_field_name("body")
+        return [body] if body is not None else None
+    call = goroutines.call_of(go)
+    function = call.child_by_field_name("function") if call is not None else None
+    return callee_bodies(file, function) if function is not None else None
 
 
 def _find_callee_bodies(file: File, function: Node) -> list[Node] | None:

@@ -391,6 +391,46 @@ def is_deferred(body: Node, node: Node) -> bool:
     return any(a.type == "defer_statement" for a in scopes.ancestors(node) if scopes.contains(body, a))
 
 
+def starter_variables_written(go: Node, literal: Node) -> list[str]:
+    """Variables of the starting function (not its parameters) that the goroutine writes: its results.
+
+    A write into a part (``m.Error = ...``) may reach the starter through a
+    pointer, so it counts; a variable assigned as a whole counts only when the
+    starter reads it after the ``go`` (or the ``go`` is in a loop of it).
+    """
+    names = []
+    function = scopes.top_level(literal)
+    for decl, uses in scopes.captured(literal).items():
+        if decl.kind not in ("var", "result"):
+            continue
+        in_part = any(scopes.is_write(climb(use)) and climb(use) != use for use in uses)
+        whole = any(scopes.is_write(use) for use in uses)
+        if in_part or (whole and read_after(go, decl, function, literal)):
+            names.append(decl.name)
+    return names
+
+
+def read_after(go: Node, decl: scopes.Declaration, function: Node, literal: Node) -> bool:
+    """The starter uses the variable after the ``go``, or runs the ``go`` in a loop that uses it."""
+    loop = scopes.enclosing(go, scopes.LOOPS)
+    for use in scopes.references(decl, function):
+        if scopes.contains(literal, use) or use == decl.node:
+            continue
+        if use.start_byte > go.end_byte or (loop is not None and scopes.contains(loop, use)):
+            return True
+    return decl.kind == "result"
+
+
+def climb(use: Node) -> Node:
+    """``x.f[i]`` for ``x``: writing a part of a variable writes the variable."""
+    node = use
+    while node.parent is not None and node.parent.type in ("selector_expression", "index_expression"):
+        if node.parent.child_by_field_name("operand") != node:
+            break
+        node = node.parent
+    return node
+
+
 def consuming_loops(file: File, body: Node) -> list[Node]:
     """Loops of the body that take values from a channel (``for v := range ch``, ``v := <-ch``)."""
     found = captures(RECEIVES, body)
