@@ -109,7 +109,7 @@ from gofix_conc import concurrency, goroutines, index, layout, scopes, statement
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
 from gofix_conc.source import captures, matches
-from gofix_conc.types import Types
+from gofix_conc.types import BASIC, Types
 
 # Writes of a map element, the map captured:
 #   m[k] = v    m[k] += v    m[k]++    m[k]--    delete(m, k)    clear(m)
@@ -124,10 +124,6 @@ WRITES = """
 
 # Calls that may run under the new lock: built-ins and conversions, which neither block nor lock.
 _BUILTINS = frozenset({"len", "cap", "append", "copy", "delete", "clear", "make", "new", "min", "max", "complex"})
-_BASIC = frozenset(
-    {"bool", "string", "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64"}
-    | {"uintptr", "byte", "rune", "float32", "float64", "complex64", "complex128", "any", "error"}
-)
 # Functions that call their func-literal argument before they return, and never keep it.
 _SYNCHRONOUS = frozenset(
     {
@@ -534,7 +530,7 @@ def _blocking(node: Node) -> list[Node]:
         function = call.child_by_field_name("function")
         if function is None:
             continue
-        builtin = function.type == "identifier" and function.text.decode() in _BUILTINS | _BASIC
+        builtin = function.type == "identifier" and function.text.decode() in _BUILTINS | BASIC.keys()
         if builtin and scopes.resolve(function) is None:
             continue
         if function.type in ("slice_type", "array_type", "map_type", "parenthesized_type", "type_identifier"):

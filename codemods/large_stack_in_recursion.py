@@ -78,17 +78,12 @@ from tree_sitter import Node
 from gofix_conc import callgraph, gofmt, index, scopes, sizes
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
-from gofix_conc.types import Type, Types
+from gofix_conc.types import PREDECLARED, Type, Types
 
 # Declarations in function bodies and signatures that can hold an array, found from the type's text:
 #   var buf [N]byte      t := [N]T{}      var t = block{}      func f(a [N]T)
 # the type is the `type` of a var_spec or parameter_declaration, or of a composite literal that is a value of a
 # var_spec or the right side of a short_var_declaration.
-# Predeclared type names, never arrays: skipped before any lookup.
-_PREDECLARED = frozenset(
-    {"bool", "byte", "rune", "string", "error", "any", "int", "int8", "int16", "int32", "int64", "uint", "uint8"}
-    | {"uint16", "uint32", "uint64", "uintptr", "float32", "float64", "complex64", "complex128", "comparable"}
-)
 _MIN = 8 << 10  # smaller frames are not worth a finding
 _STACK_LIMIT = 128 << 10  # larger declared variables are put on the heap by the compiler
 _IMPLICIT_LIMIT = 64 << 10  # make([]T, n) of constant size up to this stays on the stack
@@ -169,7 +164,7 @@ def _large_arrays(
             if kind is None or ident.text == b"_" or kind.text is None:
                 continue
             if kind.type == "type_identifier":
-                if kind.text.decode() not in _PREDECLARED:
+                if kind.text.decode() not in PREDECLARED:  # never arrays: skipped before any lookup
                     pairs.append((ident, kind, None))  # looked up below
                 continue
             try:

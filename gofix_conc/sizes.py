@@ -19,7 +19,7 @@ from tree_sitter import Node
 from gofix_conc import index, scopes
 from gofix_conc.context import FileContext
 from gofix_conc.source import spelled
-from gofix_conc.types import QUALIFIED, constant, operate
+from gofix_conc.types import BASIC, QUALIFIED, constant, operate
 
 Values = frozenset[int | None]  # what a constant or a size may be (None: Types gives none)
 
@@ -30,9 +30,7 @@ Values = frozenset[int | None]  # what a constant or a size may be (None: Types 
 # operators and constant names evaluate).
 _ARRAY_TEXT = re.compile(rb"\[([^\]\[\n]+)\][ \t]*([\w*\[(<]\w*)")
 # Sizes of predeclared element types, to pass over [4]byte and [64]uint32 by their text.
-_BASIC_SIZES = {b"byte": 1, b"uint8": 1, b"int8": 1, b"bool": 1, b"int16": 2, b"uint16": 2, b"int32": 4}
-_BASIC_SIZES |= {b"uint32": 4, b"float32": 4, b"rune": 4, b"int": 8, b"uint": 8, b"int64": 8, b"uint64": 8}
-_BASIC_SIZES |= {b"float64": 8, b"uintptr": 8, b"complex64": 8, b"complex128": 16, b"string": 16}
+_BASIC_SIZES = {name.encode(): size for name, (kind, size, _) in BASIC.items() if kind != "interface"}
 _WORD_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _DOT = ord(".")
 
@@ -271,7 +269,7 @@ class Unknown(Exception):
 # Sizes of element kinds whose size does not depend on what they refer to (as Types counts them).
 _KIND_SIZES = {"pointer_type": 8, "map_type": 8, "channel_type": 8, "function_type": 8, "slice_type": 24}
 _KIND_SIZES |= {"interface_type": 16}
-_NAMED_SIZES = _BASIC_SIZES | {b"error": 16, b"any": 16}
+_NAMED_SIZES = {name.encode(): size for name, (_, size, _) in BASIC.items()}
 
 
 def text_size(ctx: FileContext, here: Directory, texts: TypeTexts, kind: Node) -> Values:

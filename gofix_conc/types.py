@@ -23,8 +23,8 @@ from tree_sitter import Node
 from gofix_conc import scopes
 from gofix_conc.index import PackageView
 
-# kind, size, alignment
-_BASIC: dict[str, tuple[str, int, int]] = {
+# The predeclared types: kind, size, alignment.
+BASIC: dict[str, tuple[str, int, int]] = {
     **{n: ("basic", 1, 1) for n in ("bool", "int8", "uint8", "byte")},
     **{n: ("basic", 2, 2) for n in ("int16", "uint16")},
     **{n: ("basic", 4, 4) for n in ("int32", "uint32", "rune", "float32")},
@@ -61,7 +61,7 @@ VALUE_METHOD_TYPES = frozenset({"time.Duration", "time.Month", "time.Weekday", "
 _REFERENCE_KINDS = frozenset({"pointer", "slice", "map", "chan", "func", "interface"})
 _SIZES = {"pointer": 8, "map": 8, "chan": 8, "func": 8, "slice": 24, "interface": 16, "string": 16}
 # Names never looked up in the package: the predeclared types (shadowing them is legal, and not done).
-_PREDECLARED = frozenset(_BASIC) | {"comparable"}
+PREDECLARED = frozenset(BASIC) | {"comparable"}
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ class Types:
     def spec(self, name: str) -> Node | None:
         """The ``type_spec`` declaring ``name``: in this file, else in the package's other files."""
         found = self.declared.get(name)
-        if found is None and self.package is not None and name not in _PREDECLARED:
+        if found is None and self.package is not None and name not in PREDECLARED:
             found = self.package.type_spec(name)
         return found
 
@@ -180,7 +180,7 @@ class Types:
 
     def _named_kind(self, node: Node) -> str:
         text = node.text.decode()
-        known = _BASIC.get(text) if node.type == "type_identifier" else QUALIFIED.get(text)
+        known = BASIC.get(text) if node.type == "type_identifier" else QUALIFIED.get(text)
         return known[0] if known else "unknown"
 
     def name(self, t: Type) -> str:
@@ -275,7 +275,7 @@ class Types:
             if known is not None:
                 return known[1], known[2]
             return self._struct_layout(node, exact, depth)
-        known = (_BASIC if node.type == "type_identifier" else QUALIFIED).get(node.text.decode())
+        known = (BASIC if node.type == "type_identifier" else QUALIFIED).get(node.text.decode())
         if known is not None:
             return known[1], known[2]
         return None if exact else (0, 1)
