@@ -595,8 +595,8 @@ def _wrap_edits(ctx: FileContext, plan: Plan) -> list[Edit] | None:
     wrapped = sorted(plan.wrap, key=lambda s: s.start_byte)
     groups: list[list[Node]] = []
     for statement in wrapped:
-        previous = groups[-1][-1] if groups else None
-        if previous is not None and _next_statement(previous) == statement and statement.id not in plan.hoists:
+        follows = groups and statements.next_statement(groups[-1][-1]) == statement
+        if follows and statement.id not in plan.hoists:
             groups[-1].append(statement)
         else:
             groups.append([statement])
@@ -615,13 +615,6 @@ def _wrap_edits(ctx: FileContext, plan: Plan) -> list[Edit] | None:
             return None
         edits.append(Edit(end + 1, end + 1, f"{indent}{plan.lock}.Unlock()\n".encode()))
     return edits
-
-
-def _next_statement(statement: Node) -> Node | None:
-    sibling = statement.next_named_sibling
-    while sibling is not None and sibling.type == "comment":
-        sibling = sibling.next_named_sibling
-    return sibling
 
 
 RULE = Rule(

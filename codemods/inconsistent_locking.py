@@ -199,14 +199,14 @@ def _plan_fixes(
         if start in fixes:
             continue
         run = [statement]
-        following = _next_statement(statement)
+        following = statements.next_statement(statement)
         while following is not None and following.start_byte in fixable:
             other = fixable[following.start_byte]
             if other[1] != mutex:
                 break
             run.append(following)
             reads = reads and other[3]
-            following = _next_statement(following)
+            following = statements.next_statement(following)
         lock, unlock = ("RLock", "RUnlock") if kind == "RWMutex" and reads else ("Lock", "Unlock")
         end = ctx.source.data.index(b"\n", run[-1].end_byte) + 1
         unlocked = _unlocked_just_before(ctx, run[0], mutex, unlock)
@@ -232,7 +232,7 @@ def _fixable(
     """(mutex text, Mutex/RWMutex, the statement only reads) when a critical section can go around it."""
     if statement.type not in _SIMPLE or statement.parent is None or statement.parent.type != "statement_list":
         return None  # a return, control flow, a labelled statement
-    if not _own_lines(ctx, statement) or captures(_BLOCKING, statement):
+    if not statements.alone_on_its_lines(ctx, statement, line_comment=True) or captures(_BLOCKING, statement):
         return None
     names = {_guard(package, a) for a in accesses}
     receivers = {a.receiver for a in accesses}
@@ -270,21 +270,6 @@ def _unlocked_just_before(ctx: FileContext, statement: Node, mutex: str, unlock:
     if call is None or call.deferred or call.mutex != mutex or call.method != unlock:
         return None
     return previous if statements.alone_on_its_lines(ctx, previous) else None
-
-
-def _next_statement(statement: Node) -> Node | None:
-    following = statement.next_named_sibling
-    while following is not None and following.type == "comment":
-        following = following.next_named_sibling
-    return following
-
-
-def _own_lines(ctx: FileContext, statement: Node) -> bool:
-    """The statement starts its line and nothing but a line comment follows it on its last line."""
-    data = ctx.source.data
-    end = data.find(b"\n", statement.end_byte)
-    rest = data[statement.end_byte : end].strip() if end >= 0 else b"x"
-    return ctx.source.starts_line(statement.start_byte) and (not rest or rest.startswith(b"//"))
 
 
 RULE = Rule(

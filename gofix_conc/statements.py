@@ -59,12 +59,21 @@ def insert_before(ctx: FileContext, statement: Node, lines: list[str]) -> Edit |
     return ctx.lines_before(statement, lines, ctx.indent(inner))
 
 
-def alone_on_its_lines(ctx: FileContext, statement: Node) -> bool:
-    """Nothing else (a trailing comment included) shares the statement's lines."""
+def alone_on_its_lines(ctx: FileContext, statement: Node, line_comment: bool = False) -> bool:
+    """Nothing else (a trailing comment included, unless ``line_comment`` lets one follow) shares the
+    statement's lines."""
     data = ctx.source.data
     end = data.find(b"\n", statement.end_byte)
     rest = data[statement.end_byte : end].strip() if end >= 0 else b"x"
-    return ctx.source.starts_line(statement.start_byte) and not rest
+    return ctx.source.starts_line(statement.start_byte) and (not rest or (line_comment and rest.startswith(b"//")))
+
+
+def next_statement(statement: Node) -> Node | None:
+    """The statement after ``statement`` in its block, comments passed over."""
+    following = statement.next_named_sibling
+    while following is not None and following.type == "comment":
+        following = following.next_named_sibling
+    return following
 
 
 def delete_lines(ctx: FileContext, statement: Node) -> Edit:
