@@ -619,22 +619,14 @@ def field_chain(types: Types, use: Node, declared: Type) -> tuple[Node | None, s
         method = _text(parent.child_by_field_name("field"))
         if not types.value_receiver(current, method):
             return None  # a method that may modify the field in place
-    if parent is not None and parent.type == "index_expression" and not reference and _written_through(node):
+    indexed = parent is not None and parent.type == "index_expression" and not reference
+    if indexed and scopes.is_write(scopes.whole_operand(node)):
         return None
     if parent is not None and parent.type == "slice_expression" and kind == "array":
         return None  # slicing the array field aliases it
     if types.min_size(current) >= LARGE:
         return None  # the field itself is large: copying it saves nothing
     return node, local_name(_text(node.child_by_field_name("field")), _text(use))
-
-
-def _written_through(node: Node) -> bool:
-    top = node
-    while top.parent is not None and top.parent.type in ("selector_expression", "index_expression"):
-        if top.parent.child_by_field_name("operand") != top:
-            break
-        top = top.parent
-    return scopes.is_write(top)
 
 
 # -- fix safety --------------------------------------------------------------

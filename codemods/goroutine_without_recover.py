@@ -158,7 +158,6 @@ from gofix_conc.panics import (
     HANDOFF_KINDS,
     SERVE_LOOPS,
     calls_in,
-    climb,
     consuming_loops,
     exits_the_process,
     handles_panics,
@@ -525,7 +524,7 @@ def visible_work(run: Goroutine, body: Node) -> str | None:
     package's state).
     """
     for ident in captures("(identifier) @i", body).get("i", []):
-        if (scopes.is_write(climb(ident)) or scopes.is_write(ident)) and from_outside(run, body, ident):
+        if (scopes.is_write(scopes.whole_operand(ident)) or scopes.is_write(ident)) and from_outside(run, body, ident):
             return f"it writes {text(ident)}"
     for send in captures("(send_statement) @s", body).get("s", []):
         if not is_signal_value(send.child_by_field_name("value")):
@@ -656,9 +655,9 @@ def keeps_normal_path(run: Goroutine, body: Node, statements: list[Node], tail: 
     if any(not ends_its_line(run, s) for s in tail) or not run.ctx.source.starts_line(tail[0].start_byte):
         return False
     written = {
-        text(scopes.root_identifier(climb(i)) or i)
+        text(scopes.root_identifier(scopes.whole_operand(i)) or i)
         for i in captures("(identifier) @i", body).get("i", [])
-        if scopes.is_write(climb(i)) or scopes.is_write(i)
+        if scopes.is_write(scopes.whole_operand(i)) or scopes.is_write(i)
     }
     for statement in tail:
         for ident in captures("(identifier) @i", statement).get("i", []):

@@ -403,7 +403,7 @@ def starter_variables_written(go: Node, literal: Node) -> list[str]:
     for decl, uses in scopes.captured(literal).items():
         if decl.kind not in ("var", "result"):
             continue
-        in_part = any(scopes.is_write(climb(use)) and climb(use) != use for use in uses)
+        in_part = any(scopes.is_write(scopes.whole_operand(use)) and scopes.whole_operand(use) != use for use in uses)
         whole = any(scopes.is_write(use) for use in uses)
         if in_part or (whole and read_after(go, decl, function, literal)):
             names.append(decl.name)
@@ -419,16 +419,6 @@ def read_after(go: Node, decl: scopes.Declaration, function: Node, literal: Node
         if use.start_byte > go.end_byte or (loop is not None and scopes.contains(loop, use)):
             return True
     return decl.kind == "result"
-
-
-def climb(use: Node) -> Node:
-    """``x.f[i]`` for ``x``: writing a part of a variable writes the variable."""
-    node = use
-    while node.parent is not None and node.parent.type in ("selector_expression", "index_expression"):
-        if node.parent.child_by_field_name("operand") != node:
-            break
-        node = node.parent
-    return node
 
 
 def consuming_loops(file: File, body: Node) -> list[Node]:

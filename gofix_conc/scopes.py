@@ -560,18 +560,23 @@ def root_identifier(expr: Node) -> Node | None:
     return expr if expr.type == "identifier" else None
 
 
+def whole_operand(use: Node) -> Node:
+    """``x.f[i]`` for ``x``: writing a part of a variable (``x.f = 1``, ``x[i]++``) writes the variable."""
+    node = use
+    while node.parent is not None and node.parent.type in ("selector_expression", "index_expression"):
+        if node.parent.child_by_field_name("operand") != node:
+            break
+        node = node.parent
+    return node
+
+
 def writes(decl: Declaration, within: Node) -> list[Node]:
     """Uses of ``decl`` under ``within`` that write it (directly, or a part of it)."""
     found = []
     for ref in references(decl, within):
         if ref == decl.node:
             continue  # the declaration itself
-        node = ref
-        # x.f = 1 and x[i]++ write x too: climb to the whole operand.
-        while node.parent is not None and node.parent.type in ("selector_expression", "index_expression"):
-            if node.parent.child_by_field_name("operand") != node:
-                break
-            node = node.parent
+        node = whole_operand(ref)
         if is_write(node) or (node != ref and is_write(ref)):
             found.append(ref)
     return found
