@@ -210,7 +210,7 @@ _kept = 0
 _INDEXED: OrderedDict[Path, None] = OrderedDict()  # directories whose package was built lately
 _PACKAGES: OrderedDict[tuple, Package] = OrderedDict()  # type: ignore[type-arg]
 _LISTINGS: dict[tuple[Path, bool], tuple[tuple[str, int, int], ...]] = {}  # of the directory the engine is in
-_READ: dict[Path, tuple[tuple[int, int], bytes, str]] = {}  # its files' text and package clause, read once
+_READ: dict[str, tuple[tuple[int, int], bytes, str]] = {}  # its files' text and clause by name, read once
 _CURRENT: dict[tuple[str, bool], Package] = {}  # its packages, by name and with or without tests
 
 StatKey = tuple[int, int]
@@ -459,19 +459,19 @@ def package(directory: Path, name: str, with_tests: bool) -> Package:
         _CURRENT[name, with_tests] = found
         return found
     members: list[Member] = []
+    here = directory == _here  # its package and test package, with and without tests, read the same files
     for filename, mtime, size in listing:
-        path = directory / filename
-        kept = _READ.get(path)
+        kept = _READ.get(filename) if here else None
         if kept is not None and kept[0] == (mtime, size):
             _, raw, clause = kept
         else:
             try:
-                raw = path.read_bytes()
+                raw = (directory / filename).read_bytes()
             except OSError:
                 continue
             clause = _clause(raw)
-            if directory == _here:  # its package and test package, with and without tests, read the same files
-                _READ[path] = ((mtime, size), raw, clause)
+            if here:
+                _READ[filename] = ((mtime, size), raw, clause)
         if clause == name:  # not x_test beside x, nor a //go:build ignore main
             members.append(Member(directory / filename, (mtime, size), raw))
     found = _PACKAGES[key] = _CURRENT[name, with_tests] = Package(directory, name, members)
