@@ -151,7 +151,7 @@ from tree_sitter import Node
 
 from gofix_conc import concurrency, goroutines, loggers, package, panics, scopes
 from gofix_conc.context import FileContext
-from gofix_conc.imports import default_name
+from gofix_conc.imports import default_name, package_identifiers, rename_packages
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
 from gofix_conc.package import callee_bodies, goroutine_bodies, is_package, text
 from gofix_conc.panics import (
@@ -175,7 +175,7 @@ from gofix_conc.panics import (
     semaphore_fill,
     starter_variables_written,
 )
-from gofix_conc.source import captures, parse, spelled
+from gofix_conc.source import captures, parse
 
 SKIPPING_CALLS = frozenset({"Goexit", "FailNow", "Fatal", "Fatalf", "SkipNow", "Skip", "Skipf"})
 UNKNOWN_FUNCTION = "it runs a function the package does not show (a callback, from elsewhere): check what it hands over"
@@ -724,7 +724,7 @@ def prepare_handler(run: Goroutine) -> Handler | str | None:
     if cycle is not None:
         return f"importing {cycle} here would create an import cycle"
     names, edits = import_names(ctx, paths) if paths else ({}, [])
-    if any(declared_in_function(ctx, name, run.go) for name in names.values()):
+    if any(scopes.declared_in_function(ctx.source.data, name, run.go) for name in names.values()):
         return None
     renames = {default_name(p): names[p] for p in paths}
     text_ = rename_packages(statements, renames)
@@ -810,41 +810,6 @@ def configured_imports(ctx: FileContext, template: str) -> list[str]:
     named = {default_name(p) for p in paths}
     used = package_identifiers(template)
     return paths + [p for name, p in DEFAULT_IMPORTS.items() if name in used and name not in named]
-
-
-def package_identifiers(statements: str) -> set[str]:
-    """Names used as ``name.X`` in Go statements and declared nowhere in them."""
-    prefix = b"package p\nfunc _() {\n"
-    tree = parse(prefix + statements.encode() + b"\n}\n")
-    operands = captures("(selector_expression operand: (identifier) @id)", tree.root_node).get("id", [])
-    return {text(i) for i in operands if scopes.resolve(i) is None}
-
-
-def rename_packages(statements: str, renames: dict[str, str]) -> str:
-    if all(old == new for old, new in renames.items()):
-        return statements  # every package keeps its default name: nothing to rename
-    prefix = b"package p\nfunc _() {\n"
-    tree = parse(prefix + statements.encode() + b"\n}\n")
-    data = statements.encode()
-    operands = captures("(selector_expression operand: (identifier) @id)", tree.root_node).get("id", [])
-    for ident in sorted(operands, key=lambda n: n.start_byte, reverse=True):
-        new = renames.get(text(ident)) if scopes.resolve(ident) is None else None
-        if new is not None and new != text(ident):
-            start, end = ident.start_byte - len(prefix), ident.end_byte - len(prefix)
-            data = data[:start] + new.encode() + data[end:]
-    return data.decode()
-
-
-def declared_in_function(ctx: FileContext, name: str, go: Node) -> bool:
-    top = scopes.top_level(go)
-    if next(spelled(ctx.source.data, name.encode(), top.start_byte, top.end_byte), None) is None:
-        return False  # a local declaring the name spells it as a word in the function
-    for ident in captures("(identifier) @id", top).get("id", []):
-        if ctx.text(ident) == name:
-            decl = scopes.resolve(ident)
-            if decl is not None and scopes.contains(top, decl.node):
-                return True
-    return False
 
 
 RULE = Rule(

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from tree_sitter import Node
 
+from gofix_conc import scopes
 from gofix_conc.model import Edit
-from gofix_conc.source import Source, captures, spelled
+from gofix_conc.source import Source, captures, parse, spelled
 
 
 @dataclass(frozen=True)
@@ -198,3 +199,28 @@ def _into_block(source: Source, block: Node, spec: str, path: str) -> Edit:
 
 def _row(source: Source, offset: int) -> int:
     return source.position(offset)[0] - 1
+
+
+def package_identifiers(statements: str) -> set[str]:
+    """Names used as ``name.X`` in Go statements and declared nowhere in them."""
+    prefix = b"package p\nfunc _() {\n"
+    tree = parse(prefix + statements.encode() + b"\n}\n")
+    operands = captures("(selector_expression operand: (identifier) @id)", tree.root_node).get("id", [])
+    return {(i.text or b"").decode() for i in operands if scopes.resolve(i) is None}
+
+
+def rename_packages(statements: str, renames: dict[str, str]) -> str:
+    """Go statements with each package name ``old`` they use as ``old.X`` written ``renames[old]``."""
+    if all(old == new for old, new in renames.items()):
+        return statements  # every package keeps its default name: nothing to rename
+    prefix = b"package p\nfunc _() {\n"
+    tree = parse(prefix + statements.encode() + b"\n}\n")
+    data = statements.encode()
+    operands = captures("(selector_expression operand: (identifier) @id)", tree.root_node).get("id", [])
+    for ident in sorted(operands, key=lambda n: n.start_byte, reverse=True):
+        name = (ident.text or b"").decode()
+        new = renames.get(name) if scopes.resolve(ident) is None else None
+        if new is not None and new != name:
+            start, end = ident.start_byte - len(prefix), ident.end_byte - len(prefix)
+            data = data[:start] + new.encode() + data[end:]
+    return data.decode()

@@ -642,3 +642,17 @@ def fresh_name(base: str, taken: set[str]) -> str:
     while f"{base}{n}" in taken:
         n += 1
     return f"{base}{n}"
+
+
+def declared_in_function(data: bytes, name: str, node: Node) -> bool:
+    """Whether the top-level function around ``node`` declares ``name`` itself (a local that would hide
+    a package or import of that name); ``data`` is the file's text."""
+    top = top_level(node)
+    if next(spelled(data, name.encode(), top.start_byte, top.end_byte), None) is None:
+        return False  # a local declaring the name spells it as a word in the function
+    for ident in captures("(identifier) @id", top).get("id", []):
+        if data[ident.start_byte : ident.end_byte].decode() == name:
+            decl = resolve(ident)
+            if decl is not None and contains(top, decl.node):
+                return True
+    return False
