@@ -75,7 +75,7 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from gofix_conc import callgraph, gofmt, index, scopes, sizes
+from gofix_conc import callgraph, flows, gofmt, scopes, sizes
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
 from gofix_conc.types import PREDECLARED, Type, Types
@@ -87,11 +87,6 @@ from gofix_conc.types import PREDECLARED, Type, Types
 _MIN = 8 << 10  # smaller frames are not worth a finding
 _STACK_LIMIT = 128 << 10  # larger declared variables are put on the heap by the compiler
 _IMPLICIT_LIMIT = 64 << 10  # make([]T, n) of constant size up to this stays on the stack
-# Packages whose functions do not keep the slices they are handed (the compiler knows it).
-_NON_RETAINING = frozenset(
-    {"bytes", "strings", "strconv", "utf8", "utf16", "binary", "hex", "bits", "subtle", "slices", "sort", "unicode"}
-)
-_BUILTINS = frozenset({"copy", "len", "cap", "string", "clear", "min", "max"})
 
 
 @dataclass(frozen=True)
@@ -115,7 +110,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
     types = sizes.type_texts(ctx, here)
     for candidate in _large_arrays(ctx, here, types, _constructs(ctx.root, arrays, mentions)):
         parameter = candidate.construct.type == "parameter_declaration"
-        uses = [] if parameter else _uses(candidate, ctx.package)
+        uses = [] if parameter else flows.array_uses(candidate.ident, candidate.function, ctx.package)
         if any(kind in ("address", "element address", "escaping slice") for kind, _ in uses):
             continue  # its address or a slice of it may leave the frame: the array is (or may be) on the heap
         key = callgraph.key_of(candidate.function)
@@ -261,175 +256,6 @@ def _literal_type(value: Node | None) -> Node | None:
         return None
     kind = value.child_by_field_name("type")
     return kind if kind is not None and kind.type in ("array_type", "type_identifier") else None
-
-
-# -- what the function does with the array -------------------------------------------------
-
-
-def _uses(candidate: Candidate, view: index.PackageView) -> list[tuple[str, Node]]:
-    """Each use of a local array, classified: index, slice, length, range, range value, value, or an escape."""
-    decl = scopes.resolve(candidate.ident)
-    body = candidate.function.child_by_field_name("body")
-    if decl is None or body is None:
-        return []
-    found = []
-    for ref in scopes.references(decl, body):
-        if ref == decl.node:
-            continue
-        found.append((_use(ref, candidate.function, view), ref))
-    return found
-
-
-def _use(ref: Node, function: Node, view: index.PackageView) -> str:
-    node, parent = ref, ref.parent
-    while parent is not None and parent.type == "parenthesized_expression":
-        node, parent = parent, parent.parent
-    if parent is None:
-        return "value"
-    if scopes.enclosing_function(ref) != function:
-        return "escaping slice"  # captured by a closure: may outlive the call
-    if parent.type == "index_expression" and parent.child_by_field_name("operand") == node:
-        outer = parent.parent
-        if outer is not None and outer.type == "unary_expression" and _operator(outer) == "&":
-            return "element address"
-        return "index"
-    if parent.type == "slice_expression" and parent.child_by_field_name("operand") == node:
-        return "slice" if _slice_stays(parent, view) else "escaping slice"
-    if parent.type == "unary_expression" and _operator(parent) == "&":
-        return "address"
-    if parent.type == "argument_list" and _callee_name(parent.parent) in ("len", "cap"):
-        if scopes.enclosing(parent, ("const_spec", "array_type"), stop=_STATEMENT_ENDS):
-            return "constant length"  # len of an array is a constant, of a slice it is not
-        return "length"
-    if parent.type == "range_clause" and parent.child_by_field_name("right") == node:
-        left = parent.child_by_field_name("left")
-        names = [c for c in left.named_children if c.type != "comment"] if left is not None else []
-        return "range value" if len(names) > 1 and names[1].text != b"_" else "range"  # ranging copies the array
-    return "value"
-
-
-# Where a search for the constant context of a len(x) stops.
-_STATEMENT_ENDS = frozenset({"block", "function_declaration", "method_declaration", "func_literal"})
-
-
-def _slice_stays(slice_expr: Node, view: index.PackageView) -> bool:
-    """A slice of the array that cannot leave the frame: handed to a builtin, a function of the package, ..."""
-    parent = slice_expr.parent
-    while parent is not None and parent.type == "parenthesized_expression":
-        parent = parent.parent
-    if parent is None:
-        return False
-    if parent.type == "range_clause":
-        return True
-    if parent.type == "variadic_argument":
-        parent = parent.parent
-    if parent is None or parent.type != "argument_list" or parent.parent is None:
-        return False
-    call = parent.parent
-    callee = call.child_by_field_name("function")
-    if callee is None:
-        return False
-    if callee.type == "identifier":
-        name = callee.text.decode() if callee.text else ""
-        if name == "append":
-            first = next((a for a in parent.named_children if a.type != "comment"), None)
-            return first is not None and not scopes.contains(first, slice_expr)  # appended from, not onto
-        if name in _BUILTINS:
-            return True
-        decl = scopes.resolve(callee)
-        if decl is not None and decl.kind != "func":
-            return False  # a func value: unknown code
-        return not _callee_retains(view, name, _argument_index(parent, slice_expr))
-    if callee.type in ("slice_type", "array_type", "parenthesized_type"):
-        return True  # a conversion
-    root = scopes.root_identifier(callee.child_by_field_name("operand") or callee)
-    if root is None or scopes.resolve(root) is not None:
-        return False  # a method of a value: maybe through an interface
-    return root.text is not None and root.text.decode() in _NON_RETAINING
-
-
-def _argument_index(arguments: Node, slice_expr: Node) -> int:
-    found = [a for a in arguments.named_children if a.type != "comment"]
-    return next((i for i, a in enumerate(found) if scopes.contains(a, slice_expr)), -1)
-
-
-# Where a slice parameter is only read in place:  b[i]   len(b)   range b   copy(dst, b)   string(b)
-_IN_PLACE_CALLS = frozenset({"len", "cap", "copy", "string", "clear", "min", "max"})
-
-
-def _callee_retains(view: index.PackageView, name: str, position: int) -> bool:
-    """The package function ``name`` may keep its ``position``-th parameter: stored, returned, sent, passed on.
-
-    Unknown callees (not declared in the package, build-variant declarations that disagree) count as keeping it: a
-    slice that escapes puts the array on the heap, and then the frame holds no array to copy.
-    """
-    if position < 0:
-        return True
-    declarations = view.functions(name)  # parses only the files that hold the name
-    if not declarations:
-        return True
-    for declaration in declarations:
-        parameter = _parameter_at(declaration, position)
-        body = declaration.child_by_field_name("body")
-        if parameter is None or body is None:
-            return True
-        decl = scopes.resolve(parameter)
-        if decl is None:
-            return True
-        for ref in scopes.references(decl, body):
-            if ref != decl.node and not _read_in_place(ref, declaration):
-                return True
-    return False
-
-
-def _parameter_at(declaration: Node, position: int) -> Node | None:
-    parameters = declaration.child_by_field_name("parameters")
-    names: list[Node] = []
-    for item in parameters.named_children if parameters is not None else []:
-        if item.type == "variadic_parameter_declaration":
-            if position >= len(names):  # f(a, b[:]...): the variadic parameter is the slice itself
-                return item.child_by_field_name("name")
-            break
-        if item.type == "parameter_declaration":
-            found = [n for n in item.children_by_field_name("name") if n.type == "identifier"]
-            names += found or [item]  # an unnamed parameter: nothing reads it
-    if position >= len(names):
-        return None
-    return names[position] if names[position].type == "identifier" else None
-
-
-def _read_in_place(ref: Node, function: Node) -> bool:
-    node, parent = ref, ref.parent
-    while parent is not None and parent.type == "parenthesized_expression":
-        node, parent = parent, parent.parent
-    if parent is None or scopes.enclosing_function(ref) != function:
-        return False
-    if parent.type == "index_expression" and parent.child_by_field_name("operand") == node:
-        return True
-    if parent.type == "range_clause" and parent.child_by_field_name("right") == node:
-        return True
-    if parent.type == "argument_list" and _callee_name(parent.parent) in _IN_PLACE_CALLS:
-        return True
-    if parent.type == "argument_list" and parent.parent is not None:
-        callee = parent.parent.child_by_field_name("function")
-        operand = (
-            callee.child_by_field_name("operand")
-            if callee is not None and callee.type == "selector_expression"
-            else None
-        )
-        if operand is not None and operand.type == "identifier" and scopes.resolve(operand) is None:
-            return operand.text is not None and operand.text.decode() in _NON_RETAINING
-    return False
-
-
-def _operator(unary: Node) -> str:
-    operator = unary.child_by_field_name("operator")
-    return operator.type if operator is not None else ""
-
-
-def _callee_name(call: Node | None) -> str:
-    function = call.child_by_field_name("function") if call is not None else None
-    return function.text.decode() if function is not None and function.type == "identifier" and function.text else ""
 
 
 # -- the fix ---------------------------------------------------------------------------

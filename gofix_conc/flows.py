@@ -4,10 +4,14 @@ The callee a value is handed to; whether a func literal runs within the call
 of the function around it (called on the spot, or a goroutine it waits for);
 whether a value is stored beyond the function's locals (a field, an element,
 a package variable, a composite literal), started, or used by a goroutine
-nobody waits for.
+nobody waits for. Whether a local array stays in the frame: its address is
+not taken and its slices are not stored, returned or handed to code that may
+keep them (a package function that keeps its parameter, another package, a
+method through an interface).
 
 conn, err := dial(ctx, addr); s.conn = conn   ⇒ result_kept: the connection outlives the call
 cmd := exec.CommandContext(ctx, ...); cmd.Start() ⇒ outlives_call: it keeps running
+var buf [N]byte; n := parse(buf[:])           ⇒ array_uses: "slice" when parse keeps nothing of it
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import re
 
 from tree_sitter import Node
 
-from gofix_conc import concurrency, scopes
+from gofix_conc import concurrency, index, scopes
 from gofix_conc.source import captures
 
 # Callee names (their first word) of components that keep the context they are given.
@@ -173,3 +177,191 @@ def stored_beyond(use: Node, function: Node) -> bool:
             return child == ancestor.child_by_field_name("right") and assigns_beyond(ancestor)
         child = ancestor
     return False
+
+
+# -- whether a slice of a local array stays within the call ---------------------------------
+
+# Packages whose functions do not keep the slices they are handed (the compiler knows it).
+NON_RETAINING_PACKAGES = frozenset(
+    {"bytes", "strings", "strconv", "utf8", "utf16", "binary", "hex", "bits", "subtle", "slices", "sort", "unicode"}
+)
+# Builtins that do not keep a slice they are handed (append does, when it is appended onto).
+NON_RETAINING_BUILTINS = frozenset({"copy", "len", "cap", "string", "clear", "min", "max"})
+
+
+def array_uses(ident: Node, function: Node, view: index.PackageView) -> list[tuple[str, Node]]:
+    """Each use of the local array declared as ``ident`` in ``function``, classified: index, slice, length,
+    constant length, range, range value, value, or an escape (address, element address, escaping slice)."""
+    decl = scopes.resolve(ident)
+    body = function.child_by_field_name("body")
+    if decl is None or body is None:
+        return []
+    found = []
+    for ref in scopes.references(decl, body):
+        if ref == decl.node:
+            continue
+        found.append((array_use(ref, function, view), ref))
+    return found
+
+
+def array_use(ref: Node, function: Node, view: index.PackageView) -> str:
+    """How ``function`` uses a local array at ``ref``: one of the kinds :func:`array_uses` lists."""
+    node, parent = ref, ref.parent
+    while parent is not None and parent.type == "parenthesized_expression":
+        node, parent = parent, parent.parent
+    if parent is None:
+        return "value"
+    if scopes.enclosing_function(ref) != function:
+        return "escaping slice"  # captured by a closure: may outlive the call
+    if parent.type == "index_expression" and parent.child_by_field_name("operand") == node:
+        outer = parent.parent
+        if outer is not None and outer.type == "unary_expression" and unary_operator(outer) == "&":
+            return "element address"
+        return "index"
+    if parent.type == "slice_expression" and parent.child_by_field_name("operand") == node:
+        return "slice" if slice_stays(parent, view) else "escaping slice"
+    if parent.type == "unary_expression" and unary_operator(parent) == "&":
+        return "address"
+    if parent.type == "argument_list" and identifier_callee(parent.parent) in ("len", "cap"):
+        if scopes.enclosing(parent, ("const_spec", "array_type"), stop=_STATEMENT_ENDS):
+            return "constant length"  # len of an array is a constant, of a slice it is not
+        return "length"
+    if parent.type == "range_clause" and parent.child_by_field_name("right") == node:
+        left = parent.child_by_field_name("left")
+        names = [c for c in left.named_children if c.type != "comment"] if left is not None else []
+        return "range value" if len(names) > 1 and names[1].text != b"_" else "range"  # ranging copies the array
+    return "value"
+
+
+# Where a search for the constant context of a len(x) stops.
+_STATEMENT_ENDS = frozenset({"block", "function_declaration", "method_declaration", "func_literal"})
+
+
+def slice_stays(slice_expr: Node, view: index.PackageView) -> bool:
+    """A slice of the array that cannot leave the frame: handed to a builtin, a function of the package, ..."""
+    parent = slice_expr.parent
+    while parent is not None and parent.type == "parenthesized_expression":
+        parent = parent.parent
+    if parent is None:
+        return False
+    if parent.type == "range_clause":
+        return True
+    if parent.type == "variadic_argument":
+        parent = parent.parent
+    if parent is None or parent.type != "argument_list" or parent.parent is None:
+        return False
+    call = parent.parent
+    callee = call.child_by_field_name("function")
+    if callee is None:
+        return False
+    if callee.type == "identifier":
+        name = callee.text.decode() if callee.text else ""
+        if name == "append":
+            first = next((a for a in parent.named_children if a.type != "comment"), None)
+            return first is not None and not scopes.contains(first, slice_expr)  # appended from, not onto
+        if name in NON_RETAINING_BUILTINS:
+            return True
+        decl = scopes.resolve(callee)
+        if decl is not None and decl.kind != "func":
+            return False  # a func value: unknown code
+        return not callee_retains(view, name, argument_index(parent, slice_expr))
+    if callee.type in ("slice_type", "array_type", "parenthesized_type"):
+        return True  # a conversion
+    root = scopes.root_identifier(callee.child_by_field_name("operand") or callee)
+    if root is None or scopes.resolve(root) is not None:
+        return False  # a method of a value: maybe through an interface
+    return root.text is not None and root.text.decode() in NON_RETAINING_PACKAGES
+
+
+def argument_index(arguments: Node, slice_expr: Node) -> int:
+    """The position of the argument that holds ``slice_expr``; -1 when none does."""
+    found = [a for a in arguments.named_children if a.type != "comment"]
+    return next((i for i, a in enumerate(found) if scopes.contains(a, slice_expr)), -1)
+
+
+# Where a slice parameter is only read in place:  b[i]   len(b)   range b   copy(dst, b)   string(b)
+IN_PLACE_CALLS = frozenset({"len", "cap", "copy", "string", "clear", "min", "max"})
+
+
+def callee_retains(view: index.PackageView, name: str, position: int) -> bool:
+    """The package function ``name`` may keep its ``position``-th parameter: stored, returned, sent, passed on.
+
+    Unknown callees (not declared in the package, build-variant declarations that disagree) count as keeping it: a
+    slice that escapes puts the array on the heap, and then the frame holds no array to copy.
+    """
+    if position < 0:
+        return True
+    declarations = view.functions(name)  # parses only the files that hold the name
+    if not declarations:
+        return True
+    for declaration in declarations:
+        parameter = parameter_at(declaration, position)
+        body = declaration.child_by_field_name("body")
+        if parameter is None or body is None:
+            return True
+        decl = scopes.resolve(parameter)
+        if decl is None:
+            return True
+        for ref in scopes.references(decl, body):
+            if ref != decl.node and not read_in_place(ref, declaration):
+                return True
+    return False
+
+
+def parameter_at(declaration: Node, position: int) -> Node | None:
+    """The name of the ``position``-th parameter of a function declaration; None when it has none there."""
+    parameters = declaration.child_by_field_name("parameters")
+    names: list[Node] = []
+    for item in parameters.named_children if parameters is not None else []:
+        if item.type == "variadic_parameter_declaration":
+            if position >= len(names):  # f(a, b[:]...): the variadic parameter is the slice itself
+                return item.child_by_field_name("name")
+            break
+        if item.type == "parameter_declaration":
+            found = [n for n in item.children_by_field_name("name") if n.type == "identifier"]
+            names += found or [item]  # an unnamed parameter: nothing reads it
+    if position >= len(names):
+        return None
+    return names[position] if names[position].type == "identifier" else None
+
+
+def read_in_place(ref: Node, function: Node) -> bool:
+    """Whether ``function`` only reads the slice parameter at ``ref`` where it is: see :data:`IN_PLACE_CALLS`."""
+    node, parent = ref, ref.parent
+    while parent is not None and parent.type == "parenthesized_expression":
+        node, parent = parent, parent.parent
+    if parent is None or scopes.enclosing_function(ref) != function:
+        return False
+    if parent.type == "index_expression" and parent.child_by_field_name("operand") == node:
+        return True
+    if parent.type == "range_clause" and parent.child_by_field_name("right") == node:
+        return True
+    if parent.type == "argument_list" and identifier_callee(parent.parent) in IN_PLACE_CALLS:
+        return True
+    if parent.type == "argument_list" and parent.parent is not None:
+        callee = parent.parent.child_by_field_name("function")
+        operand = (
+            callee.child_by_field_name("operand")
+            if callee is not None and callee.type == "selector_expression"
+            else None
+        )
+        if operand is not None and operand.type == "identifier" and scopes.resolve(operand) is None:
+            return operand.text is not None and operand.text.decode() in NON_RETAINING_PACKAGES
+    return False
+
+
+def unary_operator(unary: Node) -> str:
+    """The operator of a unary expression: ``&``, ``*``, ``-``, ``<-``, ...; "" when it has none."""
+    operator = unary.child_by_field_name("operator")
+    return operator.type if operator is not None else ""
+
+
+def identifier_callee(call: Node | None) -> str:
+    """The name of a call whose callee is written as a bare identifier: ``len(b)``, ``copy(d, b)``, ``f(b)``; "" for
+    any other callee.
+
+    Not :func:`callee_name`, which also answers ``F`` for ``x.F(...)``, ``pkg.F(...)``, ``(F)(...)`` and ``F[T](...)``:
+    here a method or package function named ``len``, ``copy`` or ``string`` must not pass for the builtin.
+    """
+    function = call.child_by_field_name("function") if call is not None else None
+    return function.text.decode() if function is not None and function.type == "identifier" and function.text else ""
