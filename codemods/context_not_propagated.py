@@ -141,7 +141,7 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from gofix_conc import concurrency, contexts, pools, scopes
+from gofix_conc import concurrency, contexts, pools, scopes, statements
 from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, FixKind, Rule, Safety
 
@@ -397,7 +397,7 @@ def _safety(
         )
     if origin.unsure:
         return Safety.UNSAFE, origin.unsure
-    if _on_error_path(call, origin):
+    if statements.on_error_path(call, origin.function):
         return Safety.UNSAFE, (
             f"this runs on an error path; with {own} it stops once the caller cancels, which compensating work must not"
         )
@@ -440,23 +440,6 @@ def _safety(
             " for work that must finish even when the caller gives up"
         )
     return Safety.SAFE, ""
-
-
-def _on_error_path(call: Node, origin: contexts.Origin) -> bool:
-    child = call
-    for ancestor in scopes.ancestors(call):
-        if ancestor == origin.function:
-            return False
-        if ancestor.type == "if_statement" and child == ancestor.child_by_field_name("consequence"):
-            condition = ancestor.child_by_field_name("condition")
-            if (
-                condition is not None
-                and condition.text is not None
-                and re.search(rb"\berr\w*\s*!=\s*nil", condition.text)
-            ):
-                return True
-        child = ancestor
-    return False
 
 
 # Words of a callee that records or announces work already done.

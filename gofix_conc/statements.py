@@ -5,6 +5,8 @@ statements, laid out as gofmt would (labels sit one indent level out).
 
 from __future__ import annotations
 
+import re
+
 from tree_sitter import Node
 
 from gofix_conc import scopes
@@ -86,3 +88,21 @@ def delete_lines(ctx: FileContext, statement: Node) -> Edit:
     if start > 0 and not before.strip() and after_end >= 0 and not data[end:after_end].strip():
         end = after_end + 1
     return Edit(start, end, b"")
+
+
+def on_error_path(node: Node, stop: Node) -> bool:
+    """Whether ``node`` runs in the body of an ``if err != nil`` (any ``err…`` name) below ``stop``, its function."""
+    child = node
+    for ancestor in scopes.ancestors(node):
+        if ancestor == stop:
+            return False
+        if ancestor.type == "if_statement" and child == ancestor.child_by_field_name("consequence"):
+            condition = ancestor.child_by_field_name("condition")
+            if (
+                condition is not None
+                and condition.text is not None
+                and re.search(rb"\berr\w*\s*!=\s*nil", condition.text)
+            ):
+                return True
+        child = ancestor
+    return False
