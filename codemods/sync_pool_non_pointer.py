@@ -128,7 +128,7 @@ from gofix_conc.context import FileContext
 from gofix_conc.model import Edit, Finding, Fix, FixKind, Rule, Safety
 from gofix_conc.pools import PoolCall, PoolKey, call_arguments, unparen
 from gofix_conc.source import captures, matches
-from gofix_conc.types import Type, Types
+from gofix_conc.types import Type, Types, contains_lock
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
@@ -213,7 +213,7 @@ def plan_pointer_form(ctx: FileContext, types: Types, key: PoolKey) -> tuple[Fix
             return None, f"the Put on line {statement.start_point.row + 1} does not put a value taken with x := Get()"
         if arg.type == "slice_expression" and types.kind(Type(kinds[0])) == "array":
             return None, "a Put reslices an array"
-    if _holds_lock(types, Type(kinds[0]), 0):
+    if contains_lock(types, Type(kinds[0])):
         return None, f"a {element} holds a sync or atomic value: copying it out of the pointer copies a lock"
     body, value = literal_new
     if not _returns(ctx, types, value, element):
@@ -236,24 +236,6 @@ def plan_pointer_form(ctx: FileContext, types: Types, key: PoolKey) -> tuple[Fix
         " (check: nothing outside this file reaches the pool: assembly, go:linkname, reflection)"
     )
     return ctx.fix(message, edits, Safety.UNSAFE), None
-
-
-def _holds_lock(types: Types, t: Type, depth: int) -> bool:
-    """Whether a value of type ``t`` holds a ``sync`` or ``sync/atomic`` type (``go vet`` copylocks)."""
-    if depth > 8:
-        return False
-    u = types.underlying(t)
-    if u.pointers:
-        return False
-    if u.node.type == "qualified_type":
-        return u.node.text.decode().split(".")[0] in ("sync", "atomic")
-    kind = types.kind(t)
-    if kind == "array":
-        element = types.element(t)
-        return element is not None and _holds_lock(types, element, depth + 1)
-    if kind == "struct":
-        return any(_holds_lock(types, f, depth + 1) for f in (types.fields(t) or {}).values())
-    return False
 
 
 def _unchanged_since_get(

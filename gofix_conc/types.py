@@ -465,3 +465,21 @@ def _spec_value(spec: Node, name: str, depth: int, package: PackageView | None) 
     if name not in names or len(items) != len(names):
         return None  # iota and implicit repetition: not evaluated
     return constant(items[names.index(name)], depth + 1, package)
+
+
+def contains_lock(types: Types, t: Type, depth: int = 0) -> bool:
+    """Whether a value of type ``t`` holds a ``sync`` or ``sync/atomic`` type (``go vet`` copylocks)."""
+    if depth > 8:
+        return False
+    u = types.underlying(t)
+    if u.pointers:
+        return False
+    if u.node.type == "qualified_type":
+        return u.node.text.decode().split(".")[0] in ("sync", "atomic")
+    kind = types.kind(t)
+    if kind == "array":
+        element = types.element(t)
+        return element is not None and contains_lock(types, element, depth + 1)
+    if kind == "struct":
+        return any(contains_lock(types, f, depth + 1) for f in (types.fields(t) or {}).values())
+    return False
