@@ -132,35 +132,31 @@ class _OnDisk:
         return frozenset(n for n in self.declared if self.updating(n))
 
 
-# id of the package on disk (held by the entry) -> what its files tell; keyed so to hash no path per file
-_DISK: dict[int, _OnDisk] = index.package_cache({})
-
-
 def _holds(data: bytes, triggers: tuple[bytes, ...]) -> bool:
     return not triggers or any(t in data for t in triggers)
 
 
 def _disk(ctx: FileContext, triggers: tuple[bytes, ...]) -> _OnDisk:
     package = index.package(ctx.path.parent, ctx.package.name, True)  # kept by the index while unchanged
-    hit = _DISK.get(id(package))
-    if hit is None or hit.package is not package:
-        declared: set[bytes] = set()
-        for member in package.members:
-            declared |= _integer_variables(member.raw)
-        goroutines = frozenset(m.path for m in package.members if _holds(m.raw, triggers))
-        hit = _DISK[id(package)] = _OnDisk(
-            package, {m.path: m for m in package.members}, goroutines, frozenset(declared)
-        )
-        if declared:
-            # _updated_names finds every name _updated does: the exact test runs on those alone.
-            for path in goroutines:
-                raw = hit.members[path].raw
-                for name in declared.intersection(_updated_names(raw)):
-                    if _updated(raw, name):
-                        hit.updaters[name] = hit.updaters.get(name, frozenset()) | {path}
-            for name in declared:
-                hit.updaters.setdefault(name, frozenset())
-    return hit
+    return package.remembered("non-atomic-counter.disk", lambda p: _read_disk(p, triggers))
+
+
+def _read_disk(package: index.Package, triggers: tuple[bytes, ...]) -> _OnDisk:
+    declared: set[bytes] = set()
+    for member in package.members:
+        declared |= _integer_variables(member.raw)
+    goroutines = frozenset(m.path for m in package.members if _holds(m.raw, triggers))
+    found = _OnDisk(package, {m.path: m for m in package.members}, goroutines, frozenset(declared))
+    if declared:
+        # _updated_names finds every name _updated does: the exact test runs on those alone.
+        for path in goroutines:
+            raw = found.members[path].raw
+            for name in declared.intersection(_updated_names(raw)):
+                if _updated(raw, name):
+                    found.updaters[name] = found.updaters.get(name, frozenset()) | {path}
+        for name in declared:
+            found.updaters.setdefault(name, frozenset())
+    return found
 
 
 def _integer_variables(text: bytes) -> set[bytes]:

@@ -212,21 +212,15 @@ class _PackageText:
     regions: dict[bytes, list[tuple[str, bytes, int, int]]] | None = None  # _regions of the hand-written files
 
 
-# Per package of the directory the engine is in, by the index's package (the index empties it when the engine
-# leaves a directory).
-_TEXTS: dict[int, tuple[index.Package, _PackageText]] = index.package_cache({})
-
-
 def _package_text(ctx: FileContext) -> _PackageText:
     """The files of the package (every file the call graph and called_by_name may read: a superset)."""
     view = ctx.package
     package = index.package(view.path.parent, view.name, view.is_test)  # read once per directory by the index
-    kept = _TEXTS.get(id(package))
-    if kept is not None and kept[0] is package:
-        return kept[1]
-    found = _PackageText({member.path.name: member.raw for member in package.members})
-    _TEXTS[id(package)] = (package, found)
-    return found
+    return package.remembered("callgraph.texts", _texts)
+
+
+def _texts(package: index.Package) -> _PackageText:
+    return _PackageText({member.path.name: member.raw for member in package.members})
 
 
 def called_by_name(ctx: FileContext, key: str) -> bool:

@@ -31,10 +31,10 @@ import functools
 import os
 import re
 from collections import OrderedDict
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tree_sitter import Node, QueryCursor
 
@@ -215,6 +215,7 @@ _CURRENT: dict[tuple[str, bool], Package] = {}  # its packages, by name and with
 
 StatKey = tuple[int, int]
 M = TypeVar("M", bound=MutableMapping)  # type: ignore[type-arg]
+T = TypeVar("T")
 
 
 def _entry(path: Path) -> list | None:  # type: ignore[type-arg]
@@ -371,6 +372,17 @@ class Package:
     _declaring: dict[tuple[str, bool], list[Member]] = field(default_factory=dict)
     _buildable: dict[tuple[str, ...], list[Member]] = field(default_factory=dict)
     _fingerprint: frozenset[tuple[str, int]] | None = None
+    _remembered: dict[str, Any] = field(default_factory=dict)
+
+    def remembered(self, key: str, build: Callable[[Package], T]) -> T:
+        """``build(self)``, once per package as read: what rules work out from the package's files.
+
+        A package read again after a change is a new Package, so nothing remembered outlives its files.
+        """
+        found = self._remembered.get(key)
+        if found is None:
+            found = self._remembered[key] = build(self)
+        return found  # type: ignore[no-any-return]
 
     def fingerprint(self, path: Path, raw: bytes) -> frozenset[tuple[str, int]]:
         """The package's content as (file name, hash of its text) pairs, with ``path``'s text taken as ``raw``.

@@ -285,15 +285,8 @@ class _Shared:
         return self._functions
 
 
-# By package, for the directory worked in (the entry keeps the package alive, so its id stays its own).
-_SHARED: dict[int, _Shared] = index.package_cache({})
-
-
 def _shared(package: index.Package) -> _Shared:
-    found = _SHARED.get(id(package))
-    if found is None or found.package is not package:
-        found = _SHARED[id(package)] = _Shared(package, list(package.members))
-    return found
+    return package.remembered("package.shared", lambda p: _Shared(p, list(p.members)))
 
 
 # -- where a call of a file leads in its package -------------------------------

@@ -216,9 +216,8 @@ class Directory:
     constants: dict[bytes, Values | None] = field(default_factory=dict)  # _literal_definitions
 
 
-# Per package of the directory the engine is in, by the index's package (the index empties it when the engine
-# leaves a directory); each file's type declarations, shared by the package with and without its tests.
-_DIRECTORY: dict[int, tuple[index.Package, Directory]] = index.package_cache({})
+# Each file's type declarations, shared by the package with and without its tests (the index empties it when
+# the engine leaves a directory).
 _FILES: dict[Path, _FileTypes] = index.package_cache({})
 
 
@@ -226,9 +225,10 @@ def directory(ctx: FileContext) -> Directory:
     """The files of the package (every file Types may read: a superset)."""
     view = ctx.package
     package = index.package(view.path.parent, view.name, view.is_test)  # read once per directory by the index
-    kept = _DIRECTORY.get(id(package))
-    if kept is not None and kept[0] is package:
-        return kept[1]
+    return package.remembered("sizes.directory", _directory)
+
+
+def _directory(package: index.Package) -> Directory:
     texts, files = {}, {}
     for member in package.members:
         name, raw = member.path.name, member.raw
@@ -238,9 +238,7 @@ def directory(ctx: FileContext) -> Directory:
             known = _FILES[member.path] = _FileTypes(raw)
         if known.declarations:
             files[name] = known
-    found = Directory(texts, files)
-    _DIRECTORY[id(package)] = (package, found)
-    return found
+    return Directory(texts, files)
 
 
 def type_texts(ctx: FileContext, here: Directory) -> TypeTexts:
