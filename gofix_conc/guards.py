@@ -58,20 +58,13 @@ class Guards:
 _ANALYSED: OrderedDict[tuple, tuple[tuple, PackageGuards | None]] = index.package_cache(OrderedDict())  # type: ignore[type-arg]
 
 
-# A package's files that call Lock(), asked once per package rather than for each of its files (keyed by text:
-# a Path's hash and comparisons cost more than the lookup; valid while the index hands out the same package).
-_LOCKING: dict[tuple[str, str, bool], tuple[index.Package, tuple[str, ...]]] = index.package_cache({})
-
-
 def package_guards(view: PackageView) -> PackageGuards | None:
     """What the package guards, read on demand; None when nothing is locked."""
     here = str(view.path)
     place = (os.path.dirname(here), view.name, view.is_test)
     package = index.package(view.path.parent, view.name, view.is_test)  # the index's, while it keeps it
-    known = _LOCKING.get(place)
-    if known is None or known[0] is not package:  # index.forget() drops the package, not this memo
-        known = _LOCKING[place] = (package, tuple(str(m.path) for m in package.mentioning("Lock()")))
-    locking = known[1]
+    # The package's files that call Lock(), asked once per package rather than for each of its files.
+    locking = package.remembered("guards.locking", lambda p: tuple(str(m.path) for m in p.mentioning("Lock()")))
     if b"Lock()" not in view.source.data and not any(path != here for path in locking):
         return None  # most packages: nothing of the package is parsed beyond this file
     contents = package.fingerprint(view.path, view.source.raw())
